@@ -1,0 +1,41 @@
+/**
+ * Iceberg table properties this project reads, as named KEY/DEFAULT pairs (STYLE habit 7, after
+ * iceberg-go `properties.go`). Keys and defaults are the Java implementation's.
+ */
+export const WRITE_TARGET_FILE_SIZE_BYTES = 'write.target-file-size-bytes';
+export const WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT = 512 * 1024 * 1024;
+
+export const PARQUET_COMPRESSION = 'write.parquet.compression-codec';
+export const PARQUET_COMPRESSION_DEFAULT = 'zstd';
+
+export const METRICS_MODE_DEFAULT = 'write.metadata.metrics.default';
+/** truncate(16): string/binary bounds are cut to 16 characters/bytes (upper bounds rounded up). */
+export const METRICS_MODE_DEFAULT_DEFAULT = 'truncate(16)';
+
+export const COMMIT_NUM_RETRIES = 'commit.retry.num-retries';
+export const COMMIT_NUM_RETRIES_DEFAULT = 4;
+export const COMMIT_MIN_RETRY_WAIT_MS = 'commit.retry.min-wait-ms';
+export const COMMIT_MIN_RETRY_WAIT_MS_DEFAULT = 100;
+export const COMMIT_MAX_RETRY_WAIT_MS = 'commit.retry.max-wait-ms';
+export const COMMIT_MAX_RETRY_WAIT_MS_DEFAULT = 60_000;
+
+export const MANIFEST_TARGET_SIZE_BYTES = 'commit.manifest.target-size-bytes';
+export const MANIFEST_TARGET_SIZE_BYTES_DEFAULT = 8 * 1024 * 1024;
+
+export const METADATA_PREVIOUS_VERSIONS_MAX = 'write.metadata.previous-versions-max';
+export const METADATA_PREVIOUS_VERSIONS_MAX_DEFAULT = 100;
+
+export const MAX_SNAPSHOT_AGE_MS = 'history.expire.max-snapshot-age-ms';
+export const MAX_SNAPSHOT_AGE_MS_DEFAULT = 5 * 24 * 60 * 60 * 1000;
+export const MIN_SNAPSHOTS_TO_KEEP = 'history.expire.min-snapshots-to-keep';
+export const MIN_SNAPSHOTS_TO_KEEP_DEFAULT = 1;
+
+export const FORMAT_VERSION = 'format-version';
+export const FORMAT_VERSION_DEFAULT = 2;
+
+export function intProperty(props: Record<string, string>, key: string, dflt: number): number {
+  const raw = props[key];
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  return Number.isFinite(n) ? n : dflt;
+}
