@@ -1,0 +1,49 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Everything they need is installed into
+# ignored folders (node_modules/, .venv/) and reused while package-lock.json / requirements.txt are unchanged.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# better-sqlite3 compiles its addon when no prebuilt binary can be downloaded (this network has none);
+# node-gyp then needs Node's headers, which Debian's nodejs ships under /usr/include/node.
+export npm_config_nodedir ?= $(if $(wildcard /usr/include/node/node.h),/usr,)
+
+NODE_STAMP := node_modules/.lakehouse-installed
+VENV_STAMP := .venv/.lakehouse-installed
+
+.PHONY: help install demo test test-unit test-interop typecheck clean
+
+help:
+	@echo "make demo       create ./warehouse (SQLite catalog) and fill lakehouse.campaign_events"
+	@echo "make test       install what is needed, then run every test (unit + interop with PyIceberg and DuckDB)"
+	@echo "make typecheck  TypeScript strict check"
+	@echo "make clean      remove ./warehouse and test output (keeps installs)"
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENV_STAMP): infra/python/requirements.txt infra/setup-python.sh
+	bash infra/setup-python.sh
+	@touch $@
+
+install: $(NODE_STAMP) $(VENV_STAMP)
+
+demo: $(NODE_STAMP)
+	bin/lakehouse demo
+
+typecheck: $(NODE_STAMP)
+	npx tsc -p tsconfig.json
+
+test: install
+	@mkdir -p .cache
+	@set +e; npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-results.json; status=$$?; \
+	  node tests/summary.mjs .cache/vitest-results.json; exit $$status
+
+test-unit: $(NODE_STAMP)
+	npx vitest run tests/unit
+
+test-interop: install
+	npx vitest run tests/interop
+
+clean:
+	rm -rf warehouse .cache

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import type { Catalog } from '../catalog/catalog.ts';
+import { loadCatalog } from '../catalog/load-catalog.ts';
+import { type TableIdentifier, parseIdentifier } from '../iceberg/catalog-port.ts';
+import { Table } from '../iceberg/table.ts';
+
+/** Options every command accepts; config merges file < environment < these flags. */
+export interface GlobalOptions {
+  catalog?: string;
+  config?: string;
+  warehouse?: string;
+  catalogUri?: string;
+  json?: boolean;
+}
+
+export const DEFAULT_NAMESPACE = ['lakehouse'];
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+export async function openCatalog(opts: GlobalOptions): Promise<Catalog> {
+  const overrides: Record<string, string> = {};
+  if (opts.warehouse) overrides.warehouse = opts.warehouse;
+  if (opts.catalogUri) overrides.uri = opts.catalogUri;
+  return loadCatalog({ name: opts.catalog, configFile: opts.config, env: process.env, overrides });
+}
+
+export function tableId(name: string): TableIdentifier {
+  return parseIdentifier(name, DEFAULT_NAMESPACE);
+}
+
+export async function openTable(catalog: Catalog, name: string): Promise<Table> {
+  return new Table(catalog, await catalog.loadTable(tableId(name)));
+}
+
+/** Runs a command body with a catalog that is always closed. */
+export async function withCatalog<T>(opts: GlobalOptions, fn: (c: Catalog) => Promise<T>): Promise<T> {
+  const catalog = await openCatalog(opts);
+  try {
+    return await fn(catalog);
+  } finally {
+    await catalog.close();
+  }
+}

@@ -1,0 +1,95 @@
+import type * as arrow from 'apache-arrow';
+import type { CatalogPort, LoadedTable, TableIdentifier } from './catalog-port.ts';
+import { identifierToString } from './catalog-port.ts';
+import { writeDataFiles } from './data-file-writer.ts';
+import { type ExpireOptions, type ExpireResult, expireSnapshots } from './expire-snapshots.ts';
+import type { Expr } from './expressions.ts';
+import { FastAppend } from './fast-append.ts';
+import type { FileIO } from './file-io.ts';
+import type { DataFile } from './manifest-types.ts';
+import { Overwrite } from './overwrite.ts';
+import { RewriteFiles } from './rewrite-files.ts';
+import type { Schema } from './schema.ts';
+import type { TableHandle } from './snapshot-producer.ts';
+import type { PartitionSpec } from './partition-spec.ts';
+import type { Snapshot, TableMetadata } from './table-metadata.ts';
+import { currentSchema, currentSnapshot, defaultSpec } from './table-metadata.ts';
+import { readRows } from './table-reader.ts';
+import { type ScanOptions, type ScanPlan, planFiles } from './table-scan.ts';
+import { randomUUID } from 'node:crypto';
+import { CommitStateUnknownError } from './errors.ts';
+
+export interface WriteOptions {
+  /** Extra snapshot summary properties (e.g. source offsets). */
+  summary?: Record<string, string>;
+}
+
+/**
+ * A loaded table: metadata, its FileIO and the catalog it commits through. Operations are created
+ * from it (`newAppend()`, `newOverwrite()`, `newRewrite()`), configured, then `commit()`ed.
+ */
+export class Table implements TableHandle {
+  readonly catalog: CatalogPort;
+  state: LoadedTable;
+
+  constructor(catalog: CatalogPort, state: LoadedTable) {
+    this.catalog = catalog;
+    this.state = state;
+  }
+
+  get identifier(): TableIdentifier { return this.state.identifier; }
+  get name(): string { return identifierToString(this.state.identifier); }
+  get metadata(): TableMetadata { return this.state.metadata; }
+  get metadataLocation(): string { return this.state.metadataLocation; }
+  get io(): FileIO { return this.state.io; }
+  get location(): string { return this.state.metadata.location; }
+  schema(): Schema { return currentSchema(this.state.metadata); }
+  spec(): PartitionSpec { return defaultSpec(this.state.metadata); }
+  currentSnapshot(): Snapshot | null { return currentSnapshot(this.state.metadata); }
+
+  async refresh(): Promise<LoadedTable> {
+    this.state = await this.catalog.loadTable(this.state.identifier);
+    return this.state;
+  }
+
+  newAppend(): FastAppend { return new FastAppend(this); }
+  newOverwrite(): Overwrite { return new Overwrite(this); }
+  newRewrite(): RewriteFiles { return new RewriteFiles(this); }
+  expireSnapshots(opts: ExpireOptions = {}): Promise<ExpireResult> { return expireSnapshots(this, opts); }
+
+  planFiles(opts: ScanOptions = {}): Promise<ScanPlan> { return planFiles(this.state.metadata, this.state.io, opts); }
+
+  readRows(opts: ScanOptions & { limit?: number } = {}): Promise<Record<string, unknown>[]> {
+    return readRows(this.state.metadata, this.state.io, opts).then((r) => r.rows);
+  }
+
+  /** Writes Parquet data files for the current schema and default spec (nothing is committed yet). */
+  writeDataFiles(batches: arrow.RecordBatch[] | AsyncIterable<arrow.RecordBatch>): Promise<DataFile[]> {
+    return writeDataFiles(batches, {
+      io: this.state.io,
+      schema: this.schema(),
+      spec: this.spec(),
+      tableLocation: this.location,
+      properties: this.state.metadata.properties,
+      fileNamePrefix: randomUUID(),
+    });
+  }
+
+  /** Write files, then commit one append snapshot (STYLE habit 5). */
+  async append(batches: arrow.RecordBatch[], opts: WriteOptions = {}): Promise<Snapshot> {
+    const files = await this.writeDataFiles(batches);
+    try {
+      return await this.newAppend().appendFiles(files).setAll(opts.summary ?? {}).commit();
+    } catch (e) {
+      // Only a definite failure frees the files; after an unknown outcome a landed snapshot may use them.
+      if (!(e instanceof CommitStateUnknownError)) await this.io.deleteMany(files.map((f) => f.filePath)).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Replace the rows matching `filter` with the given batches, in one snapshot. */
+  async overwrite(filter: Expr | string, batches: arrow.RecordBatch[], opts: WriteOptions = {}): Promise<Snapshot> {
+    const files = batches.length > 0 ? await this.writeDataFiles(batches) : [];
+    return this.newOverwrite().overwriteByFilter(filter).addFiles(files).setAll(opts.summary ?? {}).commit();
+  }
+}
