@@ -89,9 +89,10 @@ export function parseJson(text: string, what = 'JSON'): unknown {
 
 /** JSON.stringify that writes bigint as digits (never as strings) and drops undefined like JSON does. */
 export function stringifyJson(v: unknown, indent?: number): string {
-  const marker = '\u0000BIGINT:';
+  // A marker no real metadata string contains; JSON.stringify would escape control characters.
+  const marker = '~~lakehouse-bigint~~';
   const s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? marker + x.toString() : x), indent);
-  return s.replace(/"\u0000BIGINT:(-?\d+)"/g, '$1');
+  return s.replace(/"~~lakehouse-bigint~~(-?\d+)"/g, '$1');
 }
 
 /** A JSON number (number or bigint) as bigint; for ids that are longs in the spec. */
