@@ -9,7 +9,7 @@ import { demoCommand } from './demo.ts';
  */
 export function buildProgram(): Command {
   const program = new Command('lakehouse')
-    .description('Streaming lakehouse: Kafka -> Arrow -> Parquet -> Apache Iceberg.\n\nConfiguration merges, later wins: config file (--config, $LAKEHOUSE_CONFIG or ./lakehouse.json) < environment (LAKEHOUSE_CATALOG__<NAME>__<KEY>) < flags. With nothing configured, the catalog is SQLite at ./warehouse/catalog.db with the warehouse in ./warehouse.')
+    .description('Streaming lakehouse: Kafka -> Arrow -> Parquet -> Apache Iceberg.\n\nConfiguration merges, later wins: config file (--config, $LAKEHOUSE_CONFIG or ./lakehouse.config.json) < environment (LAKEHOUSE_CATALOG__<NAME>__<KEY>) < flags. With nothing configured, the catalog is SQLite at ./warehouse/catalog.db with the warehouse in ./warehouse.')
     .option('-c, --catalog <name>', 'catalog name from the config', undefined)
     .option('--config <file>', 'config file (JSON)')
     .option('--warehouse <path>', 'warehouse location (path, file:// or s3:// URI); overrides the config')
