@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Catalog } from '../catalog/catalog.ts';
-import { loadCatalog } from '../catalog/load-catalog.ts';
+import { type ResolvedCatalogConfig, loadCatalog, resolveCatalogConfig } from '../catalog/load-catalog.ts';
 import { type TableIdentifier, parseIdentifier } from '../iceberg/catalog-port.ts';
 import { Table } from '../iceberg/table.ts';
 
@@ -19,11 +19,20 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-export async function openCatalog(opts: GlobalOptions): Promise<Catalog> {
+function loadOptions(opts: GlobalOptions) {
   const overrides: Record<string, string> = {};
   if (opts.warehouse) overrides.warehouse = opts.warehouse;
   if (opts.catalogUri) overrides.uri = opts.catalogUri;
-  return loadCatalog({ name: opts.catalog, configFile: opts.config, env: process.env, overrides });
+  return { name: opts.catalog, configFile: opts.config, env: process.env, overrides };
+}
+
+export async function openCatalog(opts: GlobalOptions): Promise<Catalog> {
+  return loadCatalog(loadOptions(opts));
+}
+
+/** The merged catalog settings, e.g. to tell the user which database file other tools should open. */
+export async function catalogConfig(opts: GlobalOptions): Promise<ResolvedCatalogConfig> {
+  return resolveCatalogConfig(loadOptions(opts));
 }
 
 export function tableId(name: string): TableIdentifier {

@@ -4,7 +4,7 @@ import { identifierToString } from '../iceberg/catalog-port.ts';
 import { Table } from '../iceberg/table.ts';
 import { CAMPAIGN_EVENTS_TABLE, campaignEventsSchema, campaignEventsSpec } from '../pipeline/campaign-events.ts';
 import { generateEvents } from '../pipeline/event-generator.ts';
-import { DEFAULT_NAMESPACE, globalOptions, withCatalog } from './context.ts';
+import { DEFAULT_NAMESPACE, catalogConfig, globalOptions, withCatalog } from './context.ts';
 import { printJson } from './output.ts';
 
 /**
@@ -20,6 +20,7 @@ export function demoCommand(): Command {
     .exitOverride()
     .action(async (o: { events: number; batchSize: number; seed: number }, cmd: Command) => {
       const g = globalOptions(cmd);
+      const config = await catalogConfig(g);
       await withCatalog(g, async (catalog) => {
         const id = { namespace: DEFAULT_NAMESPACE, name: CAMPAIGN_EVENTS_TABLE };
         if (!(await catalog.namespaceExists(id.namespace))) await catalog.createNamespace(id.namespace, { owner: 'lakehouse demo' });
@@ -61,8 +62,9 @@ Look around:
   bin/lakehouse tables describe campaign_events
   bin/lakehouse tables snapshots campaign_events
   bin/lakehouse tables files campaign_events --where "event_type = 'conversion'"
-Metadata for other readers (PyIceberg SqlCatalog on ${table.location.replace(/\/lakehouse\.db\/.*/, '')}/catalog.db, DuckDB iceberg_scan):
-  ${table.metadataLocation}
+Other readers open the same table:
+  PyIceberg: SqlCatalog("${catalog.name}", uri="${config.properties.uri ?? ''}", warehouse="${config.properties.warehouse ?? ''}")
+  DuckDB:    SELECT * FROM iceberg_scan('${table.metadataLocation.replace(/^file:\/\//, '')}')
 `);
       });
     });

@@ -19,6 +19,12 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(tablesCommand());
   program.addCommand(demoCommand());
+  // addCommand does not copy settings: every (sub)command must throw instead of exiting and show help on errors.
+  const configure = (c: Command) => {
+    c.exitOverride().showHelpAfterError('(run with --help for usage)');
+    c.commands.forEach(configure);
+  };
+  configure(program);
   program.addHelpText('after', `
 Examples:
   $ lakehouse demo                                   create ./warehouse and fill lakehouse.campaign_events

@@ -169,3 +169,17 @@ describe('unknown commit outcome', () => {
     expect((await catalog.loadTable(ident)).metadata.snapshots).toHaveLength(0);
   });
 });
+
+describe('bad input', () => {
+  it('an Arrow batch that does not fit the table schema is refused with a sentence and nothing lands', async () => {
+    const t = await createTable('none');
+    const wrong = new Schema([T.field(1, 'id', T.string(), true), T.field(2, 'kind', T.string(), true), T.field(3, 'ts', T.timestamptz(), true)]);
+    const err = await t.append([rowsToRecordBatch(wrong, [{ id: 'x', kind: 'a', ts: 0n }])]).catch((e) => e);
+    expect(err).toBeInstanceOf(LakehouseError);
+    expect(err.code).toBe('SCHEMA_MISMATCH');
+    expect(err.message).toMatch(/id/);
+    expect(err.message).toMatch(/long/);
+    await t.refresh();
+    expect(t.metadata.snapshots).toHaveLength(0);
+  });
+});

@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** The CLI as a user runs it: exit codes, sentences on stderr, JSON on stdout. */
+const BIN = fileURLToPath(new URL('../../bin/lakehouse', import.meta.url));
+let dir: string;
+
+function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(BIN, ['--warehouse', path.join(dir, 'wh'), '--catalog-uri', `sqlite:///${path.join(dir, 'catalog.db')}`, ...args],
+      { cwd: dir, env: { ...process.env, LAKEHOUSE_DEBUG: '' } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+beforeAll(() => { dir = mkdtempSync(path.join(tmpdir(), 'lakehouse-cli-')); });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('lakehouse CLI', () => {
+  it('demo creates campaign_events and the tables commands describe it, in text and JSON', async () => {
+    const demo = await run('--json', 'demo', '--events', '3000', '--batch-size', '1000');
+    expect(demo.code).toBe(0);
+    const summary = JSON.parse(demo.stdout);
+    expect(summary).toMatchObject({ table: 'lakehouse.campaign_events', eventsWritten: 3000, totalRecords: 3000, snapshots: 3 });
+
+    expect((await run('tables', 'list')).stdout.trim()).toBe('lakehouse.campaign_events');
+    const d = JSON.parse((await run('--json', 'tables', 'describe', 'campaign_events')).stdout);
+    expect(d.partitionSpec.fields.map((f: { transform: string }) => f.transform)).toEqual(['day', 'identity']);
+    expect(d.schema.fields.map((f: { name: string }) => f.name)).toEqual(['event_id', 'user_id', 'campaign_id', 'event_type', 'platform', 'event_time', 'revenue', 'country', 'device_type', 'processed_at']);
+    const snaps = JSON.parse((await run('--json', 'tables', 'snapshots', 'campaign_events')).stdout);
+    expect(snaps.map((s: { summary: Record<string, string> }) => s.summary['total-records'])).toEqual(['1000', '2000', '3000']);
+    const files = JSON.parse((await run('--json', 'tables', 'files', 'campaign_events', '--where', "event_type = 'click'")).stdout);
+    expect(files.files.length).toBeGreaterThan(0);
+    for (const f of files.files) expect(f.partition).toMatch(/event_type=click$/);
+  });
+
+  it('every command has --help that shows an example or its options', async () => {
+    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['demo', '--help']]) {
+      const r = await run(...args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: lakehouse/);
+    }
+  });
+
+  it('an unknown table is a sentence with exit code 1, not a stack trace', async () => {
+    const r = await run('tables', 'describe', 'no_such_table');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Table lakehouse\.no_such_table does not exist/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an unsupported type in a schema file names the type', async () => {
+    const file = path.join(dir, 'bad-schema.json');
+    writeFileSync(file, JSON.stringify({ type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'v', required: false, type: 'variant' }] }));
+    const r = await run('tables', 'create', 'bad', '--schema', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Unsupported Iceberg type "variant"/);
+  });
+
+  it('malformed metadata JSON is reported with the file it is in', async () => {
+    await run('tables', 'create', 'broken', '--schema', 'campaign_events');
+    const d = JSON.parse((await run('--json', 'tables', 'describe', 'broken')).stdout);
+    const file = d.metadataLocation.replace(/^file:\/\//, '');
+    writeFileSync(file, readFileSync(file, 'utf8').slice(0, 100));
+    const r = await run('tables', 'describe', 'broken');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(file.split('/').pop());
+    expect(r.stderr).toMatch(/Malformed|malformed|not valid JSON/);
+  });
+
+  it('a bad partition spec or option is a usage error (exit 2) that says how to fix it', async () => {
+    const r = await run('tables', 'create', 'x', '--schema', 'campaign_events', '--partition', 'hour(country)');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/transform hour cannot be applied to column "country" of type string/);
+    const n = await run('demo', '--events', 'many');
+    expect(n.code).toBe(2);
+    expect(n.stderr).toMatch(/--events must be a positive whole number/);
+  });
+});
