@@ -135,10 +135,6 @@ class Parser {
     throw new FilterSyntaxError(this.src, t.pos, message);
   }
 
-  private expectKeyword(word: string, what: string): void {
-    if (!this.acceptKeyword(word)) this.error(this.peek(), `expected ${what} but found ${describe(this.peek())}.`);
-  }
-
   parse(): Expr {
     if (this.peek().kind === 'end') this.error(this.peek(), "the filter is empty; write a condition such as event_type = 'click'.");
     const e = this.parseOr();

@@ -4,42 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { recordBatchToRows, rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
 import { writeDataFiles, type DataFileWriterOptions } from '../../iceberg/data-file-writer.ts';
 import { LakehouseError } from '../../iceberg/errors.ts';
-import type { FileInfo, FileIO } from '../../iceberg/file-io.ts';
 import type { DataFile } from '../../iceberg/manifest-types.ts';
 import { readParquetBytes } from '../../iceberg/parquet-reader.ts';
 import { UNPARTITIONED, type PartitionSpec } from '../../iceberg/partition-spec.ts';
 import { Schema } from '../../iceberg/schema.ts';
 import { T } from '../../iceberg/types.ts';
-
-class MemoryIO implements FileIO {
-  readonly files = new Map<string, Uint8Array>();
-  async read(location: string): Promise<Uint8Array> {
-    const f = this.files.get(location);
-    if (!f) throw new Error(`no file ${location}`);
-    return f;
-  }
-  async readRange(location: string, offset: number, length: number): Promise<Uint8Array> {
-    return (await this.read(location)).subarray(offset, offset + length);
-  }
-  async write(location: string, data: Uint8Array): Promise<void> {
-    this.files.set(location, data.slice());
-  }
-  async exists(location: string): Promise<boolean> {
-    return this.files.has(location);
-  }
-  async size(location: string): Promise<number> {
-    return (await this.read(location)).length;
-  }
-  async delete(location: string): Promise<void> {
-    this.files.delete(location);
-  }
-  async deleteMany(locations: string[]): Promise<void> {
-    for (const l of locations) this.files.delete(l);
-  }
-  async *list(prefix: string): AsyncIterable<FileInfo> {
-    for (const [location, data] of this.files) if (location.startsWith(prefix)) yield { location, size: data.length };
-  }
-}
+import type { FileIO } from '../../iceberg/file-io.ts';
+import { MemoryIO } from '../support/memory-file-io.ts';
 
 /** hyparquet only decompresses snappy: tests that read values back write snappy files. */
 const SNAPPY = { 'write.parquet.compression-codec': 'snappy' };

@@ -1,6 +1,5 @@
 import avsc from 'avsc';
 import { describe, expect, it } from 'vitest';
-import type { FileInfo, FileIO } from '../../iceberg/file-io.ts';
 import { encodeManifest, partitionType, readManifest, writeManifest, type ManifestWriteOptions } from '../../iceberg/manifest.ts';
 import { encodeManifestList, readManifestList, writeManifestList } from '../../iceberg/manifest-list.ts';
 import {
@@ -9,38 +8,9 @@ import {
 import type { PartitionSpec } from '../../iceberg/partition-spec.ts';
 import { Schema } from '../../iceberg/schema.ts';
 import { T, type Value } from '../../iceberg/types.ts';
+import { MemoryIO } from '../support/memory-file-io.ts';
 
 // ---- test doubles and an independent Avro reader/writer (plain avsc streams, not iceberg/avro.ts) ----
-
-class MemoryIO implements FileIO {
-  readonly files = new Map<string, Uint8Array>();
-  async read(location: string): Promise<Uint8Array> {
-    const f = this.files.get(location);
-    if (!f) throw new Error(`no file ${location}`);
-    return f;
-  }
-  async readRange(location: string, offset: number, length: number): Promise<Uint8Array> {
-    return (await this.read(location)).subarray(offset, offset + length);
-  }
-  async write(location: string, data: Uint8Array): Promise<void> {
-    this.files.set(location, data.slice());
-  }
-  async exists(location: string): Promise<boolean> {
-    return this.files.has(location);
-  }
-  async size(location: string): Promise<number> {
-    return (await this.read(location)).length;
-  }
-  async delete(location: string): Promise<void> {
-    this.files.delete(location);
-  }
-  async deleteMany(locations: string[]): Promise<void> {
-    for (const l of locations) this.files.delete(l);
-  }
-  async *list(prefix: string): AsyncIterable<FileInfo> {
-    for (const [location, data] of this.files) if (location.startsWith(prefix)) yield { location, size: data.length };
-  }
-}
 
 /** A long type for the independent reader: bigint, so 64-bit ids can be checked exactly. */
 const testLong = avsc.types.LongType.__with({

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { LakehouseError } from '../../iceberg/errors.ts';
-import type { FileInfo, FileIO, WriteOptions } from '../../iceberg/file-io.ts';
 import { parseJson, stringifyJson } from '../../iceberg/json.ts';
 import {
   metadataFileLocation, nextMetadataLocation, parseMetadataVersion, readTableMetadata, writeTableMetadata,
@@ -11,6 +10,7 @@ import {
   ancestorsOf, currentSchema, currentSnapshot, defaultSpec, parseTableMetadata, schemaById, serializeTableMetadata,
   snapshotAsOf, snapshotById, sortOrderById, specById, tableMetadataFromJson, tableMetadataToJson, type TableMetadata,
 } from '../../iceberg/table-metadata.ts';
+import { MemoryIO } from '../support/memory-file-io.ts';
 
 const FIXTURES = new URL('../fixtures/metadata/', import.meta.url);
 const text = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -318,30 +318,6 @@ describe('lookups', () => {
     expect(ancestorsOf(expired, S3).map((s) => s.snapshotId)).toEqual([S3]);
   });
 });
-
-/** Just enough storage for the metadata file functions: a map, with the FileIO error codes. */
-class MemoryIO implements FileIO {
-  readonly files = new Map<string, Uint8Array>();
-  async read(location: string): Promise<Uint8Array> {
-    const b = this.files.get(location);
-    if (!b) throw new LakehouseError('NOT_FOUND', `File ${location} does not exist.`);
-    return b;
-  }
-  async readRange(location: string, offset: number, length: number): Promise<Uint8Array> {
-    return (await this.read(location)).subarray(offset, offset + length);
-  }
-  async write(location: string, data: Uint8Array, options?: WriteOptions): Promise<void> {
-    if (options?.ifNotExists && this.files.has(location)) throw new LakehouseError('ALREADY_EXISTS', `File ${location} already exists.`);
-    this.files.set(location, data);
-  }
-  async exists(location: string): Promise<boolean> { return this.files.has(location); }
-  async size(location: string): Promise<number> { return (await this.read(location)).length; }
-  async delete(location: string): Promise<void> { this.files.delete(location); }
-  async deleteMany(locations: string[]): Promise<void> { for (const l of locations) this.files.delete(l); }
-  async *list(prefix: string): AsyncIterable<FileInfo> {
-    for (const [location, b] of this.files) if (location.startsWith(prefix)) yield { location, size: b.length };
-  }
-}
 
 describe('metadata file names', () => {
   it('builds <location>/metadata/<5-digit version>-<uuid>.metadata.json', () => {
