@@ -35,6 +35,7 @@ typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json
 
 test: install
+	npx tsc -p tsconfig.json
 	@mkdir -p .cache
 	@set +e; npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest-results.json; status=$$?; \
 	  node tests/summary.mjs .cache/vitest-results.json; exit $$status
