@@ -10,12 +10,13 @@ export npm_config_nodedir ?= $(if $(wildcard /usr/include/node/node.h),/usr,)
 NODE_STAMP := node_modules/.lakehouse-installed
 VENV_STAMP := .venv/.lakehouse-installed
 
-.PHONY: help install demo test test-unit test-interop typecheck clean
+.PHONY: help install demo test test-unit test-interop typecheck bench clean
 
 help:
 	@echo "make demo       create ./warehouse (SQLite catalog) and fill lakehouse.campaign_events"
 	@echo "make test       install what is needed, then run every test (unit + interop with PyIceberg and DuckDB)"
 	@echo "make typecheck  TypeScript strict check"
+	@echo "make bench      write throughput against DuckDB doing the same conversion (EVENTS=, BATCH=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
 $(NODE_STAMP): package.json package-lock.json
@@ -45,6 +46,9 @@ test-unit: $(NODE_STAMP)
 
 test-interop: install
 	npx vitest run tests/interop
+
+bench: install
+	node --import tsx bench/write-bench.ts
 
 clean:
 	rm -rf warehouse .cache
