@@ -179,6 +179,11 @@ export abstract class SnapshotProducer {
 
   private async attempt(attempt: number): Promise<Snapshot> {
     const base = this.table.state.metadata;
+    if (base.formatVersion !== 2) {
+      // v1 manifests lack sequence numbers and v1 readers reject v2 manifests; upgrading a shared table is
+      // the owner's decision, so say so instead of doing it behind their back.
+      throw new LakehouseError('UNSUPPORTED', `Table ${identifierToString(this.table.state.identifier)} is Iceberg format v${base.formatVersion}; lakehouse reads it but writes only format v2 tables. Upgrade it first (e.g. PyIceberg: table.transaction().upgrade_table_version(2), or Spark: ALTER TABLE ... SET TBLPROPERTIES ('format-version'='2')).`);
+    }
     const parent = currentSnapshot(base);
     const result = await this.apply(base, parent);
     this.lastResult = result;

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
 import { Table } from '../../iceberg/table.ts';
 import { ALL_TYPES_ROWS, ALL_TYPES_SCHEMA, NULLS } from './all-types.ts';
 import { canonicalRows } from './canonical.ts';
 import { type Warehouse, openWarehouse } from './helpers.ts';
-import { VENV_TIMEOUT_MS, ensureVenv, writeWithPyIceberg } from './readers.ts';
+import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg, writeWithPyIceberg } from './readers.ts';
 
 /**
  * The other way round: tables PyIceberg writes (its own field ids, manifests, Parquet and stats) are
@@ -43,6 +44,22 @@ describe('tables written by PyIceberg', () => {
       expect(late.files.length).toBeLessThan(all.files.length);
       const lateRows = [...rows, ...extra].filter((r) => r.tstz !== null && (r.tstz as bigint) >= 1_704_067_200_000_000n);
       expect(canonicalRows(schema, await t.readRows({ filter: "tstz >= '2024-01-01T00:00:00Z'" }))).toEqual(canonicalRows(schema, lateRows));
+
+      if (formatVersion === 2) {
+        // Mixed writers: our append on PyIceberg's table (its field ids, its manifests carried forward),
+        // then PyIceberg reads all three snapshots' rows.
+        const ours = [{ ...NULLS, id: 200, s: 'appended by lakehouse', tstz: 1_800_000_000_000_000n, dec9: 12345n }];
+        await t.append([rowsToRecordBatch(t.schema(), ours)]);
+        expect(await readWithPyIceberg(ref)).toEqual(canonicalRows(schema, [...rows, ...extra, ...ours]));
+      }
+
+      if (formatVersion === 1) {
+        // We read v1 but write only v2: an append says so and leaves the table as it was.
+        const err = await t.append([rowsToRecordBatch(t.schema(), [{ ...NULLS, id: 7 }])]).catch((e) => e);
+        expect(err.message).toMatch(/format v1; lakehouse reads it but writes only format v2/);
+        await t.refresh();
+        expect(t.metadata.snapshots).toHaveLength(2);
+      }
     });
   }
 });
