@@ -10,11 +10,12 @@ export npm_config_nodedir ?= $(if $(wildcard /usr/include/node/node.h),/usr,)
 NODE_STAMP := node_modules/.lakehouse-installed
 VENV_STAMP := .venv/.lakehouse-installed
 
-.PHONY: help install demo test test-unit test-interop typecheck bench clean
+.PHONY: help install demo test test-unit test-interop test-integration typecheck bench services-up services-down clean
 
 help:
 	@echo "make demo       create ./warehouse (SQLite catalog) and fill lakehouse.campaign_events"
-	@echo "make test       install what is needed, then run every test (unit + interop with PyIceberg and DuckDB)"
+	@echo "make test       install what is needed, start the services, run every test (unit, interop, integration), stop them"
+	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
 	@echo "make bench      write throughput against DuckDB doing the same conversion (EVENTS=, BATCH=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
@@ -42,13 +43,23 @@ test: install
 	  node tests/summary.mjs .cache/vitest-results.json; exit $$status
 
 test-unit: $(NODE_STAMP)
-	npx vitest run tests/unit
+	npx vitest run --project unit tests/unit
 
 test-interop: install
 	npx vitest run tests/interop
+
+test-integration: install
+	npx vitest run --project integration
+
+services-up:
+	bash infra/services.sh up
+
+services-down:
+	bash infra/services.sh down
 
 bench: install
 	node --import tsx bench/write-bench.ts
 
 clean:
+	bash infra/services.sh down
 	rm -rf warehouse .cache

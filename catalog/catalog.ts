@@ -1,4 +1,5 @@
 import type { CatalogPort, LoadedTable, Namespace, TableIdentifier } from '../iceberg/catalog-port.ts';
+import { identifierToString } from '../iceberg/catalog-port.ts';
 import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
 import type { FileIO } from '../iceberg/file-io.ts';
 import { readManifest } from '../iceberg/manifest.ts';
@@ -149,4 +150,21 @@ export async function purgeTableFiles(io: FileIO, metadata: TableMetadata, metad
     }
   }
   return { deleted, failures };
+}
+
+/**
+ * The purge half of `dropTable({ purge: true })`, after the catalog entry is gone: files go only after
+ * the entry, so a reader never finds an entry whose files are half deleted. Leftovers are reported by name.
+ */
+export async function purgeDroppedTable(catalogLabel: string, table: LoadedTable): Promise<void> {
+  const report = await purgeTableFiles(table.io, table.metadata, table.metadataLocation);
+  if (report.failures.length > 0) {
+    const first = report.failures[0]!;
+    throw new LakehouseError(
+      'IO_ERROR',
+      `Dropped table ${identifierToString(table.identifier)} from ${catalogLabel}, but ${report.failures.length} file(s) could not be ` +
+        `read or deleted (first: ${first.location}: ${first.reason}); ${report.deleted} were deleted. Delete the rest by hand.`,
+      { context: { failures: report.failures } },
+    );
+  }
 }

@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
 import { LocalFileIO } from '../iceberg/io/local-file-io.ts';
 import type { Catalog } from './catalog.ts';
+import { createGlueCatalog } from './glue-catalog.ts';
+import { createRestCatalog } from './rest-catalog.ts';
 import { SqlCatalog } from './sql-catalog.ts';
 
 /**
@@ -22,8 +24,8 @@ export const CATALOG_ENV_PREFIX = 'lakehouse_catalog__';
 /** Looked for in the working directory when neither a file option nor LAKEHOUSE_CONFIG is given. */
 export const DEFAULT_CONFIG_FILE = 'lakehouse.config.json';
 export const DEFAULT_CATALOG_NAME = 'default';
-/** Catalog types this build can open; rest and glue are planned. */
-export const SUPPORTED_CATALOG_TYPES = ['sql'] as const;
+/** Catalog types this build can open. */
+export const SUPPORTED_CATALOG_TYPES = ['sql', 'rest', 'glue'] as const;
 
 export const TYPE = 'type';
 export const URI = 'uri';
@@ -56,7 +58,7 @@ export async function loadCatalog(options: LoadCatalogOptions = {}): Promise<Cat
       if (!properties[URI]) {
         throw new LakehouseError(
           'INVALID_CONFIG',
-          `Catalog '${name}' of type sql has no uri; set it, e.g. "uri": "sqlite:////abs/path/catalog.db". Configuration: ${JSON.stringify(redactConfig(properties))}.`,
+          `Catalog '${name}' of type sql has no uri; set it, e.g. "uri": "sqlite:////abs/path/catalog.db" or "postgresql://user:password@host:5432/db". Configuration: ${JSON.stringify(redactConfig(properties))}.`,
         );
       }
       if (!properties[WAREHOUSE]) {
@@ -74,11 +76,18 @@ export async function loadCatalog(options: LoadCatalogOptions = {}): Promise<Cat
         ...(options.cwd ? { cwd: options.cwd } : {}),
       });
     }
+    case 'rest':
+      return createRestCatalog(name, properties, options.env ?? process.env);
+    case 'glue':
+      if (!properties[WAREHOUSE]) {
+        throw new LakehouseError('INVALID_CONFIG', `Catalog '${name}' of type glue has no warehouse; set it to s3://bucket/prefix where new tables are written. Configuration: ${JSON.stringify(redactConfig(properties))}.`);
+      }
+      return createGlueCatalog(name, properties, options.env ?? process.env);
     default:
       throw new LakehouseError(
         'INVALID_CONFIG',
-        `Catalog '${name}' has type "${type ?? '(none)'}", which this version cannot open; supported: ${SUPPORTED_CATALOG_TYPES.join(', ')} ` +
-          `(rest and glue are planned). Configuration: ${JSON.stringify(redactConfig(properties))}.`,
+        `Catalog '${name}' has type "${type ?? '(none)'}", which this version cannot open; supported: ${SUPPORTED_CATALOG_TYPES.join(', ')}. ` +
+          `Configuration: ${JSON.stringify(redactConfig(properties))}.`,
       );
   }
 }
@@ -123,7 +132,7 @@ export async function resolveCatalogConfig(options: LoadCatalogOptions = {}): Pr
 /** PyIceberg infers the type from the uri when none is given: http(s) is REST, anything else SQL. */
 function inferType(uri: string): string | undefined {
   if (/^https?:\/\//i.test(uri)) return 'rest';
-  if (/^(sqlite|jdbc:sqlite|postgresql|jdbc:postgresql)/i.test(uri)) return 'sql';
+  if (/^(sqlite|jdbc:sqlite|postgres|jdbc:postgresql)/i.test(uri)) return 'sql';
   return undefined;
 }
 
@@ -136,7 +145,7 @@ const SECRET_KEY = /(secret|password|passwd|token|credential|private|session|acc
 export function redactConfig(props: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(props)) {
-    out[k] = SECRET_KEY.test(k) ? '***' : v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
+    out[k] = SECRET_KEY.test(k) ? '***' : v.replace(/^((?:jdbc:)?[a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
   }
   return out;
 }

@@ -1,9 +1,8 @@
-import Database from 'better-sqlite3';
 import * as path from 'node:path';
 import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier } from '../iceberg/catalog-port.ts';
 import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage } from '../iceberg/errors.ts';
 import type { FileIO } from '../iceberg/file-io.ts';
-import { LocalFileIO, isLocalLocation, toFileUri } from '../iceberg/io/local-file-io.ts';
+import { isLocalLocation, toFileUri } from '../iceberg/io/local-file-io.ts';
 import { resolveFileIO } from '../iceberg/io/resolve-file-io.ts';
 import { nextMetadataLocation, readTableMetadata, writeTableMetadata } from '../iceberg/metadata-files.ts';
 import type { TableMetadata } from '../iceberg/table-metadata.ts';
@@ -12,17 +11,23 @@ import type { TableRequirement, TableUpdate } from '../iceberg/table-updates.ts'
 import {
   checkNamespace,
   namespaceToString,
-  purgeTableFiles,
+  purgeDroppedTable,
   type Catalog,
   type CreateTableOptions,
   type DropTableOptions,
   type PropertiesUpdateSummary,
 } from './catalog.ts';
+import { PostgresDriver, isPostgresUri } from './postgres-driver.ts';
+import { isSqlError, type SqlDriver, type SqlExecutor } from './sql-driver.ts';
+import { DEFAULT_BUSY_TIMEOUT_MS, SqliteDriver, sqlitePathFromUri } from './sqlite-driver.ts';
+
+export { DEFAULT_BUSY_TIMEOUT_MS, sqlitePathFromUri };
 
 /**
- * A catalog in a SQLite file with the JDBC catalog's tables (schema V1), so Java's `JdbcCatalog` and
- * PyIceberg's `SqlCatalog` open the same file and see the same namespaces and tables. The only file
- * that imports better-sqlite3 (STYLE habit 8).
+ * A catalog in a SQL database with the JDBC catalog's tables (schema V1), so Java's `JdbcCatalog` and
+ * PyIceberg's `SqlCatalog` open the same database and see the same namespaces and tables: a SQLite
+ * file for one machine, or PostgreSQL shared by writers on many machines. The database sits behind
+ * `SqlDriver` (sqlite-driver.ts, postgres-driver.ts); the statements here are portable SQL.
  *
  * Facts it follows (JdbcUtil.java, pyiceberg/catalog/sql.py):
  * - one row per table in `iceberg_tables`, namespace levels joined with '.', `iceberg_type` 'TABLE'
@@ -35,8 +40,6 @@ import {
 /** Java's `JdbcCatalog` name for the reserved existence property, hidden from users. */
 const NAMESPACE_EXISTS_PROPERTY = 'exists';
 const TABLE_RECORD_TYPE = 'TABLE';
-/** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
-export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 // DDL exactly as Java's JdbcUtil (V0 table + the V1 `iceberg_type` column) and PyIceberg's models.
 const CREATE_TABLES_SQL = `CREATE TABLE IF NOT EXISTS iceberg_tables (
@@ -56,15 +59,45 @@ const CREATE_NAMESPACE_PROPERTIES_SQL = `CREATE TABLE IF NOT EXISTS iceberg_name
   PRIMARY KEY (catalog_name, namespace, property_key)
 )`;
 
+const INSERT_PROPERTY_SQL =
+  'INSERT INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) VALUES (?, ?, ?, ?)';
+
+/**
+ * Creates the catalog tables that do not exist and answers whether `iceberg_tables` has the V1
+ * `iceberg_type` column. Existing tables are only looked at: a database user without CREATE rights
+ * can use a catalog someone else set up, and a V0 catalog keeps its schema.
+ */
+async function createCatalogTables(db: SqlDriver): Promise<boolean> {
+  for (const [table, ddl] of [
+    ['iceberg_tables', CREATE_TABLES_SQL],
+    ['iceberg_namespace_properties', CREATE_NAMESPACE_PROPERTIES_SQL],
+  ] as const) {
+    if ((await db.columns(table)).length > 0) continue;
+    try {
+      await db.run(ddl);
+    } catch (e) {
+      // Another writer opening the same new database created it first; PostgreSQL reports that race
+      // as a duplicate even with IF NOT EXISTS.
+      if (!isSqlError(e, 'duplicate')) throw e;
+    }
+  }
+  return (await db.columns('iceberg_tables')).includes('iceberg_type');
+}
+
 export interface SqlCatalogOptions {
-  /** The `catalog_name` column: several catalogs can share one database file. */
+  /** The `catalog_name` column: several catalogs can share one database. */
   name: string;
-  /** `sqlite:////abs/catalog.db` (SQLAlchemy form, as PyIceberg takes it), `jdbc:sqlite:/abs/catalog.db`, or a path. */
+  /**
+   * SQLite: `sqlite:////abs/catalog.db` (SQLAlchemy form, as PyIceberg takes it), `jdbc:sqlite:/abs/catalog.db`,
+   * or a path. PostgreSQL: `postgresql://user:password@host:5432/db`, `postgresql+psycopg2://…` (PyIceberg),
+   * `jdbc:postgresql://host:5432/db` with `jdbc.user` / `jdbc.password` properties (Java); see postgres-driver.ts.
+   */
   uri: string;
   /** Root of default table locations: a path, `file:///path` or `s3://bucket/prefix`. */
   warehouse: string;
-  /** All catalog properties; `s3.*` ones configure the FileIO. */
+  /** All catalog properties; `s3.*` ones configure the FileIO, `jdbc.user` / `jdbc.password` PostgreSQL. */
   properties?: Record<string, string>;
+  /** SQLite only: how long a statement waits for another process's write lock. */
   busyTimeoutMs?: number;
   /** Replaces the FileIO chosen by location scheme (tests, custom stores). */
   io?: FileIO;
@@ -76,38 +109,6 @@ export interface SqlCatalogOptions {
 interface TableRow {
   metadata_location: string | null;
   previous_metadata_location: string | null;
-}
-
-/**
- * The database file named by a SQLAlchemy- or JDBC-style URI, or `:memory:`. SQLAlchemy's rule is
- * kept exactly so one config string names one file for us and PyIceberg: `sqlite:///rel/path` is
- * relative (three slashes), `sqlite:////abs/path` absolute (four).
- */
-export function sqlitePathFromUri(uri: string, cwd: string = process.cwd()): string {
-  const withoutQuery = uri.replace(/\?.*$/, '');
-  let p: string;
-  const sqla = /^sqlite(?:\+\w+)?:\/\/(.*)$/i.exec(withoutQuery);
-  const jdbc = /^jdbc:sqlite:(.*)$/i.exec(withoutQuery);
-  if (sqla) {
-    const rest = sqla[1]!;
-    if (rest === '' || rest === '/' || rest === '/:memory:') return ':memory:';
-    if (!rest.startsWith('/')) {
-      throw new LakehouseError('INVALID_CONFIG', `Catalog uri "${uri}" has a host; write sqlite:////absolute/path.db or sqlite:///relative/path.db.`);
-    }
-    p = rest.slice(1);
-  } else if (jdbc) {
-    p = jdbc[1]!.replace(/^file:/i, '');
-    if (p === ':memory:' || p === '') return ':memory:';
-  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    const scheme = uri.slice(0, uri.indexOf(':'));
-    throw new LakehouseError(
-      'UNSUPPORTED',
-      `The sql catalog supports SQLite only for now; uri "${scheme}://…" is not SQLite. Use sqlite:////path/catalog.db.`,
-    );
-  } else {
-    p = withoutQuery;
-  }
-  return path.resolve(cwd, p);
 }
 
 /**
@@ -124,24 +125,36 @@ export function normalizeWarehouse(warehouse: string, cwd: string = process.cwd(
 export class SqlCatalog implements Catalog {
   readonly name: string;
   readonly warehouse: string;
-  private readonly db: Database.Database;
+  /** Set once by `open`, right after the constructor. */
+  private db!: SqlDriver;
   private readonly props: Record<string, string>;
   private readonly env: NodeJS.ProcessEnv;
   private readonly ioOverride: FileIO | undefined;
   private readonly ios = new Map<string, FileIO>();
   private readonly cwd: string;
   /** V0 databases (Java before views) have no `iceberg_type` column; we read them without it. */
-  private readonly hasTypeColumn: boolean;
+  private hasTypeColumn = true;
 
-  /** Opens (creating if needed) the database and its folder, then the catalog tables. */
+  /**
+   * Checks the options, connects (SQLite: opens the file, creating it and its folder), then creates the
+   * catalog tables unless they exist. PostgreSQL URIs go to PostgreSQL, everything else to SQLite.
+   */
   static async open(options: SqlCatalogOptions): Promise<SqlCatalog> {
-    const file = sqlitePathFromUri(options.uri, options.cwd);
-    // SQLite creates the file but not its folder; the default catalog lives in ./warehouse.
-    if (file !== ':memory:') await new LocalFileIO().ensureDirectory(path.dirname(file));
-    return new SqlCatalog(options, file);
+    const catalog = new SqlCatalog(options);
+    try {
+      catalog.db = isPostgresUri(options.uri)
+        ? await PostgresDriver.open({ uri: options.uri, properties: catalog.props, env: catalog.env })
+        : await SqliteDriver.open({ uri: options.uri, cwd: catalog.cwd, busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
+      catalog.hasTypeColumn = await createCatalogTables(catalog.db);
+    } catch (e) {
+      await catalog.close();
+      throw e;
+    }
+    return catalog;
   }
 
-  private constructor(options: SqlCatalogOptions, file: string) {
+  /** Validates before any connection is made, so a bad setting fails without waiting on a server. */
+  private constructor(options: SqlCatalogOptions) {
     if (!options.name) throw new LakehouseError('INVALID_CONFIG', 'A sql catalog needs a name (the catalog_name column).');
     if (!options.warehouse) {
       throw new LakehouseError(
@@ -157,20 +170,6 @@ export class SqlCatalog implements Catalog {
     this.ioOverride = options.io;
     // Fail at start-up, not at the first table, when the warehouse scheme has no FileIO.
     this.ioFor(this.warehouse);
-    try {
-      this.db = new Database(file, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
-      // WAL lets readers in other processes (PyIceberg, a second pipeline) proceed during a commit;
-      // the busy timeout makes writers queue instead of failing at once.
-      this.db.pragma('journal_mode = WAL');
-      this.db.exec(CREATE_TABLES_SQL);
-      this.db.exec(CREATE_NAMESPACE_PROPERTIES_SQL);
-      const columns = this.db.prepare('PRAGMA table_info(iceberg_tables)').all() as Array<{ name: string }>;
-      this.hasTypeColumn = columns.some((c) => c.name === 'iceberg_type');
-    } catch (e) {
-      throw new LakehouseError('IO_ERROR', `Cannot open catalog database ${file}: ${errorMessage(e)}. Check the path and its permissions.`, {
-        cause: e,
-      });
-    }
   }
 
   // ---- namespaces ----
@@ -178,19 +177,16 @@ export class SqlCatalog implements Catalog {
   async createNamespace(namespace: Namespace, properties: Record<string, string> = {}): Promise<void> {
     checkNamespace(namespace);
     const ns = namespaceToString(namespace);
-    if (this.namespaceExistsSync(ns)) {
+    if (await this.namespaceExistsIn(this.db, ns)) {
       throw new LakehouseError('ALREADY_EXISTS', `Namespace ${ns} already exists in catalog '${this.name}'.`);
     }
-    const insert = this.db.prepare(
-      'INSERT INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) VALUES (?, ?, ?, ?)',
-    );
     const rows = { ...properties, [NAMESPACE_EXISTS_PROPERTY]: 'true' };
     try {
-      this.db.transaction(() => {
-        for (const [k, v] of Object.entries(rows)) insert.run(this.name, ns, k, v);
-      })();
+      await this.db.transaction(async (tx) => {
+        for (const [k, v] of Object.entries(rows)) await tx.run(INSERT_PROPERTY_SQL, [this.name, ns, k, v]);
+      });
     } catch (e) {
-      if (isConstraintViolation(e)) {
+      if (isSqlError(e, 'duplicate')) {
         throw new LakehouseError('ALREADY_EXISTS', `Namespace ${ns} already exists in catalog '${this.name}'.`, { cause: e });
       }
       throw e;
@@ -198,13 +194,12 @@ export class SqlCatalog implements Catalog {
   }
 
   async listNamespaces(parent: Namespace = []): Promise<Namespace[]> {
-    if (parent.length > 0) this.requireNamespace(parent);
-    const rows = this.db
-      .prepare(
-        'SELECT table_namespace AS ns FROM iceberg_tables WHERE catalog_name = ? ' +
-          'UNION SELECT namespace AS ns FROM iceberg_namespace_properties WHERE catalog_name = ?',
-      )
-      .all(this.name, this.name) as Array<{ ns: string }>;
+    if (parent.length > 0) await this.requireNamespace(parent);
+    const rows = await this.db.query<{ ns: string }>(
+      'SELECT table_namespace AS ns FROM iceberg_tables WHERE catalog_name = ? ' +
+        'UNION SELECT namespace AS ns FROM iceberg_namespace_properties WHERE catalog_name = ?',
+      [this.name, this.name],
+    );
     const depth = parent.length + 1;
     const seen = new Map<string, Namespace>();
     for (const { ns } of rows) {
@@ -217,8 +212,8 @@ export class SqlCatalog implements Catalog {
   }
 
   async loadNamespaceProperties(namespace: Namespace): Promise<Record<string, string>> {
-    const ns = this.requireNamespace(namespace);
-    const props = this.fetchProperties(ns);
+    const ns = await this.requireNamespace(namespace);
+    const props = await this.fetchProperties(this.db, ns);
     // Reserved bookkeeping, as Java's loadNamespaceMetadata hides it.
     delete props[NAMESPACE_EXISTS_PROPERTY];
     return props;
@@ -229,7 +224,7 @@ export class SqlCatalog implements Catalog {
     removals: string[],
     updates: Record<string, string>,
   ): Promise<PropertiesUpdateSummary> {
-    const ns = this.requireNamespace(namespace);
+    const ns = await this.requireNamespace(namespace);
     const overlap = removals.filter((k) => k in updates);
     if (overlap.length > 0) {
       throw new LakehouseError('INVALID_ARGUMENT', `Properties ${overlap.join(', ')} are both removed and updated; pick one.`);
@@ -237,29 +232,29 @@ export class SqlCatalog implements Catalog {
     if (removals.includes(NAMESPACE_EXISTS_PROPERTY) || NAMESPACE_EXISTS_PROPERTY in updates) {
       throw new LakehouseError('INVALID_ARGUMENT', `Namespace property "${NAMESPACE_EXISTS_PROPERTY}" is reserved for the catalog.`);
     }
-    const current = this.fetchProperties(ns);
-    const removed = removals.filter((k) => k in current);
-    const missing = removals.filter((k) => !(k in current));
-    const del = this.db.prepare('DELETE FROM iceberg_namespace_properties WHERE catalog_name = ? AND namespace = ? AND property_key = ?');
-    const ins = this.db.prepare(
-      'INSERT INTO iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) VALUES (?, ?, ?, ?)',
-    );
-    // Delete-then-insert in one transaction: a portable upsert (what PyIceberg does too).
-    this.db.transaction(() => {
-      for (const k of removed) del.run(this.name, ns, k);
+    // Read inside the transaction so removed/missing describe the rows this transaction changed.
+    return this.db.transaction(async (tx) => {
+      const current = await this.fetchProperties(tx, ns);
+      const removed = removals.filter((k) => k in current);
+      const missing = removals.filter((k) => !(k in current));
+      const del = 'DELETE FROM iceberg_namespace_properties WHERE catalog_name = ? AND namespace = ? AND property_key = ?';
+      // Delete-then-insert: a portable upsert (what PyIceberg does too).
+      for (const k of removed) await tx.run(del, [this.name, ns, k]);
       for (const [k, v] of Object.entries(updates)) {
-        del.run(this.name, ns, k);
-        ins.run(this.name, ns, k, v);
+        await tx.run(del, [this.name, ns, k]);
+        await tx.run(INSERT_PROPERTY_SQL, [this.name, ns, k, v]);
       }
       // A namespace kept alive only by properties must not vanish when its last one is removed.
       const hadRows = Object.keys(current).length > 0;
-      if (hadRows && Object.keys(this.fetchProperties(ns)).length === 0) ins.run(this.name, ns, NAMESPACE_EXISTS_PROPERTY, 'true');
-    })();
-    return { removed, updated: Object.keys(updates), missing };
+      if (hadRows && Object.keys(await this.fetchProperties(tx, ns)).length === 0) {
+        await tx.run(INSERT_PROPERTY_SQL, [this.name, ns, NAMESPACE_EXISTS_PROPERTY, 'true']);
+      }
+      return { removed, updated: Object.keys(updates), missing };
+    });
   }
 
   async dropNamespace(namespace: Namespace): Promise<void> {
-    const ns = this.requireNamespace(namespace);
+    const ns = await this.requireNamespace(namespace);
     const children = await this.listNamespaces(namespace);
     if (children.length > 0) {
       throw new LakehouseError(
@@ -268,28 +263,31 @@ export class SqlCatalog implements Catalog {
       );
     }
     // Views count too: a Java catalog's view rows would otherwise be orphaned.
-    const { n } = this.db
-      .prepare('SELECT COUNT(*) AS n FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ?')
-      .get(this.name, ns) as { n: number };
+    // COUNT is a bigint in PostgreSQL and arrives as a string.
+    const [row] = await this.db.query<{ n: number | string }>(
+      'SELECT COUNT(*) AS n FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ?',
+      [this.name, ns],
+    );
+    const n = Number(row?.n ?? 0);
     if (n > 0) {
       throw new LakehouseError('NAMESPACE_NOT_EMPTY', `Namespace ${ns} is not empty: it contains ${n} table(s) or view(s); drop them first.`);
     }
-    this.db.prepare('DELETE FROM iceberg_namespace_properties WHERE catalog_name = ? AND namespace = ?').run(this.name, ns);
+    await this.db.run('DELETE FROM iceberg_namespace_properties WHERE catalog_name = ? AND namespace = ?', [this.name, ns]);
   }
 
   async namespaceExists(namespace: Namespace): Promise<boolean> {
     checkNamespace(namespace);
-    return this.namespaceExistsSync(namespaceToString(namespace));
+    return this.namespaceExistsIn(this.db, namespaceToString(namespace));
   }
 
   // ---- tables ----
 
   async createTable(identifier: TableIdentifier, options: CreateTableOptions): Promise<LoadedTable> {
     const { ns, name } = this.checkIdentifier(identifier);
-    this.requireNamespace(identifier.namespace);
-    if (this.tableRow(ns, name)) throw this.tableExistsError(identifier);
+    await this.requireNamespace(identifier.namespace);
+    if (await this.tableRow(ns, name)) throw this.tableExistsError(identifier);
 
-    const location = options.location ? this.normalizeLocation(options.location) : this.defaultTableLocation(ns, name);
+    const location = options.location ? this.normalizeLocation(options.location) : await this.defaultTableLocation(ns, name);
     const metadata = newTableMetadata({
       schema: options.schema,
       location,
@@ -302,11 +300,11 @@ export class SqlCatalog implements Catalog {
     const io = this.ioFor(metadataLocation);
     await writeTableMetadata(io, metadataLocation, metadata);
     try {
-      this.insertTableRow(ns, name, metadataLocation);
+      await this.insertTableRow(ns, name, metadataLocation);
     } catch (e) {
-      // Nobody references the file we just wrote; leave no garbage.
-      await io.delete(metadataLocation).catch(() => undefined);
-      if (isConstraintViolation(e)) throw this.tableExistsError(identifier, e);
+      // Nobody references the file we just wrote (or, if the connection broke, maybe someone does).
+      if (!isSqlError(e, 'connection-lost')) await io.delete(metadataLocation).catch(() => undefined);
+      if (isSqlError(e, 'duplicate')) throw this.tableExistsError(identifier, e);
       throw e;
     }
     return { identifier, metadataLocation, metadata, io };
@@ -314,7 +312,7 @@ export class SqlCatalog implements Catalog {
 
   async loadTable(identifier: TableIdentifier): Promise<LoadedTable> {
     const { ns, name } = this.checkIdentifier(identifier);
-    const row = this.tableRow(ns, name);
+    const row = await this.tableRow(ns, name);
     if (!row) throw this.tableNotFound(identifier);
     const metadataLocation = this.requireMetadataLocation(identifier, row);
     const io = this.ioFor(metadataLocation);
@@ -323,16 +321,21 @@ export class SqlCatalog implements Catalog {
   }
 
   async listTables(namespace: Namespace): Promise<TableIdentifier[]> {
-    const ns = this.requireNamespace(namespace);
-    const rows = this.db
-      .prepare(`SELECT table_name FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ?${this.typeFilter()} ORDER BY table_name`)
-      .all(this.name, ns) as Array<{ table_name: string }>;
-    return rows.map((r) => ({ namespace: [...namespace], name: r.table_name }));
+    const ns = await this.requireNamespace(namespace);
+    const rows = await this.db.query<{ table_name: string }>(
+      `SELECT table_name FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ?${this.typeFilter()}`,
+      [this.name, ns],
+    );
+    // Sorted here, by code point: ORDER BY would follow the database's collation, which differs between databases.
+    return rows
+      .map((r) => r.table_name)
+      .sort(compare)
+      .map((name) => ({ namespace: [...namespace], name }));
   }
 
   async tableExists(identifier: TableIdentifier): Promise<boolean> {
     const { ns, name } = this.checkIdentifier(identifier);
-    return this.tableRow(ns, name) !== undefined;
+    return (await this.tableRow(ns, name)) !== undefined;
   }
 
   async dropTable(identifier: TableIdentifier, options: DropTableOptions = {}): Promise<void> {
@@ -345,56 +348,47 @@ export class SqlCatalog implements Catalog {
         return undefined;
       });
     }
-    const { changes } = this.db
-      .prepare(`DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?${this.typeFilter()}`)
-      .run(this.name, ns, name);
+    const changes = await this.db.run(
+      `DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?${this.typeFilter()}`,
+      [this.name, ns, name],
+    );
     if (changes === 0) throw this.tableNotFound(identifier);
     if (!last) return;
-    // Files go only after the row: a reader never finds a catalog entry whose files are half deleted.
-    const report = await purgeTableFiles(last.io, last.metadata, last.metadataLocation);
-    if (report.failures.length > 0) {
-      const first = report.failures[0]!;
-      throw new LakehouseError(
-        'IO_ERROR',
-        `Dropped table ${identifierToString(identifier)} from catalog '${this.name}', but ${report.failures.length} file(s) could not be ` +
-          `read or deleted (first: ${first.location}: ${first.reason}); ${report.deleted} were deleted. Delete the rest by hand.`,
-        { context: { failures: report.failures } },
-      );
-    }
+    await purgeDroppedTable(`catalog '${this.name}'`, last);
   }
 
   async renameTable(from: TableIdentifier, to: TableIdentifier): Promise<void> {
     const src = this.checkIdentifier(from);
     const dst = this.checkIdentifier(to);
     if (src.ns === dst.ns && src.name === dst.name) return;
-    if (!this.tableRow(src.ns, src.name)) throw this.tableNotFound(from);
-    this.requireNamespace(to.namespace);
-    if (this.anyRow(dst.ns, dst.name)) throw this.tableExistsError(to);
+    if (!(await this.tableRow(src.ns, src.name))) throw this.tableNotFound(from);
+    await this.requireNamespace(to.namespace);
+    if (await this.anyRow(dst.ns, dst.name)) throw this.tableExistsError(to);
+    let changes: number;
     try {
-      const { changes } = this.db
-        .prepare(
-          'UPDATE iceberg_tables SET table_namespace = ?, table_name = ? ' +
-            `WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?${this.typeFilter()}`,
-        )
-        .run(dst.ns, dst.name, this.name, src.ns, src.name);
-      if (changes === 0) throw this.tableNotFound(from);
+      changes = await this.db.run(
+        'UPDATE iceberg_tables SET table_namespace = ?, table_name = ? ' +
+          `WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?${this.typeFilter()}`,
+        [dst.ns, dst.name, this.name, src.ns, src.name],
+      );
     } catch (e) {
-      if (isConstraintViolation(e)) throw this.tableExistsError(to, e);
+      if (isSqlError(e, 'duplicate')) throw this.tableExistsError(to, e);
       throw e;
     }
+    if (changes === 0) throw this.tableNotFound(from);
   }
 
   async registerTable(identifier: TableIdentifier, metadataLocation: string): Promise<LoadedTable> {
     const { ns, name } = this.checkIdentifier(identifier);
-    this.requireNamespace(identifier.namespace);
-    if (this.anyRow(ns, name)) throw this.tableExistsError(identifier);
+    await this.requireNamespace(identifier.namespace);
+    if (await this.anyRow(ns, name)) throw this.tableExistsError(identifier);
     // Read first: registering a pointer to a file that is not table metadata would break every reader.
     const io = this.ioFor(metadataLocation);
     const metadata = await readTableMetadata(io, metadataLocation);
     try {
-      this.insertTableRow(ns, name, metadataLocation);
+      await this.insertTableRow(ns, name, metadataLocation);
     } catch (e) {
-      if (isConstraintViolation(e)) throw this.tableExistsError(identifier, e);
+      if (isSqlError(e, 'duplicate')) throw this.tableExistsError(identifier, e);
       throw e;
     }
     return { identifier, metadataLocation, metadata, io };
@@ -407,7 +401,7 @@ export class SqlCatalog implements Catalog {
    */
   async commitTable(identifier: TableIdentifier, requirements: TableRequirement[], updates: TableUpdate[]): Promise<LoadedTable> {
     const { ns, name } = this.checkIdentifier(identifier);
-    const row = this.tableRow(ns, name);
+    const row = await this.tableRow(ns, name);
     if (!row) throw this.tableNotFound(identifier);
     const baseLocation = this.requireMetadataLocation(identifier, row);
     const baseIo = this.ioFor(baseLocation);
@@ -432,22 +426,32 @@ export class SqlCatalog implements Catalog {
 
     let changes: number;
     try {
-      changes = this.db
-        .prepare(
-          'UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? ' +
-            `WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?${this.typeFilter()}`,
-        )
-        .run(nextLocation, baseLocation, this.name, ns, name, baseLocation).changes;
+      changes = await this.db.run(
+        'UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? ' +
+          `WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?${this.typeFilter()}`,
+        [nextLocation, baseLocation, this.name, ns, name, baseLocation],
+      );
     } catch (e) {
-      if (isBusy(e)) {
-        // SQLITE_BUSY in autocommit mode means the statement never got the write lock: nothing landed.
+      if (isSqlError(e, 'contention')) {
+        // Busy/lock timeout, serialization failure, deadlock: the database rolled the statement back.
         await io.delete(nextLocation).catch(() => undefined);
         throw new CommitConflictError(
-          `Commit to ${identifierToString(identifier)} could not lock the catalog database within the busy timeout; nothing was committed, retry.`,
+          `Commit to ${identifierToString(identifier)} was rolled back by the catalog database because of another writer ` +
+            `(${errorMessage(e)}); nothing was committed, retry.`,
           { cause: e },
         );
       }
-      // Any other failure (I/O error during the write) leaves the outcome open: keep the file, it may be referenced.
+      if (isSqlError(e, 'no-connection')) {
+        // No connection, so the statement was never sent: nothing landed, and a retry may find the server back.
+        await io.delete(nextLocation).catch(() => undefined);
+        throw new LakehouseError('IO_ERROR', `Commit to ${identifierToString(identifier)} was not sent: ${e.message} Nothing was committed.`, {
+          cause: e,
+          retryable: true,
+          context: e.context,
+        });
+      }
+      // A connection lost after sending, an I/O error during the write: the outcome is open. Keep the
+      // file, a landed commit references it.
       throw new CommitStateUnknownError(
         `Commit to ${identifierToString(identifier)} failed with ${errorMessage(e)}; it may or may not have landed. Reload the table and look for the snapshot before retrying.`,
         { cause: e },
@@ -464,7 +468,8 @@ export class SqlCatalog implements Catalog {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    // Undefined when `open` failed to connect.
+    await (this.db as SqlDriver | undefined)?.close();
     for (const io of this.ios.values()) (io as { close?: () => void }).close?.();
     this.ios.clear();
   }
@@ -484,8 +489,8 @@ export class SqlCatalog implements Catalog {
   }
 
   /** PyIceberg's SqlCatalog default: namespace `location` + `/<table>`, else `<warehouse>/<ns joined by '.'>/<table>`. */
-  private defaultTableLocation(ns: string, name: string): string {
-    const nsLocation = this.fetchProperties(ns)['location'];
+  private async defaultTableLocation(ns: string, name: string): Promise<string> {
+    const nsLocation = (await this.fetchProperties(this.db, ns))['location'];
     if (nsLocation) return `${this.normalizeLocation(nsLocation)}/${name}`;
     return `${this.warehouse}/${ns}/${name}`;
   }
@@ -498,46 +503,46 @@ export class SqlCatalog implements Catalog {
     return this.hasTypeColumn ? ` AND (iceberg_type = '${TABLE_RECORD_TYPE}' OR iceberg_type IS NULL)` : '';
   }
 
-  private tableRow(ns: string, name: string): TableRow | undefined {
-    return this.db
-      .prepare(
-        'SELECT metadata_location, previous_metadata_location FROM iceberg_tables ' +
-          `WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?${this.typeFilter()}`,
-      )
-      .get(this.name, ns, name) as TableRow | undefined;
+  private async tableRow(ns: string, name: string): Promise<TableRow | undefined> {
+    const [row] = await this.db.query<TableRow>(
+      'SELECT metadata_location, previous_metadata_location FROM iceberg_tables ' +
+        `WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?${this.typeFilter()}`,
+      [this.name, ns, name],
+    );
+    return row;
   }
 
   /** A table or a view: either occupies the primary key. */
-  private anyRow(ns: string, name: string): boolean {
-    return (
-      this.db
-        .prepare('SELECT 1 FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?')
-        .get(this.name, ns, name) !== undefined
-    );
+  private async anyRow(ns: string, name: string): Promise<boolean> {
+    const rows = await this.db.query('SELECT 1 AS found FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?', [
+      this.name,
+      ns,
+      name,
+    ]);
+    return rows.length > 0;
   }
 
-  private insertTableRow(ns: string, name: string, metadataLocation: string): void {
+  private async insertTableRow(ns: string, name: string, metadataLocation: string): Promise<void> {
     if (this.hasTypeColumn) {
-      this.db
-        .prepare(
-          'INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location, iceberg_type) ' +
-            'VALUES (?, ?, ?, ?, NULL, ?)',
-        )
-        .run(this.name, ns, name, metadataLocation, TABLE_RECORD_TYPE);
+      await this.db.run(
+        'INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location, iceberg_type) ' +
+          'VALUES (?, ?, ?, ?, NULL, ?)',
+        [this.name, ns, name, metadataLocation, TABLE_RECORD_TYPE],
+      );
     } else {
-      this.db
-        .prepare(
-          'INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location) ' +
-            'VALUES (?, ?, ?, ?, NULL)',
-        )
-        .run(this.name, ns, name, metadataLocation);
+      await this.db.run(
+        'INSERT INTO iceberg_tables (catalog_name, table_namespace, table_name, metadata_location, previous_metadata_location) ' +
+          'VALUES (?, ?, ?, ?, NULL)',
+        [this.name, ns, name, metadataLocation],
+      );
     }
   }
 
-  private fetchProperties(ns: string): Record<string, string> {
-    const rows = this.db
-      .prepare('SELECT property_key, property_value FROM iceberg_namespace_properties WHERE catalog_name = ? AND namespace = ?')
-      .all(this.name, ns) as Array<{ property_key: string | null; property_value: string | null }>;
+  private async fetchProperties(sql: SqlExecutor, ns: string): Promise<Record<string, string>> {
+    const rows = await sql.query<{ property_key: string | null; property_value: string | null }>(
+      'SELECT property_key, property_value FROM iceberg_namespace_properties WHERE catalog_name = ? AND namespace = ?',
+      [this.name, ns],
+    );
     const out: Record<string, string> = {};
     for (const r of rows) if (r.property_key !== null) out[r.property_key] = r.property_value ?? '';
     return out;
@@ -547,21 +552,20 @@ export class SqlCatalog implements Catalog {
    * Exists if a table or property row names it or a child of it (`a` exists when `a.b` does). The SQL
    * LIKE narrows the rows; the exact test is in JS because SQLite's LIKE ignores ASCII case.
    */
-  private namespaceExistsSync(ns: string): boolean {
+  private async namespaceExistsIn(sql: SqlExecutor, ns: string): Promise<boolean> {
     const like = ns.replace(/[!_%]/g, (c) => '!' + c) + '.%';
-    const rows = this.db
-      .prepare(
-        "SELECT table_namespace AS ns FROM iceberg_tables WHERE catalog_name = ? AND (table_namespace = ? OR table_namespace LIKE ? ESCAPE '!') " +
-          "UNION SELECT namespace AS ns FROM iceberg_namespace_properties WHERE catalog_name = ? AND (namespace = ? OR namespace LIKE ? ESCAPE '!')",
-      )
-      .all(this.name, ns, like, this.name, ns, like) as Array<{ ns: string }>;
+    const rows = await sql.query<{ ns: string }>(
+      "SELECT table_namespace AS ns FROM iceberg_tables WHERE catalog_name = ? AND (table_namespace = ? OR table_namespace LIKE ? ESCAPE '!') " +
+        "UNION SELECT namespace AS ns FROM iceberg_namespace_properties WHERE catalog_name = ? AND (namespace = ? OR namespace LIKE ? ESCAPE '!')",
+      [this.name, ns, like, this.name, ns, like],
+    );
     return rows.some((r) => r.ns === ns || r.ns.startsWith(ns + '.'));
   }
 
-  private requireNamespace(namespace: Namespace): string {
+  private async requireNamespace(namespace: Namespace): Promise<string> {
     checkNamespace(namespace);
     const ns = namespaceToString(namespace);
-    if (!this.namespaceExistsSync(ns)) {
+    if (!(await this.namespaceExistsIn(this.db, ns))) {
       throw new LakehouseError(
         'NAMESPACE_NOT_FOUND',
         `Namespace ${ns} does not exist in catalog '${this.name}'; create it with \`lakehouse namespaces create ${ns}\` or check the name.`,
@@ -605,19 +609,6 @@ export class SqlCatalog implements Catalog {
       context: { catalog: this.name, table: id },
     });
   }
-}
-
-function sqliteCode(e: unknown): string {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : '';
-}
-
-function isConstraintViolation(e: unknown): boolean {
-  return sqliteCode(e).startsWith('SQLITE_CONSTRAINT');
-}
-
-function isBusy(e: unknown): boolean {
-  const c = sqliteCode(e);
-  return c.startsWith('SQLITE_BUSY') || c.startsWith('SQLITE_LOCKED');
 }
 
 function compare(a: string, b: string): number {

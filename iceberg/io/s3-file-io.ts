@@ -5,6 +5,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -41,6 +42,13 @@ export const DEFAULT_PART_SIZE_BYTES = 8 * MiB;
 export const DEFAULT_MAX_RETRIES = 4;
 /** Parts uploaded at once: enough to fill a link, few enough to keep memory at 4 part buffers' worth. */
 const PART_CONCURRENCY = 4;
+/**
+ * The SDK's S3 client has no timeouts at all: a server that accepts a connection and then stalls, or an
+ * endpoint that drops SYNs, would hang a write forever. A connection gets 10 s; an open request may sit
+ * idle (no byte either way) for 60 s, which a healthy server never needs even for a 5 GiB part.
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** The part of the SDK client this class uses; tests pass an object that records commands. */
 export interface S3ClientLike {
@@ -66,6 +74,10 @@ export interface S3FileIOOptions {
   /** First retry wait in ms (default 100) and the cap of one wait (default 20 000). */
   retryMinWaitMs?: number;
   retryMaxWaitMs?: number;
+  /** Time to establish a connection, in ms (default 10 000); a timeout is retried like a reset. */
+  connectTimeoutMs?: number;
+  /** Time a request may go without sending or receiving a byte, in ms (default 60 000); retried like a reset. */
+  idleTimeoutMs?: number;
   /** A ready client instead of one built from the options above (tests, shared clients). */
   client?: S3ClientLike;
   /** Replaces the retry wait; tests pass one that resolves at once. */
@@ -157,6 +169,8 @@ const ACCESS_NAMES = new Set([
   'TokenRefreshRequired',
   'CredentialsProviderError',
 ]);
+/** Node socket errors that say the endpoint cannot be reached at all: retrying will not help. */
+const UNREACHABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
 /** Node socket errors after which the same request may simply work again. */
 const TRANSIENT_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'ENETRESET']);
 
@@ -175,7 +189,10 @@ export function classifyS3Error(e: unknown): S3ErrorClass {
     $retryable?: { throttling?: boolean };
   };
   const status = err.$metadata?.httpStatusCode;
-  const name = err.Code ?? err.name;
+  // Responses to HEAD carry no body, so the SDK has no S3 error code and names them "Unknown" (or,
+  // for 404, "NotFound"); the status is then the only fact.
+  const rawName = err.Code ?? err.name;
+  const name = rawName === 'Unknown' ? undefined : rawName;
   const base = { status, name };
   if ((name && THROTTLE_NAMES.has(name)) || status === 429 || err.$retryable?.throttling) {
     return { ...base, kind: 'throttled', retryable: true };
@@ -194,7 +211,7 @@ export function classifyS3Error(e: unknown): S3ErrorClass {
     return { ...base, kind: 'network', retryable: true };
   }
   if (status !== undefined && status >= 500) return { ...base, kind: 'server', retryable: true };
-  if (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND') return { ...base, kind: 'unreachable', retryable: false };
+  if (err.code && UNREACHABLE_SOCKET_CODES.has(err.code)) return { ...base, kind: 'unreachable', retryable: false };
   if ((err.code && TRANSIENT_SOCKET_CODES.has(err.code)) || /socket hang up/i.test(err.message ?? '')) {
     return { ...base, kind: 'network', retryable: true };
   }
@@ -209,12 +226,15 @@ export class S3FileIO implements FileIO {
   private readonly multipartThreshold: number;
   private readonly partSize: number;
   private readonly retry: RetryOptions;
+  /** Buckets a HeadBucket has confirmed to exist; see `requireBucket`. */
+  private readonly knownBuckets = new Set<string>();
 
   constructor(options: S3FileIOOptions = {}) {
     this.multipartThreshold = options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES;
     this.partSize = options.partSizeBytes ?? DEFAULT_PART_SIZE_BYTES;
     const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     validateOptions(this.multipartThreshold, this.partSize, maxRetries);
+    if (options.endpoint !== undefined) validateEndpoint(options.endpoint);
     this.retry = {
       retries: maxRetries,
       minWaitMs: options.retryMinWaitMs ?? 100,
@@ -249,6 +269,10 @@ export class S3FileIO implements FileIO {
           }
         : {}),
       maxAttempts: 1,
+      requestHandler: {
+        connectionTimeout: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        socketTimeout: o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      },
       // SDK >= 3.729 adds CRC32 checksums to every upload by default; several S3-compatible stores
       // reject or mangle them. Checksums are then sent only where S3 requires one (DeleteObjects).
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -416,15 +440,41 @@ export class S3FileIO implements FileIO {
       await withRetry(() => this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })), this.retry);
       return true;
     } catch (e) {
-      if (classifyS3Error(e).kind === 'not-found') return false;
+      if (classifyS3Error(e).kind === 'not-found') {
+        await this.requireBucket(bucket, 'stat', key);
+        return false;
+      }
       throw this.translate(e, 'stat', bucket, key);
     }
   }
 
   async size(location: string): Promise<number> {
     const { bucket, key } = parseS3Location(location);
-    const out = await this.call('stat', bucket, key, () => this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
-    return Number(out.ContentLength ?? 0);
+    try {
+      const out = await withRetry(() => this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })), this.retry);
+      return Number(out.ContentLength ?? 0);
+    } catch (e) {
+      if (classifyS3Error(e).kind === 'not-found') await this.requireBucket(bucket, 'stat', key);
+      throw this.translate(e, 'stat', bucket, key);
+    }
+  }
+
+  /**
+   * A 404 to HEAD has no body, so "no such key" and "no such bucket" look the same; without this check
+   * a misspelt bucket would make `exists` answer false instead of saying what is wrong. Asked once
+   * per bucket: after a HeadBucket succeeds, later 404s are missing keys.
+   */
+  private async requireBucket(bucket: string, op: Op, key: string): Promise<void> {
+    if (this.knownBuckets.has(bucket)) return;
+    try {
+      await withRetry(() => this.client.send(new HeadBucketCommand({ Bucket: bucket })), this.retry);
+      this.knownBuckets.add(bucket);
+    } catch (e) {
+      const kind = classifyS3Error(e).kind;
+      if (kind === 'not-found' || kind === 'no-such-bucket') throw this.noSuchBucket(bucket, e, { bucket, key, op, endpoint: this.endpointLabel });
+      // Keys that may read objects but not the bucket (no s3:ListBucket) get 403 here: the object
+      // answer stands.
+    }
   }
 
   async delete(location: string): Promise<void> {
@@ -507,6 +557,14 @@ export class S3FileIO implements FileIO {
     }
   }
 
+  private noSuchBucket(bucket: string, cause: unknown, context: Record<string, unknown>): LakehouseError {
+    return new LakehouseError(
+      'NOT_FOUND',
+      `Bucket "${bucket}" does not exist at ${this.endpointLabel}. Create it (\`mc mb <alias>/${bucket}\` or \`aws s3 mb s3://${bucket}\`) or fix the warehouse location.`,
+      { cause, context },
+    );
+  }
+
   /**
    * One sentence per failure naming endpoint, bucket and key and what to do. Credentials are never
    * part of it: the SDK's messages do not contain them and we add only their setting names.
@@ -515,21 +573,17 @@ export class S3FileIO implements FileIO {
     if (e instanceof LakehouseError) return e;
     const c = classifyS3Error(e);
     const where = `s3://${bucket}/${key} at ${this.endpointLabel}`;
-    const detail = `${c.name ?? 'error'}${c.status ? ` ${c.status}` : ''}: ${errorMessage(e)}`;
+    const detail = `${c.name ?? (c.status ? 'HTTP' : 'error')}${c.status ? ` ${c.status}` : ''}: ${errorMessage(e)}`;
     const context = { bucket, key, endpoint: this.endpointLabel, status: c.status, s3Error: c.name };
     switch (c.kind) {
       case 'not-found':
         return new LakehouseError('NOT_FOUND', `Cannot ${op} ${where}: no such object.`, { cause: e, context });
       case 'no-such-bucket':
-        return new LakehouseError(
-          'NOT_FOUND',
-          `Bucket "${bucket}" does not exist at ${this.endpointLabel}. Create it (\`mc mb <alias>/${bucket}\` or \`aws s3 mb s3://${bucket}\`) or fix the warehouse location.`,
-          { cause: e, context },
-        );
+        return this.noSuchBucket(bucket, e, context);
       case 'access-denied':
         return new LakehouseError(
           'IO_ERROR',
-          `Access denied to ${op} ${where} (${c.name ?? c.status}). Check s3.access-key-id / s3.secret-access-key ` +
+          `Access denied to ${op} ${where} (${c.name ?? `HTTP ${c.status}`}). Check s3.access-key-id / s3.secret-access-key ` +
             '(or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), s3.session-token if the keys are temporary, and the bucket policy.',
           { cause: e, context },
         );
@@ -555,6 +609,21 @@ export class S3FileIO implements FileIO {
       context,
       retryable: c.retryable,
     });
+  }
+}
+
+function validateEndpoint(endpoint: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    throw new LakehouseError(
+      'INVALID_CONFIG',
+      `S3 endpoint "${endpoint}" (s3.endpoint) is not an http:// or https:// URL; write it with its scheme, e.g. http://127.0.0.1:9000.`,
+    );
   }
 }
 

@@ -47,6 +47,8 @@ export interface CatalogTableRef {
   table: string;
   /** Value of the `catalog_name` column our SQL catalog writes; default "default". */
   catalogName?: string;
+  /** Catalog and FileIO properties, e.g. `s3.endpoint` / `s3.access-key-id` / `s3.secret-access-key` for MinIO. */
+  properties?: Record<string, string>;
 }
 
 export interface TimeTravel {
@@ -61,8 +63,10 @@ export interface PyIcebergReadOptions extends CatalogTableRef, TimeTravel {
 }
 
 export interface DuckDBReadOptions extends TimeTravel {
-  /** Absolute path of a `*.metadata.json` (a `file://` URI is accepted too). */
+  /** Absolute path of a `*.metadata.json` (a `file://` URI is accepted too), or an `s3://` location. */
   metadata: string;
+  /** `s3.*` properties for an `s3://` table (DuckDB's httpfs secret); absent = AWS_* variables. */
+  properties?: Record<string, string>;
 }
 
 export interface ReadResult {
@@ -126,7 +130,11 @@ async function verify(args: string[], what: string): Promise<unknown> {
 function catalogArgs(o: CatalogTableRef): string[] {
   const args = ['--catalog-uri', o.catalogUri, '--warehouse', o.warehouse, '--table', o.table];
   if (o.catalogName !== undefined) args.push('--catalog-name', o.catalogName);
-  return args;
+  return [...args, ...propertyArgs(o.properties)];
+}
+
+function propertyArgs(properties: Record<string, string> = {}): string[] {
+  return Object.entries(properties).flatMap(([k, v]) => ['--catalog-property', `${k}=${v}`]);
 }
 
 function timeTravelArgs(o: TimeTravel): string[] {
@@ -153,13 +161,59 @@ export async function readDetailedWithPyIceberg(opts: PyIcebergReadOptions): Pro
 /** Reads the table with DuckDB's `iceberg_scan` on a metadata file, with the snapshot id it resolves to. */
 export async function readDetailedWithDuckDB(opts: DuckDBReadOptions): Promise<ReadResult> {
   const metadata = opts.metadata.startsWith('file://') ? fileURLToPath(opts.metadata) : opts.metadata;
-  const args = ['read', '--reader', 'duckdb', '--metadata', metadata, ...timeTravelArgs(opts)];
+  const args = ['read', '--reader', 'duckdb', '--metadata', metadata, ...timeTravelArgs(opts), ...propertyArgs(opts.properties)];
   return toReadResult(await verify(args, `DuckDB iceberg_scan of ${metadata}`));
 }
 
 /** Sorted canonical rows as PyIceberg reads them. */
 export async function readWithPyIceberg(opts: PyIcebergReadOptions): Promise<string[]> {
   return (await readDetailedWithPyIceberg(opts)).rows;
+}
+
+/** Where PyIceberg's RestCatalog finds a table: the catalog's base URI and its properties (s3.*, token, ...). */
+export interface PyIcebergRestReadOptions extends TimeTravel {
+  uri: string;
+  /** `ns.table` (dotted namespace levels allowed). */
+  table: string;
+  properties?: Record<string, string>;
+  filter?: string;
+}
+
+/** Reads the table through PyIceberg's RestCatalog (load_table → scan → to_arrow), with its snapshot id. */
+export async function readDetailedWithPyIcebergRest(opts: PyIcebergRestReadOptions): Promise<ReadResult> {
+  const args = ['read', '--reader', 'pyiceberg', '--rest-uri', opts.uri, '--table', opts.table,
+    ...propertyArgs(opts.properties), ...timeTravelArgs(opts)];
+  if (opts.filter !== undefined) args.push('--filter', opts.filter);
+  return toReadResult(await verify(args, `PyIceberg reading ${opts.table} from the REST catalog at ${opts.uri}`));
+}
+
+/** Sorted canonical rows as PyIceberg reads them through the REST catalog. */
+export async function readWithPyIcebergRest(opts: PyIcebergRestReadOptions): Promise<string[]> {
+  return (await readDetailedWithPyIcebergRest(opts)).rows;
+}
+
+/**
+ * Sorted canonical rows as DuckDB reads them when ATTACHed to the REST catalog (DuckDB's own REST
+ * client; table files from MinIO through httpfs, configured from the s3.* properties). Current snapshot.
+ */
+export async function readWithDuckDBRest(opts: Omit<PyIcebergRestReadOptions, 'filter' | 'snapshotId' | 'asOfMs'>): Promise<string[]> {
+  const args = ['read', '--reader', 'duckdb', '--rest-uri', opts.uri, '--table', opts.table, ...propertyArgs(opts.properties)];
+  return toReadResult(await verify(args, `DuckDB reading ${opts.table} from the REST catalog at ${opts.uri}`)).rows;
+}
+
+/** Where PyIceberg's GlueCatalog finds a table: the Glue endpoint (moto) and its properties (glue.region, keys, s3.*). */
+export interface PyIcebergGlueReadOptions extends TimeTravel {
+  endpoint: string;
+  /** `db.table`. */
+  table: string;
+  properties?: Record<string, string>;
+}
+
+/** Sorted canonical rows as PyIceberg reads them through its GlueCatalog (boto3 → load_table → scan). */
+export async function readWithPyIcebergGlue(opts: PyIcebergGlueReadOptions): Promise<string[]> {
+  const args = ['read', '--reader', 'pyiceberg', '--glue-endpoint', opts.endpoint, '--table', opts.table,
+    ...propertyArgs(opts.properties), ...timeTravelArgs(opts)];
+  return toReadResult(await verify(args, `PyIceberg reading ${opts.table} from the Glue catalog at ${opts.endpoint}`)).rows;
 }
 
 /** Sorted canonical rows as DuckDB's iceberg extension reads them. */

@@ -19,11 +19,16 @@ Usage (JSON on stdout; an error is one line on stderr and exit status 1):
   verify.py read --reader duckdb --metadata /abs/metadata/00003-x.metadata.json
             [--snapshot-id N | --as-of-ms T]
   verify.py metadata --reader pyiceberg (--catalog-uri U --warehouse W --table ns.t | --metadata PATH)
+  verify.py read|metadata --reader pyiceberg --rest-uri http://host:8181 --table ns.t  (REST catalog)
+  verify.py read|metadata --reader pyiceberg --glue-endpoint http://host:5000 --table db.t  (Glue catalog)
   verify.py write --catalog-uri U --warehouse W --table ns.t --schema schema.json
             [--partition '[{"source": "col", "transform": "day", "name": "col_day"}]' | @file]
             --rows rows.ndjson [--mode append|overwrite] [--format-version 2] [--property k=v ...]
 Catalog commands also take --catalog-name (default "default": the catalog_name column SqlCatalog
-matches). `read --reader pyiceberg --metadata PATH` reads a metadata file without the catalog.
+matches). Every command takes --catalog-property k=v (repeatable) for the catalog and FileIO, e.g.
+s3.endpoint / s3.access-key-id / s3.secret-access-key / s3.region for tables on MinIO; the duckdb
+reader turns the s3.* ones (else AWS_* variables) into a DuckDB S3 secret (httpfs loaded for s3://).
+`read --reader pyiceberg --metadata PATH` reads a metadata file without the catalog.
 Set VERIFY_TRACEBACK=1 for a Python traceback on errors.
 """
 
@@ -270,16 +275,47 @@ def canon_table(schema: Any, table: Any) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def catalog_properties(args: argparse.Namespace) -> dict[str, str]:
+    """--catalog-property k=v pairs: passed to the catalog (and so to its FileIO) as PyIceberg properties."""
+    props = {}
+    for kv in getattr(args, "catalog_property", None) or []:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            raise UsageError(f"--catalog-property {kv!r} must be key=value")
+        props[key] = value
+    return props
+
+
 def load_catalog_table(args: argparse.Namespace) -> Any:
+    if getattr(args, "rest_uri", None):
+        # An Iceberg REST catalog instead of the SQL tables; --catalog-property passes e.g. s3.* or a token.
+        from pyiceberg.catalog.rest import RestCatalog
+
+        need(args, "table")
+        catalog = RestCatalog(args.catalog_name, uri=args.rest_uri, **catalog_properties(args))
+        return catalog, catalog.load_table(args.table)
+    if getattr(args, "glue_endpoint", None):
+        # PyIceberg's GlueCatalog (boto3) at e.g. moto; --catalog-property for glue.region, keys, s3.*.
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        need(args, "table")
+        catalog = GlueCatalog(args.catalog_name, **{"glue.endpoint": args.glue_endpoint, **catalog_properties(args)})
+        return catalog, catalog.load_table(args.table)
     from pyiceberg.catalog.sql import SqlCatalog
 
     need(args, "catalog_uri", "warehouse", "table")
-    catalog = SqlCatalog(args.catalog_name, uri=args.catalog_uri, warehouse=args.warehouse)
+    catalog = SqlCatalog(args.catalog_name, uri=args.catalog_uri, warehouse=args.warehouse, **catalog_properties(args))
     return catalog, catalog.load_table(args.table)
 
 
+def is_s3(path: str) -> bool:
+    return path.startswith(("s3://", "s3a://", "s3n://"))
+
+
 def local_path(path: str) -> str:
-    """A metadata location given as a file:// URI or a path, as an absolute local path."""
+    """A metadata location given as a file:// URI or a path, as an absolute local path (s3:// as is)."""
+    if is_s3(path):
+        return path
     if path.startswith("file:"):
         from urllib.parse import unquote, urlparse
 
@@ -287,13 +323,13 @@ def local_path(path: str) -> str:
     return os.path.abspath(path)
 
 
-def load_static_table(path: str) -> Any:
+def load_static_table(path: str, properties: dict[str, str] | None = None) -> Any:
     from pyiceberg.table import StaticTable
 
     path = local_path(path)
-    if not os.path.isfile(path):
+    if not is_s3(path) and not os.path.isfile(path):
         raise UsageError(f"metadata file {path} does not exist")
-    return StaticTable.from_metadata(path)
+    return StaticTable.from_metadata(path, properties or {})
 
 
 def need(args: argparse.Namespace, *names: str) -> None:
@@ -333,7 +369,7 @@ def read_pyiceberg(args: argparse.Namespace) -> dict[str, Any]:
     from pyiceberg.expressions import AlwaysTrue
 
     if args.metadata:
-        table = load_static_table(args.metadata)
+        table = load_static_table(args.metadata, catalog_properties(args))
     else:
         _, table = load_catalog_table(args)
     snapshot_id = resolve_snapshot(table, args)
@@ -349,32 +385,102 @@ def read_pyiceberg(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def duckdb_connect() -> Any:
+def duckdb_connect(s3: dict[str, str] | None = None) -> Any:
     import duckdb
     import duckdb_extension_avro
     import duckdb_extension_iceberg
 
     con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
     version = duckdb.__version__
-    # avro first: iceberg needs it for manifests and would otherwise try to download it.
-    for module, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
+    # avro first: iceberg needs it for manifests and would otherwise try to download it. httpfs (only
+    # for s3:// tables) before iceberg for the same reason.
+    modules = [(duckdb_extension_avro, "avro")]
+    if s3 is not None:
+        import duckdb_extension_httpfs
+
+        modules.append((duckdb_extension_httpfs, "httpfs"))
+    modules.append((duckdb_extension_iceberg, "iceberg"))
+    for module, name in modules:
         path = os.path.join(os.path.dirname(module.__file__), "extensions", f"v{version}", f"{name}.duckdb_extension")
         if not os.path.isfile(path):
             raise UsageError(f"DuckDB extension {path} is missing: pin duckdb-extension-{name} to duckdb's version {version}")
         con.execute(f"LOAD '{path}'")
+    if s3 is not None:
+        duckdb_s3_secret(con, s3)
     con.execute("SET TimeZone = 'UTC'")
     return con
 
 
+def duckdb_s3_secret(con: Any, props: dict[str, str]) -> None:
+    """A DuckDB S3 secret from PyIceberg's s3.* properties, else the AWS_* environment."""
+    from urllib.parse import urlparse
+
+    def pick(*values: str | None) -> str | None:
+        return next((v for v in values if v), None)
+
+    env = os.environ
+    key_id = pick(props.get("s3.access-key-id"), env.get("AWS_ACCESS_KEY_ID"))
+    secret = pick(props.get("s3.secret-access-key"), env.get("AWS_SECRET_ACCESS_KEY"))
+    region = pick(props.get("s3.region"), props.get("client.region"), env.get("AWS_REGION"), env.get("AWS_DEFAULT_REGION"), "us-east-1")
+    endpoint = pick(props.get("s3.endpoint"), env.get("AWS_ENDPOINT_URL_S3"), env.get("AWS_ENDPOINT_URL"))
+
+    def q(v: str) -> str:  # an SQL string literal
+        return "'" + v.replace("'", "''") + "'"
+
+    options = ["TYPE s3", f"REGION {q(region)}"]
+    if key_id and secret:
+        options += [f"KEY_ID {q(key_id)}", f"SECRET {q(secret)}"]
+    if endpoint:
+        # DuckDB wants host:port and the scheme as USE_SSL; MinIO and friends need path-style URLs.
+        url = urlparse(endpoint)
+        if not url.netloc:
+            raise UsageError(f"s3.endpoint {endpoint!r} needs a scheme, e.g. http://127.0.0.1:9000")
+        path_style = props.get("s3.path-style-access", "true").lower() in ("true", "1", "yes")
+        options += [f"ENDPOINT {q(url.netloc)}", f"USE_SSL {'true' if url.scheme == 'https' else 'false'}",
+                    f"URL_STYLE {q('path' if path_style else 'vhost')}"]
+    con.execute(f"CREATE SECRET lakehouse_s3 ({', '.join(options)})")
+
+
+def read_duckdb_rest(args: argparse.Namespace) -> dict[str, Any]:
+    """DuckDB attached to an Iceberg REST catalog (its own REST client), table files through httpfs."""
+    if args.filter or args.snapshot_id is not None or args.as_of_ms is not None:
+        raise UsageError("the duckdb REST reader reads the current snapshot only, without a filter")
+    need(args, "table")
+    props = catalog_properties(args)
+    _, table = load_catalog_table(args)  # PyIceberg only supplies the schema for the canonical types
+    con = duckdb_connect(props)
+
+    def q(v: str) -> str:
+        return "'" + v.replace("'", "''") + "'"
+
+    options = ["TYPE iceberg", f"ENDPOINT {q(args.rest_uri)}"]
+    token = props.get("token")
+    options.append(f"TOKEN {q(token)}" if token else "AUTHORIZATION_TYPE 'none'")
+    con.execute(f"ATTACH {q(args.warehouse or 'warehouse')} AS lake ({', '.join(options)})")
+    *namespace, name = args.table.split(".")
+    ident = ".".join('"' + part.replace('"', '""') + '"' for part in [".".join(namespace), name])
+    arrow = con.execute(f"SELECT * FROM lake.{ident}").to_arrow_table()
+    current = table.metadata.current_snapshot_id
+    return {
+        "reader": "duckdb",
+        "snapshot_id": None if current is None else str(current),
+        "count": arrow.num_rows,
+        "rows": canon_table(table.schema(), arrow),
+    }
+
+
 def read_duckdb(args: argparse.Namespace) -> dict[str, Any]:
+    if getattr(args, "rest_uri", None):
+        return read_duckdb_rest(args)
     need(args, "metadata")
     if args.filter:
         raise UsageError("--filter is a PyIceberg row filter; the duckdb reader takes no filter")
-    table = load_static_table(args.metadata)
+    props = catalog_properties(args)
+    table = load_static_table(args.metadata, props)
     # PyIceberg resolves the snapshot only to pick the schema used for types and to report its id;
     # DuckDB is given the caller's own selector so its time-travel logic is what gets tested.
     snapshot_id = resolve_snapshot(table, args)
-    con = duckdb_connect()
+    con = duckdb_connect(props if is_s3(args.metadata) else None)
     params: list[Any] = [local_path(args.metadata)]
     sql = "SELECT * FROM iceberg_scan(?"
     if args.snapshot_id is not None:
@@ -435,7 +541,7 @@ def metadata_summary(args: argparse.Namespace) -> dict[str, Any]:
     if args.reader != "pyiceberg":
         raise UsageError("metadata supports --reader pyiceberg only")
     if args.metadata:
-        table = load_static_table(args.metadata)
+        table = load_static_table(args.metadata, catalog_properties(args))
         location = args.metadata
     else:
         _, table = load_catalog_table(args)
@@ -586,7 +692,7 @@ def write_table(args: argparse.Namespace) -> dict[str, Any]:
     need(args, "catalog_uri", "warehouse", "table", "schema", "rows")
     from pyiceberg.catalog.sql import SqlCatalog
 
-    catalog = SqlCatalog(args.catalog_name, uri=args.catalog_uri, warehouse=args.warehouse)
+    catalog = SqlCatalog(args.catalog_name, uri=args.catalog_uri, warehouse=args.warehouse, **catalog_properties(args))
     with open(args.schema, encoding="utf-8") as fh:
         schema = Schema.model_validate_json(fh.read())
     spec = build_spec(schema, parse_json_arg(args.partition, "--partition") if args.partition else [])
@@ -660,10 +766,14 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name)
         s.add_argument("--reader", choices=["pyiceberg", "duckdb"], required=True)
         s.add_argument("--catalog-uri")
+        s.add_argument("--rest-uri", help="base URI of an Iceberg REST catalog to load --table from (instead of --catalog-uri)")
+        s.add_argument("--glue-endpoint", help="Glue endpoint URL (e.g. moto) whose GlueCatalog --table is loaded from (instead of --catalog-uri)")
         s.add_argument("--warehouse")
         s.add_argument("--table")
         s.add_argument("--catalog-name", default="default", help="catalog_name column of the SQL catalog tables")
         s.add_argument("--metadata", help="metadata JSON file (duckdb; pyiceberg reads it as a StaticTable)")
+        s.add_argument("--catalog-property", action="append", metavar="KEY=VALUE",
+                       help="catalog/FileIO property, repeatable, e.g. s3.endpoint=http://127.0.0.1:9000")
         if name == "read":
             s.add_argument("--snapshot-id", type=int)
             s.add_argument("--as-of-ms", type=int)
@@ -673,6 +783,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--warehouse", required=True)
     w.add_argument("--table", required=True)
     w.add_argument("--catalog-name", default="default")
+    w.add_argument("--catalog-property", action="append", metavar="KEY=VALUE", help="catalog/FileIO property, repeatable")
     w.add_argument("--schema", required=True, help="file with the schema in Iceberg JSON form")
     w.add_argument("--partition", help="JSON list of {source, transform, name}, inline or @file")
     w.add_argument("--rows", required=True, help="NDJSON file of rows in the canonical encoding")

@@ -108,13 +108,18 @@ describe('loadCatalog configuration', () => {
       loadCatalog({
         env: {},
         cwd: dir,
-        overrides: { type: 'rest', uri: 'http://localhost:8181', 's3.secret-access-key': 'TOPSECRET', token: 'tok-123' },
+        overrides: { type: 'hive', uri: 'thrift://localhost:9083', 's3.secret-access-key': 'TOPSECRET', token: 'tok-123' },
       }),
     );
     expect(err.code).toBe('INVALID_CONFIG');
-    expect(err.message).toMatch(/supported: sql/);
+    expect(err.message).toMatch(/type "hive".*supported: sql, rest, glue/);
     expect(err.message).not.toContain('TOPSECRET');
     expect(err.message).not.toContain('tok-123');
+  });
+
+  it('masks the password of a JDBC PostgreSQL uri in printed configuration', () => {
+    expect(redactConfig({ uri: 'jdbc:postgresql://lake:pw123@db:5432/cat' }).uri).toBe('jdbc:postgresql://lake:***@db:5432/cat');
+    expect(redactConfig({ uri: 'postgresql://lake:pw123@db/cat' }).uri).toBe('postgresql://lake:***@db/cat');
   });
 
   it('infers the type from the uri when none is given', async () => {

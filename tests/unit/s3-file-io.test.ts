@@ -121,6 +121,9 @@ describe('classifyS3Error', () => {
     ['broken pipe', socketError('EPIPE'), 'network', true],
     ['409 ConditionalRequestConflict', s3Error('ConditionalRequestConflict', 409), 'conditional-conflict', true],
     ['connection refused', socketError('ECONNREFUSED'), 'unreachable', false],
+    ['host unreachable', socketError('EHOSTUNREACH'), 'unreachable', false],
+    ['SDK timeout', s3Error('TimeoutError'), 'network', true],
+    ['HEAD 403 without a body', s3Error('Unknown', 403), 'access-denied', false],
     ['404 NoSuchKey', s3Error('NoSuchKey', 404), 'not-found', false],
     ['HEAD 404 NotFound', s3Error('NotFound', 404), 'not-found', false],
     ['404 NoSuchBucket', s3Error('NoSuchBucket', 404), 'no-such-bucket', false],
@@ -308,6 +311,35 @@ describe('S3FileIO reads, deletes and lists', () => {
     expect((await rejection(io.read('s3://wh/none'))).code).toBe('NOT_FOUND');
   });
 
+  it('asks HeadBucket once per bucket whether a HEAD 404 means a missing bucket', async () => {
+    const fake = new FakeS3({
+      HeadObject: () => {
+        throw s3Error('NotFound', 404);
+      },
+      HeadBucket: (input) => {
+        if (input['Bucket'] === 'gone') throw s3Error('NotFound', 404);
+        return {};
+      },
+    });
+    const io = fileIO(fake);
+    expect(await io.exists('s3://wh/a')).toBe(false);
+    expect(await io.exists('s3://wh/b')).toBe(false);
+    expect(fake.named('HeadBucket')).toHaveLength(1);
+    const err = await rejection(io.exists('s3://gone/a'));
+    expect(err.message).toMatch(/^Bucket "gone" does not exist at http:\/\/127\.0\.0\.1:9000/);
+    expect((await rejection(io.size('s3://gone/a'))).message).toMatch(/^Bucket "gone"/);
+  });
+
+  it('names the HTTP status when a bodiless answer carries no S3 error code', async () => {
+    const fake = new FakeS3({
+      HeadObject: () => {
+        throw s3Error('Unknown', 403);
+      },
+    });
+    const err = await rejection(fileIO(fake).exists('s3://wh/a'));
+    expect(err.message).toContain('(HTTP 403)');
+  });
+
   it('deletes in batches of 1000 per bucket', async () => {
     const fake = new FakeS3();
     const locs = [
@@ -363,6 +395,10 @@ describe('S3FileIO options', () => {
 
   it('rejects half-given static credentials', () => {
     expect(() => new S3FileIO({ accessKeyId: 'a' })).toThrow(/half set/);
+  });
+
+  it.each(['127.0.0.1:9000', 'localhost:9000', 'ftp://host'])('rejects endpoint %s without an http(s) scheme, naming s3.endpoint', (endpoint) => {
+    expect(() => new S3FileIO({ client: new FakeS3(), endpoint })).toThrow(/s3\.endpoint/);
   });
 });
 

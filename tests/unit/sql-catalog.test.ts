@@ -1,26 +1,21 @@
 import Database from 'better-sqlite3';
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../catalog/catalog.ts';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SqlCatalog, normalizeWarehouse, sqlitePathFromUri } from '../../catalog/sql-catalog.ts';
 import type { TableIdentifier } from '../../iceberg/catalog-port.ts';
 import { CommitConflictError, LakehouseError } from '../../iceberg/errors.ts';
 import type { FileIO } from '../../iceberg/file-io.ts';
 import { LocalFileIO } from '../../iceberg/io/local-file-io.ts';
-import { writeManifest } from '../../iceberg/manifest.ts';
-import { writeManifestList } from '../../iceberg/manifest-list.ts';
-import { DataFileContent, ManifestEntryStatus } from '../../iceberg/manifest-types.ts';
 import { Schema } from '../../iceberg/schema.ts';
-import { generateSnapshotId } from '../../iceberg/table-metadata-builder.ts';
 import { T } from '../../iceberg/types.ts';
+import { catalogConformance } from '../catalog-conformance.ts';
 
+/** SQLite specifics: the JDBC table layout, file locations, V0 databases, Java's view rows. */
 const schema = () => new Schema([T.field(1, 'id', T.long(), true), T.field(2, 'name', T.string())]);
 const id = (ns: string, name: string): TableIdentifier => ({ namespace: ns.split('.'), name });
-/** A namespace per test, like iceberg-rust's `random_ns`, so no test depends on another's leftovers. */
-const randomNs = () => `ns_${randomUUID().slice(0, 8)}`;
+const toPath = (location: string) => location.replace(/^file:\/\//, '');
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -41,274 +36,17 @@ async function errorOf(p: Promise<unknown>): Promise<LakehouseError> {
   throw new Error('expected a rejection');
 }
 
-const toPath = (location: string) => location.replace(/^file:\/\//, '');
-
-/**
- * The behaviour every catalog must show (STYLE habit 10, iceberg-go `catalogtest`). `open` gives a
- * fresh catalog over `dir`; a second call over the same `dir` must see the same state.
- */
-function catalogConformance(label: string, open: (dir: string) => Promise<Catalog>): void {
-  describe(`${label} conformance`, () => {
-    let dir: string;
-    let catalog: Catalog;
-    beforeEach(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'lh-catalog-'));
-      catalog = await open(dir);
-    });
-    afterEach(async () => {
-      await catalog.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    describe('namespaces', () => {
-      it('creates a namespace that then exists and is listed', async () => {
-        const ns = randomNs();
-        await catalog.createNamespace([ns]);
-        expect(await catalog.namespaceExists([ns])).toBe(true);
-        expect(await catalog.listNamespaces()).toContainEqual([ns]);
-      });
-
-      it('refuses to create a namespace twice', async () => {
-        const ns = randomNs();
-        await catalog.createNamespace([ns]);
-        expect(await codeOf(catalog.createNamespace([ns]))).toBe('ALREADY_EXISTS');
-      });
-
-      it('lists children of a parent and counts a parent of a child as existing', async () => {
-        const ns = randomNs();
-        await catalog.createNamespace([ns, 'a']);
-        await catalog.createNamespace([ns, 'b', 'deep']);
-        expect(await catalog.namespaceExists([ns])).toBe(true);
-        expect(await catalog.listNamespaces([ns])).toEqual([
-          [ns, 'a'],
-          [ns, 'b'],
-        ]);
-        expect(await catalog.listNamespaces()).toContainEqual([ns]);
-      });
-
-      it('stores properties and hides the reserved exists marker', async () => {
-        const ns = randomNs();
-        await catalog.createNamespace([ns], { owner: 'data-eng', comment: 'events' });
-        expect(await catalog.loadNamespaceProperties([ns])).toEqual({ owner: 'data-eng', comment: 'events' });
-      });
-
-      it('updates and removes properties and reports what it did', async () => {
-        const ns = randomNs();
-        await catalog.createNamespace([ns], { a: '1', b: '2' });
-        const summary = await catalog.updateNamespaceProperties([ns], ['a', 'zz'], { b: '20', c: '3' });
-        expect(summary).toEqual({ removed: ['a'], updated: ['b', 'c'], missing: ['zz'] });
-        expect(await catalog.loadNamespaceProperties([ns])).toEqual({ b: '20', c: '3' });
-      });
-
-      it('keeps a namespace whose every property was removed', async () => {
-        const ns = randomNs();
-        await catalog.createNamespace([ns], { a: '1' });
-        await catalog.updateNamespaceProperties([ns], ['a'], {});
-        expect(await catalog.namespaceExists([ns])).toBe(true);
-      });
-
-      it('drops an empty namespace', async () => {
-        const ns = randomNs();
-        await catalog.createNamespace([ns]);
-        await catalog.dropNamespace([ns]);
-        expect(await catalog.namespaceExists([ns])).toBe(false);
-      });
-
-      it('refuses to drop a namespace with a table or a child namespace', async () => {
-        const ns = randomNs();
-        await catalog.createNamespace([ns]);
-        await catalog.createTable(id(ns, 't'), { schema: schema() });
-        expect(await codeOf(catalog.dropNamespace([ns]))).toBe('NAMESPACE_NOT_EMPTY');
-        const parent = randomNs();
-        await catalog.createNamespace([parent]);
-        await catalog.createNamespace([parent, 'child']);
-        expect(await codeOf(catalog.dropNamespace([parent]))).toBe('NAMESPACE_NOT_EMPTY');
-      });
-
-      it('answers NAMESPACE_NOT_FOUND for a missing namespace', async () => {
-        expect(await codeOf(catalog.loadNamespaceProperties(['nope']))).toBe('NAMESPACE_NOT_FOUND');
-        expect(await codeOf(catalog.dropNamespace(['nope']))).toBe('NAMESPACE_NOT_FOUND');
-        expect(await codeOf(catalog.listTables(['nope']))).toBe('NAMESPACE_NOT_FOUND');
-      });
-
-      it('rejects a namespace level containing a dot', async () => {
-        expect(await codeOf(catalog.createNamespace(['a.b']))).toBe('INVALID_ARGUMENT');
-      });
-    });
-
-    describe('tables', () => {
-      let ns: string;
-      beforeEach(async () => {
-        ns = randomNs();
-        await catalog.createNamespace([ns]);
-      });
-
-      it('creates a table whose metadata loads back', async () => {
-        const created = await catalog.createTable(id(ns, 'events'), { schema: schema(), properties: { owner: 'me' } });
-        const loaded = await catalog.loadTable(id(ns, 'events'));
-        expect(loaded.metadataLocation).toBe(created.metadataLocation);
-        expect(loaded.metadata.tableUuid).toBe(created.metadata.tableUuid);
-        expect(loaded.metadata.properties['owner']).toBe('me');
-        expect(loaded.metadataLocation).toMatch(/\/metadata\/00000-[0-9a-f-]{36}\.metadata\.json$/);
-      });
-
-      it('lists and finds tables of a namespace', async () => {
-        await catalog.createTable(id(ns, 'b'), { schema: schema() });
-        await catalog.createTable(id(ns, 'a'), { schema: schema() });
-        expect(await catalog.listTables([ns])).toEqual([id(ns, 'a'), id(ns, 'b')]);
-        expect(await catalog.tableExists(id(ns, 'a'))).toBe(true);
-        expect(await catalog.tableExists(id(ns, 'c'))).toBe(false);
-      });
-
-      it('refuses to create a table twice or in a missing namespace', async () => {
-        await catalog.createTable(id(ns, 't'), { schema: schema() });
-        expect(await codeOf(catalog.createTable(id(ns, 't'), { schema: schema() }))).toBe('ALREADY_EXISTS');
-        expect(await codeOf(catalog.createTable(id('missing', 't'), { schema: schema() }))).toBe('NAMESPACE_NOT_FOUND');
-      });
-
-      it('says how to fix loading a missing table', async () => {
-        const err = await errorOf(catalog.loadTable(id(ns, 'ghost')));
-        expect(err.code).toBe('TABLE_NOT_FOUND');
-        expect(err.message).toBe(
-          `Table ${ns}.ghost does not exist in catalog '${catalog.name}'; create it with \`lakehouse tables create\` or check the name.`,
-        );
-      });
-
-      it('uses an explicit location', async () => {
-        const t = await catalog.createTable(id(ns, 't'), { schema: schema(), location: `${dir}/elsewhere/t/` });
-        expect(t.metadata.location).toBe(`file://${dir}/elsewhere/t`);
-        expect(existsSync(toPath(t.metadataLocation))).toBe(true);
-      });
-
-      it('drops a table but keeps its files without purge', async () => {
-        const t = await catalog.createTable(id(ns, 't'), { schema: schema() });
-        await catalog.dropTable(id(ns, 't'));
-        expect(await catalog.tableExists(id(ns, 't'))).toBe(false);
-        expect(existsSync(toPath(t.metadataLocation))).toBe(true);
-        expect(await codeOf(catalog.dropTable(id(ns, 't')))).toBe('TABLE_NOT_FOUND');
-      });
-
-      it('renames a table, also into another namespace', async () => {
-        const t = await catalog.createTable(id(ns, 'old'), { schema: schema() });
-        const other = randomNs();
-        await catalog.createNamespace([other]);
-        await catalog.renameTable(id(ns, 'old'), id(other, 'new'));
-        expect(await catalog.tableExists(id(ns, 'old'))).toBe(false);
-        expect((await catalog.loadTable(id(other, 'new'))).metadataLocation).toBe(t.metadataLocation);
-      });
-
-      it('refuses a rename onto an existing table or into a missing namespace', async () => {
-        await catalog.createTable(id(ns, 'a'), { schema: schema() });
-        await catalog.createTable(id(ns, 'b'), { schema: schema() });
-        expect(await codeOf(catalog.renameTable(id(ns, 'a'), id(ns, 'b')))).toBe('ALREADY_EXISTS');
-        expect(await codeOf(catalog.renameTable(id(ns, 'a'), id('missing', 'a')))).toBe('NAMESPACE_NOT_FOUND');
-        expect(await codeOf(catalog.renameTable(id(ns, 'ghost'), id(ns, 'c')))).toBe('TABLE_NOT_FOUND');
-      });
-
-      it('registers an existing metadata file under a new name', async () => {
-        const t = await catalog.createTable(id(ns, 'src'), { schema: schema() });
-        await catalog.dropTable(id(ns, 'src'));
-        const registered = await catalog.registerTable(id(ns, 'copy'), t.metadataLocation);
-        expect(registered.metadata.tableUuid).toBe(t.metadata.tableUuid);
-        expect((await catalog.loadTable(id(ns, 'copy'))).metadataLocation).toBe(t.metadataLocation);
-        expect(await codeOf(catalog.registerTable(id(ns, 'copy'), t.metadataLocation))).toBe('ALREADY_EXISTS');
-      });
-
-      it('commits updates as a new metadata version that records the previous one', async () => {
-        const t = await catalog.createTable(id(ns, 't'), { schema: schema() });
-        const next = await catalog.commitTable(
-          id(ns, 't'),
-          [{ type: 'assert-table-uuid', uuid: t.metadata.tableUuid }],
-          [{ action: 'set-properties', updates: { 'commit.retry.num-retries': '7' } }],
-        );
-        expect(next.metadataLocation).toMatch(/\/metadata\/00001-[0-9a-f-]{36}\.metadata\.json$/);
-        expect(next.metadata.metadataLog.map((m) => m.metadataFile)).toEqual([t.metadataLocation]);
-        const loaded = await catalog.loadTable(id(ns, 't'));
-        expect(loaded.metadataLocation).toBe(next.metadataLocation);
-        expect(loaded.metadata.properties['commit.retry.num-retries']).toBe('7');
-      });
-
-      it('rejects a commit whose requirement fails and writes no metadata file', async () => {
-        const t = await catalog.createTable(id(ns, 't'), { schema: schema() });
-        const metadataDir = toPath(t.metadataLocation).replace(/\/[^/]+$/, '');
-        const err = await errorOf(
-          catalog.commitTable(id(ns, 't'), [{ type: 'assert-table-uuid', uuid: randomUUID() }], [{ action: 'set-properties', updates: { a: 'b' } }]),
-        );
-        expect(err).toBeInstanceOf(CommitConflictError);
-        expect(readdirSync(metadataDir)).toHaveLength(1);
-      });
-
-      it('sees a commit made through a second instance', async () => {
-        const t = await catalog.createTable(id(ns, 't'), { schema: schema() });
-        const other = await open(dir);
-        try {
-          const next = await other.commitTable(id(ns, 't'), [{ type: 'assert-table-uuid', uuid: t.metadata.tableUuid }], [
-            { action: 'set-properties', updates: { k: 'v' } },
-          ]);
-          expect((await catalog.loadTable(id(ns, 't'))).metadataLocation).toBe(next.metadataLocation);
-        } finally {
-          await other.close();
-        }
-      });
-
-      it('purges metadata, manifest lists, manifests and data files but not unreferenced files', async () => {
-        const t = await catalog.createTable(id(ns, 'p'), { schema: schema() });
-        const io = t.io;
-        const loc = t.metadata.location;
-        const dataFile = `${loc}/data/00000-0.parquet`;
-        await io.write(dataFile, new Uint8Array([1, 2, 3]));
-        const snapshotId = generateSnapshotId();
-        const manifest = await writeManifest(io, `${loc}/metadata/m0.avro`, {
-          schema: t.metadata.schemas[0]!,
-          spec: t.metadata.partitionSpecs[0]!,
-          formatVersion: 2,
-          snapshotId,
-          entries: [
-            {
-              status: ManifestEntryStatus.ADDED,
-              snapshotId,
-              sequenceNumber: null,
-              fileSequenceNumber: null,
-              dataFile: {
-                content: DataFileContent.DATA,
-                filePath: dataFile,
-                fileFormat: 'PARQUET',
-                partition: [],
-                recordCount: 1,
-                fileSizeInBytes: 3,
-                specId: 0,
-              },
-            },
-          ],
-        });
-        const manifestList = `${loc}/metadata/snap-${snapshotId}.avro`;
-        await writeManifestList(io, manifestList, { formatVersion: 2, snapshotId, parentSnapshotId: null, sequenceNumber: 1n, manifests: [manifest] });
-        const committed = await catalog.commitTable(id(ns, 'p'), [{ type: 'assert-table-uuid', uuid: t.metadata.tableUuid }], [
-          {
-            action: 'add-snapshot',
-            snapshot: { snapshotId, parentSnapshotId: null, sequenceNumber: 1, timestampMs: Date.now(), manifestList, summary: { operation: 'append' }, schemaId: 0 },
-          },
-          { action: 'set-snapshot-ref', refName: 'main', ref: { snapshotId, type: 'branch' } },
-        ]);
-        const orphan = `${toPath(loc)}/data/orphan.parquet`;
-        writeFileSync(orphan, 'not referenced');
-
-        await catalog.dropTable(id(ns, 'p'), { purge: true });
-
-        for (const f of [t.metadataLocation, committed.metadataLocation, manifestList, manifest.manifestPath, dataFile]) {
-          expect(existsSync(toPath(f)), f).toBe(false);
-        }
-        expect(existsSync(orphan)).toBe(true);
-        expect(await catalog.tableExists(id(ns, 'p'))).toBe(false);
-      });
-    });
-  });
-}
-
 const openSql = (dir: string, extra: Partial<Parameters<typeof SqlCatalog.open>[0]> = {}) =>
   SqlCatalog.open({ name: 'default', uri: `sqlite:///${dir}/catalog.db`, warehouse: `${dir}/warehouse`, env: {}, ...extra });
 
-catalogConformance('SqlCatalog (SQLite)', (dir) => openSql(dir));
+/** One database file and warehouse for the whole conformance run: every test there uses its own random names. */
+let sharedDir: string;
+beforeAll(() => {
+  sharedDir = mkdtempSync(join(tmpdir(), 'lh-catalog-'));
+});
+afterAll(() => rmSync(sharedDir, { recursive: true, force: true }));
+
+catalogConformance('SqlCatalog (SQLite)', () => openSql(sharedDir));
 
 describe('SqlCatalog on SQLite', () => {
   let dir: string;
