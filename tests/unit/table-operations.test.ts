@@ -183,3 +183,36 @@ describe('bad input', () => {
     expect(t.metadata.snapshots).toHaveLength(0);
   });
 });
+
+/** A catalog in which another writer always commits first: every attempt of ours conflicts. */
+class AlwaysRacedCatalog implements CatalogPort {
+  readonly name = 'raced';
+  constructor(private readonly inner: SqlCatalog, private readonly rival: Table) {}
+  loadTable(id: TableIdentifier): Promise<LoadedTable> { return this.inner.loadTable(id); }
+  async commitTable(id: TableIdentifier, reqs: TableRequirement[], updates: TableUpdate[]): Promise<LoadedTable> {
+    await this.rival.append([rowsToRecordBatch(schema, [row(99, 'rival', 0)])]);
+    return this.inner.commitTable(id, reqs, updates);
+  }
+}
+
+describe('commit retries', () => {
+  it('gives up after commit.retry.num-retries with a sentence naming the requirement that failed, and cleans up its files', async () => {
+    const rival = await createTable('none', { 'commit.retry.num-retries': '2', 'commit.retry.min-wait-ms': '1', 'commit.retry.max-wait-ms': '5' });
+    const t = new Table(new AlwaysRacedCatalog(catalog, rival), await catalog.loadTable(ident));
+    const files = await t.writeDataFiles([rowsToRecordBatch(schema, [row(1, 'a', 0)])]);
+    const err = await t.newAppend().appendFiles(files).commit().catch((e) => e);
+    expect(err).toBeInstanceOf(LakehouseError);
+    expect(err.code).toBe('COMMIT_FAILED');
+    expect(err.message).toMatch(/rejected 3 times because other writers kept changing the table/);
+    expect(err.message).toMatch(/"main" must point at snapshot \d+, but it points at snapshot \d+/);
+    expect(err.message).toMatch(/nothing was committed/);
+    // Our manifests and manifest lists are gone; the rival's three appends are all that landed.
+    const ours = [];
+    for await (const f of t.io.list(`${t.location}/metadata/`)) if (f.location.endsWith('.avro')) ours.push(f.location);
+    await t.refresh();
+    const referenced = new Set<string>();
+    for (const s of t.metadata.snapshots) referenced.add(s.manifestList);
+    expect(t.metadata.snapshots).toHaveLength(3);
+    expect(ours.filter((l) => l.includes('/snap-') && !referenced.has(l))).toEqual([]);
+  });
+});
