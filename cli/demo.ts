@@ -1,24 +1,37 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { rowsToRecordBatch } from '../iceberg/arrow-rows.ts';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
 import { identifierToString } from '../iceberg/catalog-port.ts';
 import { Table } from '../iceberg/table.ts';
 import { CAMPAIGN_EVENTS_TABLE, campaignEventsSchema, campaignEventsSpec } from '../pipeline/campaign-events.ts';
-import { generateEvents } from '../pipeline/event-generator.ts';
+import { NdjsonDeadLetterFile } from '../pipeline/dead-letters.ts';
+import { generateMessages } from '../pipeline/event-generator.ts';
+import { FileSource } from '../pipeline/file-source.ts';
+import { Ingestor } from '../pipeline/ingest.ts';
+import { type LogFields, type Logger, silentLogger } from '../pipeline/log.ts';
 import { DEFAULT_NAMESPACE, catalogConfig, globalOptions, withCatalog } from './context.ts';
+import { fraction, positiveInt } from './ingest.ts';
 import { printJson } from './output.ts';
+import { writeMessagesToFile } from './produce.ts';
 
 /**
- * `lakehouse demo`: the main job on the embedded default — local warehouse, SQLite catalog, no
- * services. Creates lakehouse.campaign_events and appends generated events, one snapshot per batch.
+ * `lakehouse demo`: the main job on the embedded default (local warehouse, SQLite catalog, no services),
+ * through the same path as production: generated messages, some of them invalid, late or duplicated,
+ * go to an NDJSON file in the warehouse, and the file source feeds the Ingestor (decode, dead letters,
+ * buffer, one snapshot per flush with its positions recorded).
  */
+export const DEMO_GROUP = 'lakehouse-demo';
+
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('create a local warehouse with the SQLite catalog and fill lakehouse.campaign_events with generated events')
-    .addOption(new Option('-n, --events <n>', 'events to generate').default(200_000).argParser(positiveInt('--events')))
-    .addOption(new Option('--batch-size <n>', 'events per append (one snapshot each)').default(50_000).argParser(positiveInt('--batch-size')))
+    .description('create a local warehouse with the SQLite catalog and fill lakehouse.campaign_events with generated events, through the ingest path')
+    .addOption(new Option('-n, --events <n>', 'messages to generate').default(200_000).argParser(positiveInt('--events')))
+    .addOption(new Option('--batch-size <n>', 'rows per flush (one snapshot each)').default(50_000).argParser(positiveInt('--batch-size')))
     .addOption(new Option('--seed <n>', 'random seed (same seed, same events)').default(42).argParser(positiveInt('--seed')))
-    .exitOverride()
-    .action(async (o: { events: number; batchSize: number; seed: number }, cmd: Command) => {
+    .addOption(new Option('--invalid-rate <fraction>', 'share of invalid messages (they become dead letters)').default(0.01).argParser(fraction('--invalid-rate')))
+    .addOption(new Option('--late-rate <fraction>', 'share of events arriving hours late').default(0.02).argParser(fraction('--late-rate')))
+    .addOption(new Option('--duplicate-rate <fraction>', 'share of messages re-sent (written once per flush)').default(0.01).argParser(fraction('--duplicate-rate')))
+    .action(async (o: { events: number; batchSize: number; seed: number; invalidRate: number; lateRate: number; duplicateRate: number }, cmd: Command) => {
       const g = globalOptions(cmd);
       const config = await catalogConfig(g);
       await withCatalog(g, async (catalog) => {
@@ -28,39 +41,53 @@ export function demoCommand(): Command {
           ? await catalog.loadTable(id)
           : await catalog.createTable(id, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec });
         const table = new Table(catalog, loaded);
+        const files = demoFiles(config.properties.warehouse ?? table.location);
+        const say = (text: string) => { if (!g.json) process.stderr.write(text); };
+
+        say(`Generating ${o.events.toLocaleString('en-US')} messages into ${files.events}\n`);
+        const produced = await writeMessagesToFile(files.events, generateMessages({
+          count: o.events, seed: o.seed, invalidRate: o.invalidRate, lateRate: o.lateRate, duplicateRate: o.duplicateRate,
+          // Event times a few days back from today, so a machine whose clock is behind the generator's
+          // default start does not see them as "absurd" future times. Same day, same seed: same events.
+          startMs: Math.min(Date.UTC(2026, 10, 1), Math.floor(Date.now() / 86_400_000) * 86_400_000 - 3 * 86_400_000),
+        }), { ioProperties: config.properties });
+
+        say(`Ingesting it into ${identifierToString(id)} at ${table.location}\n`);
+        const source = new FileSource({ location: files.events, ioProperties: config.properties });
+        const deadLetters = new NdjsonDeadLetterFile(files.deadLetters);
+        const ingestor = new Ingestor({
+          table, source, group: DEMO_GROUP, deadLetters, flushRows: o.batchSize, log: g.json ? silentLogger : progressLogger(),
+          // A file is read as fast as it goes: flush by rows (and at the end), not by time.
+          flushIntervalMs: 3_600_000,
+        });
         const started = performance.now();
-        let batch: Record<string, unknown>[] = [];
-        let written = 0;
-        const flush = async () => {
-          const snap = await table.append([rowsToRecordBatch(table.schema(), batch)], {
-            summary: { 'lakehouse.source': 'demo-generator', 'lakehouse.demo.seed': String(o.seed) },
-          });
-          written += batch.length;
-          batch = [];
-          if (!g.json) process.stderr.write(`  appended ${written.toLocaleString('en-US')}/${o.events.toLocaleString('en-US')} events (snapshot ${snap.snapshotId})\n`);
-        };
-        if (!g.json) process.stderr.write(`Writing ${o.events.toLocaleString('en-US')} events to ${identifierToString(id)} at ${table.location}\n`);
-        for (const e of generateEvents({ count: o.events, seed: o.seed })) {
-          batch.push(e as unknown as Record<string, unknown>);
-          if (batch.length >= o.batchSize) await flush();
+        let stats;
+        try {
+          stats = await ingestor.run();
+        } finally {
+          await source.close();
+          await deadLetters.close();
         }
-        if (batch.length > 0) await flush();
         const seconds = (performance.now() - started) / 1000;
         const snap = table.currentSnapshot();
         const summary = {
           table: identifierToString(id), location: table.location, metadataLocation: table.metadataLocation,
-          eventsWritten: written, seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(written / seconds),
+          eventsWritten: stats.written, consumed: stats.consumed, deadLettered: stats.deadLettered, duplicates: stats.duplicates,
+          deadLetteredByReason: stats.deadLetteredByReason, generated: produced,
+          seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(stats.consumed / seconds),
           totalRecords: Number(snap?.summary['total-records'] ?? 0), totalDataFiles: Number(snap?.summary['total-data-files'] ?? 0),
-          snapshots: table.metadata.snapshots.length,
+          snapshots: table.metadata.snapshots.length, eventsFile: files.events, deadLetterFile: files.deadLetters,
         };
         if (g.json) { printJson(summary); return; }
+        const n = (x: number) => x.toLocaleString('en-US');
         process.stdout.write(`
-Done: ${written.toLocaleString('en-US')} events in ${seconds.toFixed(1)} s (${summary.eventsPerSecond.toLocaleString('en-US')} events/s).
-${summary.table} now holds ${summary.totalRecords.toLocaleString('en-US')} rows in ${summary.totalDataFiles} Parquet files over ${summary.snapshots} snapshots.
+Done: consumed ${n(stats.consumed)} messages in ${seconds.toFixed(1)} s (${n(summary.eventsPerSecond)} messages/s):
+  ${n(stats.written)} written, ${n(stats.deadLettered)} dead-lettered (${files.deadLetters}), ${n(stats.duplicates)} duplicates dropped.
+${summary.table} now holds ${n(summary.totalRecords)} rows in ${summary.totalDataFiles} Parquet files over ${summary.snapshots} snapshots.
 
 Look around:
   bin/lakehouse tables describe campaign_events
-  bin/lakehouse tables snapshots campaign_events
+  bin/lakehouse tables snapshots campaign_events      (lakehouse.offsets.${DEMO_GROUP} records the file position)
   bin/lakehouse tables files campaign_events --where "event_type = 'conversion'"
 Other readers open the same table:
   PyIceberg: SqlCatalog("${catalog.name}", uri="${config.properties.uri ?? ''}", warehouse="${config.properties.warehouse ?? ''}")
@@ -70,10 +97,30 @@ Other readers open the same table:
     });
 }
 
-function positiveInt(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive whole number, got "${v}".`);
-    return n;
+/**
+ * Where a demo run keeps its input and dead letters: a new events file per run (so a rerun ingests what
+ * it generated, not nothing), dead letters appended to one local file.
+ */
+function demoFiles(warehouse: string): { events: string; deadLetters: string } {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const name = `events-${stamp}-${process.pid}.ndjson`;
+  if (/^s3[an]?:\/\//.test(warehouse)) {
+    return { events: `${warehouse.replace(/\/+$/, '')}/demo/${name}`, deadLetters: path.resolve('demo-dead-letters.ndjson') };
+  }
+  // `file:/abs` (Hadoop's form) and `file:///abs` both parse as file URLs.
+  const local = warehouse.startsWith('file:') ? fileURLToPath(warehouse) : path.resolve(warehouse);
+  return { events: path.join(local, 'demo', name), deadLetters: path.join(local, 'demo', 'dead-letters.ndjson') };
+}
+
+/** Progress for people: one line per committed flush on stderr; other log lines are dropped. */
+function progressLogger(): Logger {
+  const n = (x: unknown) => Number(x).toLocaleString('en-US');
+  const logger: Logger = {
+    debug() {}, warn() {}, error() {},
+    info(msg: string, f?: LogFields) {
+      if (msg === 'committed' && f) process.stderr.write(`  committed ${n(f.written)} rows, ${n(f.deadLettered)} dead letters, ${n(f.duplicates)} duplicates dropped (snapshot ${f.snapshotId})\n`);
+    },
+    child() { return logger; },
   };
+  return logger;
 }

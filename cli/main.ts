@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { reportError } from './output.ts';
 import { tablesCommand } from './tables.ts';
 import { demoCommand } from './demo.ts';
+import { ingestCommand } from './ingest.ts';
+import { produceCommand } from './produce.ts';
 
 /**
  * `lakehouse`: the only place that wires concrete pieces together (STYLE layering:
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(tablesCommand());
   program.addCommand(demoCommand());
+  program.addCommand(produceCommand());
+  program.addCommand(ingestCommand());
   // addCommand does not copy settings: every (sub)command must throw instead of exiting and show help on errors.
   const configure = (c: Command) => {
     c.exitOverride().showHelpAfterError('(run with --help for usage)');
@@ -28,6 +32,8 @@ export function buildProgram(): Command {
   program.addHelpText('after', `
 Examples:
   $ lakehouse demo                                   create ./warehouse and fill lakehouse.campaign_events
+  $ lakehouse produce --to file:events.ndjson --invalid-rate 0.01
+  $ lakehouse ingest --source file:events.ndjson --create-table
   $ lakehouse tables list                            tables in the default namespace (lakehouse)
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
   $ lakehouse tables files campaign_events --where "event_type = 'click'"`);
@@ -47,5 +53,11 @@ async function main(argv: string[]): Promise<number> {
     return reportError(e, argv.includes('--json'));
   }
 }
+
+// `lakehouse tables list | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 main(process.argv).then((code) => { process.exitCode = code; });

@@ -6,11 +6,11 @@
 #   infra/services.sh status [service...]  one line each; exit 1 when any is stopped
 #   infra/services.sh install [service...] only install (fills $LAKEHOUSE_CACHE, e.g. ahead of CI)
 #
-# Services (default: all): minio, postgres, moto, iceberg-rest (which needs minio and gets it).
+# Services (default: all): minio, postgres, moto, iceberg-rest (which needs minio and gets it), kafka.
 # Each is a script in infra/services/ with install|start|stop|status|env; see lib.sh for the layout.
 #
 # After up and down, .cache/services/services.env holds the KEY=VALUE lines of every running
-# service (LAKEHOUSE_S3_*, LAKEHOUSE_REST_*, LAKEHOUSE_PG_URI, LAKEHOUSE_GLUE_*); tests/setup/services.ts
+# service (LAKEHOUSE_S3_*, LAKEHOUSE_REST_*, LAKEHOUSE_PG_URI, LAKEHOUSE_GLUE_*, LAKEHOUSE_KAFKA_BROKERS); tests/setup/services.ts
 # loads it into the test processes. Runs are serialised with a lock, so two callers cannot race.
 set -euo pipefail
 
@@ -19,9 +19,9 @@ SCRIPTS="$ROOT/infra/services"
 RUN_DIR="${LAKEHOUSE_SERVICES_DIR:-$ROOT/.cache/services}"
 ENV_OUT="$RUN_DIR/services.env"
 # Start order: iceberg-rest reads MinIO's settings when it starts, so MinIO comes first.
-ALL=(minio postgres moto iceberg-rest)
+ALL=(minio postgres moto iceberg-rest kafka)
 
-usage() { echo "usage: $0 up|down|status|install [minio|postgres|moto|iceberg-rest ...]" >&2; exit 2; }
+usage() { echo "usage: $0 up|down|status|install [minio|postgres|moto|iceberg-rest|kafka ...]" >&2; exit 2; }
 
 command="${1:-}"; [ $# -gt 0 ] && shift
 case "$command" in up|down|status|install) ;; *) usage ;; esac

@@ -25,21 +25,30 @@ describe('lakehouse CLI', () => {
     const demo = await run('--json', 'demo', '--events', '3000', '--batch-size', '1000');
     expect(demo.code).toBe(0);
     const summary = JSON.parse(demo.stdout);
-    expect(summary).toMatchObject({ table: 'lakehouse.campaign_events', eventsWritten: 3000, totalRecords: 3000, snapshots: 3 });
+    // The demo runs the ingest path: of 3000 generated messages the invalid ones become dead letters and
+    // duplicates within a flush are dropped, so fewer rows are written; every message is accounted for.
+    expect(summary).toMatchObject({ table: 'lakehouse.campaign_events', consumed: 3000, snapshots: 3 });
+    expect(summary.totalRecords).toBe(summary.eventsWritten);
+    expect(summary.consumed).toBe(summary.eventsWritten + summary.deadLettered + summary.duplicates);
+    expect(summary.deadLettered).toBe(summary.generated.invalid);
+    expect(summary.deadLettered).toBeGreaterThan(0);
+    expect(summary.duplicates).toBeGreaterThan(0);
+    expect(readFileSync(summary.deadLetterFile, 'utf8').trim().split('\n')).toHaveLength(summary.deadLettered);
 
     expect((await run('tables', 'list')).stdout.trim()).toBe('lakehouse.campaign_events');
     const d = JSON.parse((await run('--json', 'tables', 'describe', 'campaign_events')).stdout);
     expect(d.partitionSpec.fields.map((f: { transform: string }) => f.transform)).toEqual(['day', 'identity']);
-    expect(d.schema.fields.map((f: { name: string }) => f.name)).toEqual(['event_id', 'user_id', 'campaign_id', 'event_type', 'platform', 'event_time', 'revenue', 'country', 'device_type', 'processed_at']);
+    expect(d.schema.fields.map((f: { name: string }) => f.name)).toEqual(['event_id', 'user_id', 'campaign_id', 'event_type', 'platform', 'event_time', 'revenue', 'country', 'device_type', 'processed_at', 'channel', 'cost']);
     const snaps = JSON.parse((await run('--json', 'tables', 'snapshots', 'campaign_events')).stdout);
-    expect(snaps.map((s: { summary: Record<string, string> }) => s.summary['total-records'])).toEqual(['1000', '2000', '3000']);
+    expect(snaps.map((s: { summary: Record<string, string> }) => s.summary['total-records'])).toEqual(['1000', '2000', String(summary.eventsWritten)]);
+    expect(JSON.parse(snaps[2].summary['lakehouse.offsets.lakehouse-demo'])).toEqual({ [`${summary.eventsFile}:0`]: '3000' });
     const files = JSON.parse((await run('--json', 'tables', 'files', 'campaign_events', '--where', "event_type = 'click'")).stdout);
     expect(files.files.length).toBeGreaterThan(0);
     for (const f of files.files) expect(f.partition).toMatch(/event_type=click$/);
   });
 
   it('every command has --help that shows an example or its options', async () => {
-    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['demo', '--help']]) {
+    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['demo', '--help'], ['ingest', '--help'], ['produce', '--help']]) {
       const r = await run(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: lakehouse/);
@@ -79,5 +88,41 @@ describe('lakehouse CLI', () => {
     const n = await run('demo', '--events', 'many');
     expect(n.code).toBe(2);
     expect(n.stderr).toMatch(/--events must be a positive whole number/);
+  });
+  it('produce writes NDJSON that ingest reads into the table; a second ingest of the same file adds nothing', async () => {
+    const file = path.join(dir, 'produced.ndjson');
+    const p = await run('--json', 'produce', '--to', `file:${file}`, '--events', '500', '--invalid-rate', '0.04', '--duplicate-rate', '0.02', '--seed', '3');
+    expect(p.code).toBe(0);
+    const produced = JSON.parse(p.stdout);
+    expect(produced).toMatchObject({ messages: 500 });
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(500);
+
+    const dead = path.join(dir, 'ingest-dead.ndjson');
+    const args = ['--json', 'ingest', '--source', `file:${file}`, '--table', 'produced_events', '--create-table', '--group', 'cli-test', '--dead-letter-file', dead, '--log-level', 'warn'];
+    const first = await run(...args);
+    expect(first.code, first.stderr).toBe(0);
+    const stats = JSON.parse(first.stdout);
+    expect(stats).toMatchObject({ table: 'lakehouse.produced_events', consumed: 500, deadLettered: produced.invalid, stoppedBy: 'end', positions: { [`${file}:0`]: '500' } });
+    expect(stats.consumed).toBe(stats.written + stats.deadLettered + stats.duplicates);
+    expect(readFileSync(dead, 'utf8').trim().split('\n')).toHaveLength(produced.invalid);
+
+    const again = JSON.parse((await run(...args)).stdout);
+    expect(again).toMatchObject({ consumed: 0, commits: 0 });
+    const d = JSON.parse((await run('--json', 'tables', 'describe', 'produced_events')).stdout);
+    expect(d.currentSnapshot.summary['total-records']).toBe(String(stats.written));
+  });
+
+  it('ingest into a missing table suggests --create-table; bad sizes and durations name the flag', async () => {
+    const file = path.join(dir, 'one.ndjson');
+    writeFileSync(file, '{}\n');
+    const r = await run('ingest', '--source', `file:${file}`, '--table', 'not_there');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Table lakehouse\.not_there does not exist\. Run again with --create-table/);
+    const b = await run('ingest', '--source', `file:${file}`, '--flush-interval', '5');
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--flush-interval must be a duration with a unit such as 5s/);
+    const m = await run('ingest', '--source', `file:${file}`, '--memory-budget', 'lots');
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/--memory-budget must be a size such as 256MiB/);
   });
 });

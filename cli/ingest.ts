@@ -1,0 +1,272 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Catalog } from '../catalog/catalog.ts';
+import { identifierToString, type TableIdentifier } from '../iceberg/catalog-port.ts';
+import { LakehouseError } from '../iceberg/errors.ts';
+import { Table } from '../iceberg/table.ts';
+import { CAMPAIGN_EVENTS_TABLE, campaignEventsSchema, campaignEventsSpec } from '../pipeline/campaign-events.ts';
+import { type DeadLetterSink, NdjsonDeadLetterFile } from '../pipeline/dead-letters.ts';
+import { FileSource } from '../pipeline/file-source.ts';
+import { DEFAULT_FLUSH_BYTES, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_ROWS, DEFAULT_MEMORY_BUDGET_BYTES, Ingestor, type IngestStats } from '../pipeline/ingest.ts';
+import { type LogLevel, type Logger, createLogger, isLogLevel } from '../pipeline/log.ts';
+import { type IngestMetrics, createIngestMetrics, startMetricsServer } from '../pipeline/metrics.ts';
+import type { Positions, Source } from '../pipeline/source.ts';
+import { catalogConfig, globalOptions, tableId, withCatalog } from './context.ts';
+import { printJson } from './output.ts';
+
+/**
+ * `lakehouse ingest`: one source -> the campaign_events table, exactly once (pipeline/ingest.ts). Runs
+ * until a bounded source (a file) ends, or until SIGINT/SIGTERM, then flushes, commits and exits 0.
+ */
+export const DEFAULT_GROUP = 'lakehouse-ingest';
+export const DEFAULT_DEAD_LETTER_FILE = 'dead-letters.ndjson';
+
+interface IngestCliOptions {
+  source: string;
+  table: string;
+  createTable?: boolean;
+  group: string;
+  flushRows: number;
+  flushBytes: number;
+  flushInterval: number;
+  memoryBudget: number;
+  deadLetterFile?: string;
+  metricsPort?: number;
+  metricsHost: string;
+  logLevel: LogLevel;
+  brokers?: string;
+  topic: string;
+  fromLatest?: boolean;
+  dlqTopic?: string;
+}
+
+export function ingestCommand(): Command {
+  return new Command('ingest')
+    .description('read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot')
+    .requiredOption('-s, --source <source>', 'file:PATH (NDJSON, local), file:///abs/path, s3://bucket/key.ndjson, or kafka')
+    .option('-t, --table <name>', 'table name, [namespace.]table', CAMPAIGN_EVENTS_TABLE)
+    .option('--create-table', 'create the table (and its namespace) with the campaign_events schema if it does not exist')
+    .option('-g, --group <name>', 'consumer group: its positions are recorded in the table as lakehouse.offsets.<group>', DEFAULT_GROUP)
+    .addOption(new Option('--flush-rows <n>', 'flush when the buffer holds this many rows').default(DEFAULT_FLUSH_ROWS).argParser(positiveInt('--flush-rows')))
+    .addOption(new Option('--flush-bytes <size>', 'flush when the buffer holds this many bytes (e.g. 64MiB)').default(DEFAULT_FLUSH_BYTES, '64MiB').argParser(byteSize('--flush-bytes')))
+    .addOption(new Option('--flush-interval <duration>', 'flush at least this often while events arrive (e.g. 5s, 500ms, 1m)').default(DEFAULT_FLUSH_INTERVAL_MS, '5s').argParser(duration('--flush-interval')))
+    .addOption(new Option('--memory-budget <size>', 'pause reading while buffered + flushing bytes exceed this (e.g. 256MiB)').default(DEFAULT_MEMORY_BUDGET_BYTES, '256MiB').argParser(byteSize('--memory-budget')))
+    .option('--dead-letter-file <path>', `append invalid events to this NDJSON file (default for file sources: ./${DEFAULT_DEAD_LETTER_FILE}; for kafka: the dead-letter topic)`)
+    .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on http://<metrics-host>:<port>/metrics (0 = any free port)').argParser(port('--metrics-port')))
+    .option('--metrics-host <host>', 'address the metrics server listens on', '127.0.0.1')
+    .addOption(new Option('--log-level <level>', 'JSON logs on stderr from this level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('--brokers <list>', 'kafka: comma-separated host:port list (default $KAFKA_BROKERS or 127.0.0.1:9092)')
+    .option('--topic <name>', 'kafka: topic to read', CAMPAIGN_EVENTS_TABLE)
+    .option('--from-latest', 'kafka: partitions without a recorded position start at the end instead of the beginning')
+    .option('--dlq-topic <name>', 'kafka: dead-letter topic (default dead_letter_queue)')
+    .addHelpText('after', `
+Each flush writes Parquet files, then commits one Iceberg snapshot whose summary records the next
+position per source partition (lakehouse.offsets.<group>), then commits the source. A restart resumes
+from the table, so a crash anywhere neither loses nor duplicates an event. SIGINT/SIGTERM stop reading,
+flush, commit and exit 0.
+
+Examples:
+  $ lakehouse produce --to file:events.ndjson --events 100000 --invalid-rate 0.01
+  $ lakehouse ingest --source file:events.ndjson --create-table
+  $ lakehouse ingest --source kafka --brokers 127.0.0.1:9092 --group ingest --metrics-port 9464`)
+    .action(async (o: IngestCliOptions, cmd: Command) => {
+      const g = globalOptions(cmd);
+      if (!isLogLevel(o.logLevel)) throw new LakehouseError('INVALID_ARGUMENT', `--log-level must be debug, info, warn or error, got "${o.logLevel}".`);
+      const log = createLogger({ level: o.logLevel });
+      // FileIO settings (s3.endpoint, keys) of the catalog also open an s3:// source file.
+      const ioProperties = (await catalogConfig(g)).properties;
+      await withCatalog(g, async (catalog) => {
+        const table = await openOrCreateTable(catalog, tableId(o.table), Boolean(o.createTable));
+        const metrics = createIngestMetrics();
+        const server = o.metricsPort === undefined ? null : await startMetricsServer(metrics.registry, o.metricsPort, o.metricsHost);
+        if (server) log.info('serving metrics', { url: server.url });
+        try {
+          const started = performance.now();
+          const stats = await runIngest({ table, metrics, log, options: o, ioProperties });
+          printStats(stats, table, (performance.now() - started) / 1000, Boolean(g.json));
+        } finally {
+          await server?.close();
+        }
+      });
+    });
+}
+
+async function openOrCreateTable(catalog: Catalog, id: TableIdentifier, create: boolean): Promise<Table> {
+  if (await catalog.tableExists(id)) return new Table(catalog, await catalog.loadTable(id));
+  if (!create) {
+    throw new LakehouseError('TABLE_NOT_FOUND', `Table ${identifierToString(id)} does not exist. Run again with --create-table to create it with the campaign_events schema, or create it first: lakehouse tables create ${identifierToString(id)} --schema campaign_events`);
+  }
+  if (!(await catalog.namespaceExists(id.namespace))) await catalog.createNamespace(id.namespace);
+  return new Table(catalog, await catalog.createTable(id, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
+}
+
+interface RunIngestArgs {
+  table: Table;
+  metrics: IngestMetrics;
+  log: Logger;
+  options: IngestCliOptions;
+  ioProperties: Record<string, string>;
+}
+
+/** Wires source, dead letters and Ingestor; SIGINT/SIGTERM abort gracefully, a second one exits at once. */
+async function runIngest({ table, metrics, log, options: o, ioProperties }: RunIngestArgs): Promise<IngestStats> {
+  let ingestor: Ingestor | undefined;
+  const { source, deadLetters } = await openSource(o, ioProperties, log, {
+    positionsFor: () => ingestor!.positionsFor(),
+    onAssignment: () => ingestor!.discardUncommitted('rebalance'),
+  });
+  ingestor = new Ingestor({
+    table, source, group: o.group, deadLetters, metrics, log,
+    flushRows: o.flushRows, flushBytes: o.flushBytes, flushIntervalMs: o.flushInterval, memoryBudgetBytes: o.memoryBudget,
+  });
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      log.warn('second signal: exiting without flushing; the next run resumes from the table', { signal });
+      process.exit(130);
+    }
+    log.info('stopping: flushing what is buffered, then exiting', { signal });
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const lagTimer = startLagReporting(source, metrics);
+  try {
+    return await ingestor.run(controller.signal);
+  } finally {
+    if (lagTimer) clearInterval(lagTimer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await source.close().catch((e) => log.warn('closing the source failed', { error: e }));
+    await deadLetters.close();
+  }
+}
+
+interface RebalanceHooks {
+  positionsFor: () => Promise<Positions>;
+  onAssignment: () => void;
+}
+
+async function openSource(o: IngestCliOptions, ioProperties: Record<string, string>, log: Logger, hooks: RebalanceHooks): Promise<{ source: Source; deadLetters: DeadLetterSink }> {
+  if (o.source === 'kafka' || o.source.startsWith('kafka:')) return openKafka(o, log, hooks);
+  const location = fileSourceLocation(o.source);
+  const source = new FileSource({ location, ioProperties });
+  return { source, deadLetters: new NdjsonDeadLetterFile(o.deadLetterFile ?? DEFAULT_DEAD_LETTER_FILE) };
+}
+
+/** `file:PATH` (relative or absolute), `file:///abs`, `s3://...` or a plain path -> a FileSource location. */
+export function fileSourceLocation(text: string): string {
+  if (text.startsWith('file://')) return fileURLToPath(text);
+  if (text.startsWith('file:')) return path.resolve(text.slice('file:'.length));
+  if (/^s3[an]?:\/\//.test(text)) return text;
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]+:\/\//.test(text)) {
+    throw new LakehouseError('INVALID_ARGUMENT', `--source ${text}: supported are file:PATH, file:///abs/path, s3://bucket/key and kafka.`);
+  }
+  return path.resolve(text);
+}
+
+// ---- Kafka hook --------------------------------------------------------------------------------
+// pipeline/kafka-source.ts (createKafkaSource) and pipeline/kafka-dead-letters.ts (KafkaDeadLetterSink)
+// are loaded only when they exist, so this command works before the Kafka source is merged. Once it
+// is, this block can become static imports.
+const KAFKA_SOURCE_MODULE = new URL('../pipeline/kafka-source.ts', import.meta.url);
+const KAFKA_DLQ_MODULE = new URL('../pipeline/kafka-dead-letters.ts', import.meta.url);
+
+async function openKafka(o: IngestCliOptions, log: Logger, hooks: RebalanceHooks): Promise<{ source: Source; deadLetters: DeadLetterSink }> {
+  const mod = existsSync(KAFKA_SOURCE_MODULE) ? await import(KAFKA_SOURCE_MODULE.href) as { createKafkaSource?: (opts: Record<string, unknown>) => Source } : {};
+  if (typeof mod.createKafkaSource !== 'function') {
+    throw new LakehouseError('UNSUPPORTED', 'The Kafka source is not available yet in this build; use --source file:PATH (an NDJSON file) for now.');
+  }
+  const topic = o.source.startsWith('kafka:') ? o.source.slice('kafka:'.length) : o.topic;
+  const brokers = (o.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
+  const source = mod.createKafkaSource({ brokers, topic, group: o.group, fromBeginning: !o.fromLatest, log, ...hooks });
+  let deadLetters: DeadLetterSink;
+  if (o.deadLetterFile) deadLetters = new NdjsonDeadLetterFile(o.deadLetterFile);
+  else {
+    const dlq = existsSync(KAFKA_DLQ_MODULE) ? await import(KAFKA_DLQ_MODULE.href) as { KafkaDeadLetterSink?: new (opts: Record<string, unknown>) => DeadLetterSink } : {};
+    if (typeof dlq.KafkaDeadLetterSink !== 'function') throw new LakehouseError('UNSUPPORTED', 'The Kafka dead-letter topic is not available yet in this build; pass --dead-letter-file PATH.');
+    deadLetters = new dlq.KafkaDeadLetterSink({ brokers, topic: o.dlqTopic, log });
+  }
+  return { source, deadLetters };
+}
+
+/** Copies a source's per-partition lag (when it reports one, as the Kafka source does) into the lag gauge. */
+function startLagReporting(source: Source, metrics: IngestMetrics): NodeJS.Timeout | null {
+  const withLag = source as Source & { lag?: () => Map<string, bigint> };
+  if (typeof withLag.lag !== 'function') return null;
+  const timer = setInterval(() => {
+    for (const [key, lag] of withLag.lag!()) {
+      const i = key.lastIndexOf(':');
+      metrics.lag.set(Number(lag), { topic: key.slice(0, i), partition: key.slice(i + 1) });
+    }
+  }, 5_000);
+  timer.unref();
+  return timer;
+}
+// ---- end of Kafka hook -------------------------------------------------------------------------
+
+function printStats(stats: IngestStats, table: Table, seconds: number, json: boolean): void {
+  const positions = Object.fromEntries([...stats.positions].map(([k, v]) => [k, v.toString()]));
+  const summary = {
+    table: table.name, consumed: stats.consumed, written: stats.written, deadLettered: stats.deadLettered, duplicates: stats.duplicates,
+    deadLetteredByReason: stats.deadLetteredByReason, commits: stats.commits, snapshotId: stats.lastSnapshotId, positions,
+    stoppedBy: stats.stoppedBy, pauses: stats.pauses, seconds: Number(seconds.toFixed(2)),
+  };
+  if (json) { printJson(summary); return; }
+  const n = (x: number) => x.toLocaleString('en-US');
+  process.stdout.write(`${stats.stoppedBy === 'abort' ? 'Stopped' : 'Done'}: consumed ${n(stats.consumed)} events in ${seconds.toFixed(1)} s: ${n(stats.written)} written to ${table.name}, ${n(stats.deadLettered)} dead-lettered, ${n(stats.duplicates)} duplicates dropped; ${stats.commits} snapshot(s) committed.\n`);
+  for (const [k, v] of Object.entries(positions)) process.stdout.write(`  next position ${k} = ${v}\n`);
+}
+
+// ---- option parsers shared by ingest, produce and demo ----
+
+export function positiveInt(flag: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive whole number, got "${v}".`);
+    return n;
+  };
+}
+
+export function port(flag: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${flag} must be a port number 0-65535, got "${v}".`);
+    return n;
+  };
+}
+
+export function fraction(flag: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${flag} must be a fraction between 0 and 1 (e.g. 0.01 for 1 %), got "${v}".`);
+    return n;
+  };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** `256MiB`, `64MB`, `1GiB`, `1048576` (bytes). */
+export function byteSize(flag: string) {
+  return (v: string) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
+    const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
+    const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a size such as 256MiB, 64MB or 1048576 (bytes), got "${v}".`);
+    return n;
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `5s`, `1m`, `1h` -> milliseconds; a unit is required so "5" cannot mean two things. */
+export function duration(flag: string) {
+  return (v: string) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(v);
+    const n = m ? Math.round(Number(m[1]) * DURATION_UNITS[m[2]!]!) : NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a duration with a unit such as 5s, 500ms or 1m, got "${v}".`);
+    return n;
+  };
+}

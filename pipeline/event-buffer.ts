@@ -1,0 +1,457 @@
+import * as arrow from 'apache-arrow';
+import { icebergToArrowSchema, nullData } from '../iceberg/arrow-schema.ts';
+import { LakehouseError } from '../iceberg/errors.ts';
+import type { Schema } from '../iceberg/schema.ts';
+import { typeToString } from '../iceberg/types.ts';
+import { PROCESSED_AT_COLUMN, campaignEventsSchema } from './campaign-events.ts';
+import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, fieldSlot, isRejection, scanEvent } from './event-decoder.ts';
+
+/**
+ * Decoded events -> Arrow columns, filled in place: Utf8 offsets + bytes (ASCII copied by hand, the
+ * rest through TextEncoder.encodeInto), BigInt64Array micros, Float64Array, validity bitmaps. No row
+ * object is kept (issue 4), and drain() hands the filled arrays to one RecordBatch without copying.
+ * Hand-filled typed arrays run ~5x faster than Arrow's builders (FIELD-NOTES). addMessage goes one
+ * step further for the usual message: value bytes go from the Kafka message to the column directly.
+ *
+ * Duplicate event_ids within the buffer (one flush) are written once, the first one kept: an open
+ * addressing table of row numbers keyed by a hash of the event_id's UTF-8 bytes, compared against the
+ * bytes already in the column, so the ids are not held a second time as JS strings. Duplicates across
+ * flushes are not caught here (the metrics job de-duplicates).
+ *
+ * Partitioning is not done here: writeDataFiles fans a batch out by the table's partition spec.
+ */
+
+export interface EventBufferOptions {
+  /**
+   * The table's current schema (default campaignEventsSchema): the batch carries its field ids and
+   * column order. Columns an event does not fill must be optional (they are written as nulls).
+   */
+  schema?: Schema;
+  /**
+   * Rows to allocate for up front; arrays double from there (default 256, ~50 KB, so an empty buffer
+   * sits well inside even a small memory budget).
+   */
+  initialCapacity?: number;
+}
+
+type RowKey = keyof CampaignEventRow | typeof PROCESSED_AT_COLUMN;
+
+/**
+ * Which Iceberg type each column an event fills must have, and which may be null: read from
+ * campaignEventsSchema (itself made from the field rules), so the buffer cannot drift from them.
+ */
+const SOURCE_TYPES = new Map(campaignEventsSchema.fields.map((f) => [f.name, f.type.kind]));
+const NULLABLE = new Set(campaignEventsSchema.fields.filter((f) => !f.required).map((f) => f.name));
+
+const encoder = new TextEncoder();
+const EMPTY_SLOT = 0;
+
+/** EventScan slots of the message fields, by message key. */
+const F_EVENT_ID = fieldSlot('event_id');
+const F_USER_ID = fieldSlot('user_id');
+const F_CAMPAIGN_ID = fieldSlot('campaign_id');
+const F_EVENT_TYPE = fieldSlot('event_type');
+const F_PLATFORM = fieldSlot('platform');
+const F_REVENUE = fieldSlot('revenue');
+const F_COUNTRY = fieldSlot('country');
+const F_DEVICE_TYPE = fieldSlot('device_type');
+const F_CHANNEL = fieldSlot('channel');
+const F_COST = fieldSlot('cost');
+
+class Utf8Column {
+  offsets: Int32Array;
+  data: Uint8Array;
+  /** Allocated for optional columns only; bit set = value present. */
+  valid: Uint8Array | null;
+  nulls = 0;
+  constructor(capacity: number, nullable: boolean, bytesPerValue: number) {
+    this.offsets = new Int32Array(capacity + 1);
+    this.data = new Uint8Array(capacity * bytesPerValue);
+    this.valid = nullable ? new Uint8Array((capacity + 7) >> 3) : null;
+  }
+  get bytes(): number {
+    return this.offsets.byteLength + this.data.byteLength + (this.valid?.byteLength ?? 0);
+  }
+  grow(capacity: number): void {
+    const o = new Int32Array(capacity + 1);
+    o.set(this.offsets);
+    this.offsets = o;
+    if (this.valid) { const v = new Uint8Array((capacity + 7) >> 3); v.set(this.valid); this.valid = v; }
+  }
+  /** Writes row i (every row before it is written); null only for optional columns. */
+  put(i: number, s: string | null): void {
+    let at = this.offsets[i]!;
+    if (s === null) {
+      this.offsets[i + 1] = at;
+      this.nulls++;
+      return;
+    }
+    if (this.valid) this.valid[i >> 3]! |= 1 << (i & 7);
+    const n = s.length;
+    // Worst case 3 UTF-8 bytes per UTF-16 unit (a surrogate pair is 2 units for 4 bytes).
+    if (at + n * 3 > this.data.length) {
+      const d = new Uint8Array(Math.max(this.data.length * 2, at + n * 3));
+      d.set(this.data.subarray(0, at));
+      this.data = d;
+    }
+    const d = this.data;
+    let k = 0;
+    for (; k < n; k++) {
+      const c = s.charCodeAt(k);
+      if (c >= 0x80) break;
+      d[at + k] = c;
+    }
+    at += k;
+    if (k < n) at += encoder.encodeInto(k === 0 ? s : s.slice(k), d.subarray(at)).written;
+    this.offsets[i + 1] = at;
+  }
+  /** Writes row i from bytes [from, to) of src (valid UTF-8), or null when from < 0. */
+  putBytes(i: number, src: Uint8Array, from: number, to: number): void {
+    let at = this.offsets[i]!;
+    if (from < 0) {
+      this.offsets[i + 1] = at;
+      this.nulls++;
+      return;
+    }
+    if (this.valid) this.valid[i >> 3]! |= 1 << (i & 7);
+    const len = to - from;
+    if (at + len > this.data.length) {
+      const d = new Uint8Array(Math.max(this.data.length * 2, at + len));
+      d.set(this.data.subarray(0, at));
+      this.data = d;
+    }
+    const d = this.data;
+    // Ids and names are short: a loop beats creating a subarray for set().
+    for (let k = 0; k < len; k++) d[at + k] = src[from + k]!;
+    at += len;
+    this.offsets[i + 1] = at;
+  }
+  toData(type: arrow.Utf8, n: number): arrow.Data {
+    return arrow.makeData({
+      type, length: n, nullCount: this.nulls, nullBitmap: this.nulls > 0 ? this.valid!.subarray(0, (n + 7) >> 3) : undefined,
+      valueOffsets: this.offsets.subarray(0, n + 1), data: this.data.subarray(0, this.offsets[n]!),
+    });
+  }
+}
+
+class Float64Column {
+  values: Float64Array;
+  valid: Uint8Array | null;
+  nulls = 0;
+  constructor(capacity: number, nullable: boolean) {
+    this.values = new Float64Array(capacity);
+    this.valid = nullable ? new Uint8Array((capacity + 7) >> 3) : null;
+  }
+  get bytes(): number {
+    return this.values.byteLength + (this.valid?.byteLength ?? 0);
+  }
+  grow(capacity: number): void {
+    const v = new Float64Array(capacity);
+    v.set(this.values);
+    this.values = v;
+    if (this.valid) { const b = new Uint8Array((capacity + 7) >> 3); b.set(this.valid); this.valid = b; }
+  }
+  put(i: number, x: number | null): void {
+    if (x === null) { this.nulls++; return; }
+    if (this.valid) this.valid[i >> 3]! |= 1 << (i & 7);
+    this.values[i] = x;
+  }
+  toData(type: arrow.Float64, n: number): arrow.Data {
+    return arrow.makeData({ type, length: n, nullCount: this.nulls, nullBitmap: this.nulls > 0 ? this.valid!.subarray(0, (n + 7) >> 3) : undefined, data: this.values.subarray(0, n) });
+  }
+}
+
+/** Whether this machine stores integers little-endian (Arrow buffers are in machine order). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const TWO_32 = 4294967296;
+
+class MicrosColumn {
+  values: BigInt64Array;
+  /** The same buffer as 32-bit words: writing a number there avoids allocating a BigInt per row. */
+  words: Uint32Array;
+  constructor(capacity: number) {
+    this.values = new BigInt64Array(capacity);
+    this.words = new Uint32Array(this.values.buffer);
+  }
+  get bytes(): number {
+    return this.values.byteLength;
+  }
+  grow(capacity: number): void {
+    const v = new BigInt64Array(capacity);
+    v.set(this.values);
+    this.values = v;
+    this.words = new Uint32Array(v.buffer);
+  }
+  /** Row i from a non-negative whole number of microseconds below 2^53. */
+  putNumber(i: number, micros: number): void {
+    if (!LITTLE_ENDIAN) { this.values[i] = BigInt(micros); return; }
+    const lo = micros % TWO_32;
+    this.words[2 * i] = lo;
+    this.words[2 * i + 1] = (micros - lo) / TWO_32;
+  }
+  toData(type: arrow.TimestampMicrosecond, n: number): arrow.Data {
+    return arrow.makeData({ type, length: n, nullCount: 0, data: this.values.subarray(0, n) as never });
+  }
+}
+
+type Column = Utf8Column | Float64Column | MicrosColumn;
+
+/** 32-bit FNV-1a of bytes [from, to). */
+function fnv1a(d: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
+  return h | 0;
+}
+
+export class EventBuffer {
+  private readonly schema: Schema;
+  private readonly arrowSchema: arrow.Schema;
+  private readonly structType: arrow.Struct;
+  private readonly initialCapacity: number;
+  /** Per table column: which row value fills it, or null for a column events do not fill. */
+  private readonly sources: Array<RowKey | null>;
+
+  private capacity = 0;
+  private n = 0;
+  private columns: Array<Column | null> = [];
+  /** Named references into `columns` (null when the table has no such column) for the hot path. */
+  private eventId!: Utf8Column;
+  private userId: Utf8Column | null = null;
+  private campaignId: Utf8Column | null = null;
+  private eventType: Utf8Column | null = null;
+  private platform: Utf8Column | null = null;
+  private country: Utf8Column | null = null;
+  private deviceType: Utf8Column | null = null;
+  private channel: Utf8Column | null = null;
+  private eventTime: MicrosColumn | null = null;
+  private processedAt: MicrosColumn | null = null;
+  private revenue: Float64Column | null = null;
+  private cost: Float64Column | null = null;
+  /** Open addressing: slot -> row + 1 (0 = empty); power-of-two size, at most half full. */
+  private slots = new Int32Array(0);
+  /** event_id hash per row, to compare cheaply and to rehash on growth. */
+  private hashes = new Int32Array(0);
+  private readonly scan = new EventScan();
+  /** Smallest event_time in micros; +Infinity when empty. */
+  private minEventTime = Infinity;
+  private firstAddedMs: number | null = null;
+
+  constructor(opts: EventBufferOptions = {}) {
+    this.schema = opts.schema ?? campaignEventsSchema;
+    const initial = opts.initialCapacity ?? 256;
+    if (!Number.isInteger(initial) || initial < 1) {
+      throw new LakehouseError('INVALID_CONFIG', `EventBuffer initialCapacity must be a positive whole number of rows, got ${initial}.`);
+    }
+    this.initialCapacity = initial;
+    this.arrowSchema = icebergToArrowSchema(this.schema);
+    this.structType = new arrow.Struct(this.arrowSchema.fields);
+    this.sources = this.schema.fields.map((f) => {
+      const key = (SOURCE_TYPES.has(f.name) ? f.name : null) as RowKey | null;
+      if (key === null) {
+        if (f.required) {
+          throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but campaign events do not carry it; make it optional or teach pipeline/campaign-events.ts to fill it.`);
+        }
+        return null;
+      }
+      if (f.type.kind !== SOURCE_TYPES.get(key)) {
+        throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is ${typeToString(f.type)}, but campaign events fill it with ${SOURCE_TYPES.get(key)} values; the table's schema does not match pipeline/campaign-events.ts.`);
+      }
+      if (f.required && NULLABLE.has(key)) {
+        throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but events may leave it out; make it optional (pipeline/campaign-events.ts allows nulls there).`);
+      }
+      return key;
+    });
+    if (!this.sources.includes('event_id')) {
+      throw new LakehouseError('SCHEMA_MISMATCH', 'The table has no "event_id" column; the buffer needs it to drop duplicate events.');
+    }
+    this.allocate(initial);
+  }
+
+  private allocate(capacity: number): void {
+    this.capacity = capacity;
+    this.n = 0;
+    this.columns = this.schema.fields.map((f, k) => {
+      const src = this.sources[k];
+      if (src === null || src === undefined) return null;
+      switch (SOURCE_TYPES.get(src)) {
+        // ~16 bytes per id-like value to start with; columns double as needed.
+        case 'string': return new Utf8Column(capacity, !f.required, 16);
+        case 'double': return new Float64Column(capacity, !f.required);
+        case 'timestamptz': return new MicrosColumn(capacity);
+        default: throw new LakehouseError('INTERNAL', `No column writer for "${f.name}" (${typeToString(f.type)}).`);
+      }
+    });
+    const col = <C>(key: RowKey): C | null => {
+      const k = this.sources.indexOf(key);
+      return k < 0 ? null : (this.columns[k] as C);
+    };
+    this.eventId = col<Utf8Column>('event_id')!;
+    this.userId = col('user_id');
+    this.campaignId = col('campaign_id');
+    this.eventType = col('event_type');
+    this.platform = col('platform');
+    this.country = col('country');
+    this.deviceType = col('device_type');
+    this.channel = col('channel');
+    this.eventTime = col('event_time');
+    this.processedAt = col('processed_at');
+    this.revenue = col('revenue');
+    this.cost = col('cost');
+    this.slots = new Int32Array(this.slotCount(capacity));
+    this.hashes = new Int32Array(capacity);
+    this.minEventTime = Infinity;
+    this.firstAddedMs = null;
+  }
+
+  private slotCount(capacity: number): number {
+    let size = 16;
+    while (size < capacity * 2) size *= 2;
+    return size;
+  }
+
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    for (const c of this.columns) c?.grow(capacity);
+    const h = new Int32Array(capacity);
+    h.set(this.hashes);
+    this.hashes = h;
+    this.slots = new Int32Array(this.slotCount(capacity));
+    const mask = this.slots.length - 1;
+    for (let row = 0; row < this.n; row++) {
+      let s = this.hashes[row]! & mask;
+      while (this.slots[s] !== EMPTY_SLOT) s = (s + 1) & mask;
+      this.slots[s] = row + 1;
+    }
+    this.capacity = capacity;
+  }
+
+  /** Appends one decoded event; returns false if its event_id is already in this buffer (written once). */
+  add(row: CampaignEventRow, processedAtMicros: bigint): boolean {
+    const i = this.n;
+    if (i === this.capacity) this.grow();
+    // The id goes in first; a duplicate is undone by not advancing the row count.
+    this.eventId.put(i, row.event_id);
+    if (this.isDuplicate(i)) return false;
+    this.userId?.put(i, row.user_id);
+    this.campaignId?.put(i, row.campaign_id);
+    this.eventType?.put(i, row.event_type);
+    this.platform?.put(i, row.platform);
+    this.country?.put(i, row.country);
+    this.deviceType?.put(i, row.device_type);
+    this.channel?.put(i, row.channel);
+    this.revenue?.put(i, row.revenue);
+    this.cost?.put(i, row.cost);
+    if (this.eventTime) this.eventTime.values[i] = row.event_time;
+    this.finishRow(i, Number(row.event_time), processedAtMicros);
+    return true;
+  }
+
+  /**
+   * decodeEvent + add in one step, several times faster for the messages apps usually send (ASCII,
+   * flat JSON, no escapes): those are validated and copied from the message bytes straight into the
+   * columns, without a string or row object (scanEvent). Every other message - and every invalid
+   * one - goes through decodeEvent, so the rules and the rejection details are the same either way.
+   * Returns the Rejection, true when added, or false for a duplicate event_id (as add).
+   */
+  addMessage(bytes: Uint8Array | null, nowMs: number, processedAtMicros: bigint): boolean | Rejection {
+    const scan = this.scan;
+    if (bytes === null || !scanEvent(bytes, nowMs, scan)) {
+      const r = decodeEvent(bytes, nowMs);
+      return isRejection(r) ? r : this.add(r, processedAtMicros);
+    }
+    const i = this.n;
+    if (i === this.capacity) this.grow();
+    const present = scan.present;
+    const start = scan.start;
+    const end = scan.end;
+    this.eventId.putBytes(i, bytes, start[F_EVENT_ID]!, end[F_EVENT_ID]!);
+    if (this.isDuplicate(i)) return false;
+    this.userId?.putBytes(i, bytes, start[F_USER_ID]!, end[F_USER_ID]!);
+    this.campaignId?.putBytes(i, bytes, start[F_CAMPAIGN_ID]!, end[F_CAMPAIGN_ID]!);
+    this.eventType?.putBytes(i, bytes, start[F_EVENT_TYPE]!, end[F_EVENT_TYPE]!);
+    this.platform?.putBytes(i, bytes, present[F_PLATFORM] ? start[F_PLATFORM]! : -1, end[F_PLATFORM]!);
+    this.country?.putBytes(i, bytes, present[F_COUNTRY] ? start[F_COUNTRY]! : -1, end[F_COUNTRY]!);
+    this.deviceType?.putBytes(i, bytes, present[F_DEVICE_TYPE] ? start[F_DEVICE_TYPE]! : -1, end[F_DEVICE_TYPE]!);
+    this.channel?.putBytes(i, bytes, present[F_CHANNEL] ? start[F_CHANNEL]! : -1, end[F_CHANNEL]!);
+    this.revenue?.put(i, scan.num[F_REVENUE]!); // required: the default was applied
+    this.cost?.put(i, present[F_COST] ? scan.num[F_COST]! : null);
+    this.eventTime?.putNumber(i, scan.eventTimeMicros);
+    this.finishRow(i, scan.eventTimeMicros, processedAtMicros);
+    return true;
+  }
+
+  /** Whether row i's event_id (already in the column) is in an earlier row; if not, indexes it. */
+  private isDuplicate(i: number): boolean {
+    const ids = this.eventId;
+    const from = ids.offsets[i]!;
+    const to = ids.offsets[i + 1]!;
+    const d = ids.data;
+    const h = fnv1a(d, from, to);
+    const mask = this.slots.length - 1;
+    let s = h & mask;
+    for (;;) {
+      const r = this.slots[s]!;
+      if (r === EMPTY_SLOT) break;
+      if (this.hashes[r - 1] === h) {
+        const a = ids.offsets[r - 1]!;
+        const len = ids.offsets[r]! - a;
+        if (len === to - from) {
+          let k = 0;
+          while (k < len && d[a + k] === d[from + k]) k++;
+          if (k === len) return true;
+        }
+      }
+      s = (s + 1) & mask;
+    }
+    this.slots[s] = i + 1;
+    this.hashes[i] = h;
+    return false;
+  }
+
+  /** The columns every row path fills the same way; event_time micros as a number (exact below 2^53). */
+  private finishRow(i: number, eventTimeMicros: number, processedAtMicros: bigint): void {
+    if (this.processedAt) this.processedAt.values[i] = processedAtMicros;
+    if (eventTimeMicros < this.minEventTime) this.minEventTime = eventTimeMicros;
+    if (this.firstAddedMs === null) this.firstAddedMs = Number(processedAtMicros / 1000n);
+    this.n = i + 1;
+  }
+
+  get rows(): number {
+    return this.n;
+  }
+
+  /** Bytes of the arrays this buffer holds (allocated, not just filled): what the memory budget counts. */
+  get bytes(): number {
+    let total = this.slots.byteLength + this.hashes.byteLength;
+    for (const c of this.columns) if (c) total += c.bytes;
+    return total;
+  }
+
+  /** Earliest event_time among the buffered rows, in epoch ms (for freshness), or null when empty. */
+  get oldestEventTimeMs(): number | null {
+    return this.n === 0 ? null : Math.floor(this.minEventTime / 1000);
+  }
+
+  /** processed_at of the first row added since the last drain, in epoch ms (for the age trigger). */
+  get firstAddedAtMs(): number | null {
+    return this.firstAddedMs;
+  }
+
+  /**
+   * The buffered rows as ONE RecordBatch in icebergToArrowSchema(schema) layout (every column, field
+   * ids), then starts over with fresh arrays: the batch owns the old ones (no copy).
+   */
+  drain(): arrow.RecordBatch | null {
+    const n = this.n;
+    if (n === 0) return null;
+    const children = this.schema.fields.map((_, k) => {
+      const type = this.arrowSchema.fields[k]!.type;
+      const c = this.columns[k];
+      if (c === null || c === undefined) return nullData(type, n);
+      return c.toData(type as never, n);
+    });
+    const data = arrow.makeData({ type: this.structType, length: n, nullCount: 0, children });
+    this.allocate(this.initialCapacity);
+    return new arrow.RecordBatch(this.arrowSchema, data);
+  }
+}

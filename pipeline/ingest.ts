@@ -1,0 +1,430 @@
+import { randomUUID } from 'node:crypto';
+import type * as arrow from 'apache-arrow';
+import { CommitStateUnknownError, LakehouseError, errorMessage } from '../iceberg/errors.ts';
+import type { DataFile } from '../iceberg/manifest-types.ts';
+import { backoffMs } from '../iceberg/retry.ts';
+import type { Snapshot } from '../iceberg/table-metadata.ts';
+import type { Table } from '../iceberg/table.ts';
+import type { DeadLetterSink } from './dead-letters.ts';
+import { EventBuffer } from './event-buffer.ts';
+import { decodeEvent, isRejection } from './event-decoder.ts';
+import { type Logger, silentLogger } from './log.ts';
+import { type IngestMetrics, createIngestMetrics } from './metrics.ts';
+import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
+import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
+
+/**
+ * The ingest loop: poll -> decode -> buffer (or dead-letter) -> flush -> commit, the same for every
+ * source. A flush is, in this order (STYLE habits 4-5):
+ *   1. the dead-letter sink is flushed, so every rejected record of the flush is durable;
+ *   2. the buffer's rows are written as Parquet data files (nothing visible yet);
+ *   3. one Iceberg append commits the files and, in its summary, the next position of every partition
+ *      read (pipeline/offsets.ts); a retry replays this list of files, never the stream;
+ *   4. only then are the positions committed to the source (Kafka consumer-group offsets).
+ * A crash before 3 lands replays the records from the table's recorded positions (files written by the
+ * lost flush are orphans no snapshot references); a crash after 3 skips them. So rows are exactly once;
+ * dead letters at least once.
+ *
+ * One flush at a time is in flight while the next buffer fills; memory = buffer + flush in flight. Over
+ * the budget the source is paused until a flush completes (backpressure instead of running out of memory).
+ */
+export interface IngestorOptions {
+  table: Table;
+  source: Source;
+  /** Consumer group; its positions are recorded under `lakehouse.offsets.<group>`. */
+  group: string;
+  deadLetters: DeadLetterSink;
+  /** Flush when the buffer holds this many rows; default 100 000. */
+  flushRows?: number;
+  /** Flush when the buffer holds this many bytes; default 64 MiB. */
+  flushBytes?: number;
+  /** Flush when the oldest record not yet flushed was read this long ago (ms); default 5 000. */
+  flushIntervalMs?: number;
+  /** Pause the source while buffer + flush in flight exceed this (bytes); default 256 MiB. */
+  memoryBudgetBytes?: number;
+  /** Records asked for per poll; default 10 000. */
+  pollMaxRecords?: number;
+  /** Longest wait of one poll (ms); bounds how late an abort is noticed. Default min(250, flushIntervalMs). */
+  pollWaitMs?: number;
+  /** Attempts to commit one flush after the first, for failures that left nothing in the table; default 3. */
+  commitRetries?: number;
+  metrics?: IngestMetrics;
+  log?: Logger;
+  /** Clock in ms since epoch (decode checks, ages, processed_at); default Date.now. */
+  now?: () => number;
+}
+
+export const DEFAULT_FLUSH_ROWS = 100_000;
+export const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_FLUSH_INTERVAL_MS = 5_000;
+export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_POLL_MAX_RECORDS = 10_000;
+export const DEFAULT_COMMIT_RETRIES = 3;
+const BYTES_CHECK_EVERY = 64;
+
+/**
+ * Counts of what committed snapshots cover. For every run, consumed = written + deadLettered +
+ * duplicates (records read but not yet committed when a run fails are in none of them).
+ */
+export interface IngestStats {
+  consumed: number;
+  written: number;
+  deadLettered: number;
+  duplicates: number;
+  deadLetteredByReason: Record<string, number>;
+  /** Snapshots committed by this run. */
+  commits: number;
+  lastSnapshotId: bigint | null;
+  /** Positions recorded in the table when the run started, and after its last commit. */
+  resumedFrom: Positions;
+  positions: Positions;
+  /** Times the source was paused for the memory budget. */
+  pauses: number;
+  stoppedBy: 'end' | 'abort';
+}
+
+/** What has been read since the last flush started. */
+interface Pending {
+  consumed: number;
+  rows: number;
+  deadLettered: number;
+  duplicates: number;
+  byReason: Record<string, number>;
+  ranges: Map<string, PositionRange>;
+  firstReadAtMs: number;
+}
+
+function newPending(): Pending {
+  return { consumed: 0, rows: 0, deadLettered: 0, duplicates: 0, byReason: {}, ranges: new Map(), firstReadAtMs: 0 };
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v <= 0) throw new LakehouseError('INVALID_ARGUMENT', `Ingest option ${name} must be a positive whole number, got ${v}.`);
+  return v;
+}
+
+export class Ingestor {
+  private readonly table: Table;
+  private readonly source: Source;
+  private readonly group: string;
+  private readonly deadLetters: DeadLetterSink;
+  private readonly flushRows: number;
+  private readonly flushBytes: number;
+  private readonly flushIntervalMs: number;
+  private readonly memoryBudgetBytes: number;
+  private readonly pollMaxRecords: number;
+  private readonly pollWaitMs: number;
+  private readonly commitRetries: number;
+  readonly metrics: IngestMetrics;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  private buffer!: EventBuffer;
+  private pending: Pending = newPending();
+  private inflight: Promise<void> | null = null;
+  private inflightBytes = 0;
+  private inflightOldestEventMs: number | null = null;
+  private failure: unknown = null;
+  private running = false;
+  /** Bumped when uncommitted records are discarded (a rebalance), so records of an older poll are dropped. */
+  private epoch = 0;
+  /** Set while a rebalanced source is seeking to the positions positionsFor() gave: start no flush. */
+  private holdFlushes = false;
+  private stats!: IngestStats;
+
+  constructor(opts: IngestorOptions) {
+    if (!opts.table) throw new LakehouseError('INVALID_ARGUMENT', 'Ingest option table is required.');
+    if (!opts.source) throw new LakehouseError('INVALID_ARGUMENT', 'Ingest option source is required.');
+    if (!opts.deadLetters) throw new LakehouseError('INVALID_ARGUMENT', 'Ingest option deadLetters is required (a sink for invalid records).');
+    offsetsKey(opts.group); // validates the group name
+    this.table = opts.table;
+    this.source = opts.source;
+    this.group = opts.group;
+    this.deadLetters = opts.deadLetters;
+    this.flushRows = positiveInt('flushRows', opts.flushRows ?? DEFAULT_FLUSH_ROWS);
+    this.flushBytes = positiveInt('flushBytes', opts.flushBytes ?? DEFAULT_FLUSH_BYTES);
+    this.flushIntervalMs = positiveInt('flushIntervalMs', opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS);
+    this.memoryBudgetBytes = positiveInt('memoryBudgetBytes', opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES);
+    this.pollMaxRecords = positiveInt('pollMaxRecords', opts.pollMaxRecords ?? DEFAULT_POLL_MAX_RECORDS);
+    this.pollWaitMs = positiveInt('pollWaitMs', opts.pollWaitMs ?? Math.min(250, this.flushIntervalMs));
+    const retries = opts.commitRetries ?? DEFAULT_COMMIT_RETRIES;
+    if (!Number.isSafeInteger(retries) || retries < 0) throw new LakehouseError('INVALID_ARGUMENT', `Ingest option commitRetries must be a whole number >= 0, got ${retries}.`);
+    this.commitRetries = retries;
+    this.metrics = opts.metrics ?? createIngestMetrics();
+    this.log = (opts.log ?? silentLogger).child({ component: 'ingest', table: opts.table.name, group: opts.group, source: opts.source.description });
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Reads until the source ends or `signal` aborts, then flushes and commits what it holds and returns.
+   * The caller owns the source and the dead-letter sink: close them after run() settles. On an error the
+   * flush in flight is awaited, nothing more is committed, and the error is thrown; a new run resumes
+   * from the table.
+   */
+  async run(signal: AbortSignal = new AbortController().signal): Promise<IngestStats> {
+    if (this.running) throw new LakehouseError('INTERNAL', 'Ingestor.run() is already running.');
+    this.running = true;
+    try {
+      await this.table.refresh();
+      const recorded = findRecordedOffsets(this.table.metadata, this.group);
+      if (recorded.truncated) {
+        this.log.warn('no recorded offsets in the table\'s remaining history, which was expired: older snapshots may have recorded some; starting from the source default', { key: offsetsKey(this.group) });
+      }
+      this.stats = {
+        consumed: 0, written: 0, deadLettered: 0, duplicates: 0, deadLetteredByReason: {}, commits: 0,
+        lastSnapshotId: recorded.snapshot?.snapshotId ?? null, resumedFrom: recorded.positions, positions: new Map(recorded.positions),
+        pauses: 0, stoppedBy: 'end',
+      };
+      this.buffer = new EventBuffer({ schema: this.table.schema() });
+      this.log.info('starting', { resumeFrom: recorded.positions, recordedIn: recorded.snapshot?.snapshotId ?? null });
+      await this.source.start(recorded.positions);
+      try {
+        await this.loop(signal);
+      } catch (e) {
+        await this.inflight?.catch(() => {});
+        throw e;
+      }
+      this.log.info('stopped', { by: this.stats.stoppedBy, consumed: this.stats.consumed, written: this.stats.written, deadLettered: this.stats.deadLettered, duplicates: this.stats.duplicates, commits: this.stats.commits });
+      return this.stats;
+    } finally {
+      this.running = false;
+      this.failure = null;
+      this.inflight = null;
+    }
+  }
+
+  /**
+   * The table's recorded positions, for a source that seeks after a rebalance (KafkaSourceOptions
+   * positionsFor). Waits for the flush in flight, so the answer includes its commit, and starts no new
+   * flush until discardUncommitted() (the source's onAssignment) drops what was read before the seek.
+   */
+  async positionsFor(): Promise<Positions> {
+    this.holdFlushes = true;
+    await this.inflight?.catch(() => {});
+    await this.table.refresh();
+    return findRecordedOffsets(this.table.metadata, this.group).positions;
+  }
+
+  /**
+   * Drops every record read but not yet handed to a flush: after a rebalance the source seeks each
+   * partition to the table's position, so they will be read again (by us or the partition's new owner).
+   * Their dead letters may be sent twice; rows are not.
+   */
+  discardUncommitted(reason = 'rebalance'): void {
+    this.epoch++;
+    this.holdFlushes = false;
+    if (!this.buffer) return;
+    const dropped = this.pending.consumed;
+    this.buffer.drain();
+    this.pending = newPending();
+    this.updateGauges();
+    if (dropped > 0) this.log.info('discarded uncommitted records', { reason, records: dropped });
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      this.throwIfFailed();
+      if (signal.aborted) {
+        this.stats.stoppedBy = 'abort';
+        break;
+      }
+      const records = await this.source.poll(this.pollMaxRecords, this.pollWaitMs);
+      const epoch = this.epoch;
+      for (let i = 0; i < records.length; i++) {
+        if (this.epoch !== epoch) break; // discarded mid-batch: the rest is from before the seek
+        await this.consume(records[i]!);
+        // Size triggers inside a poll's records, so a flush holds at most flushRows rows. Bytes are summed
+        // over the buffer's arrays, so they are looked at every BYTES_CHECK_EVERY records only.
+        if (this.buffer.rows >= this.flushRows) await this.startFlush();
+        else if (i % BYTES_CHECK_EVERY === BYTES_CHECK_EVERY - 1) {
+          if (this.buffer.bytes >= this.flushBytes) await this.startFlush();
+          if (this.memoryInUse() > this.memoryBudgetBytes) await this.backpressure();
+        }
+      }
+      const ended = records.length === 0 && this.source.ended();
+      if (this.pending.consumed > 0) {
+        const now = this.now();
+        const due = ended || signal.aborted || records.length === 0
+          || this.buffer.rows >= this.flushRows || this.buffer.bytes >= this.flushBytes
+          || now - this.pending.firstReadAtMs >= this.flushIntervalMs;
+        if (due) await this.startFlush();
+      }
+      if (this.memoryInUse() > this.memoryBudgetBytes) await this.backpressure();
+      this.updateGauges();
+      if (ended) break;
+    }
+    await this.startFlush();
+    await this.awaitInflight();
+    this.updateGauges();
+  }
+
+  /** Over budget: pause the source until the next flush completes (starting one if none is running). */
+  private async backpressure(): Promise<void> {
+    this.source.pause();
+    this.stats.pauses++;
+    this.metrics.paused.set(1);
+    this.log.warn('memory budget exceeded: source paused until the next flush completes', { bytes: this.memoryInUse(), budget: this.memoryBudgetBytes });
+    try {
+      if (!this.inflight) await this.startFlush();
+      await this.awaitInflight();
+    } finally {
+      this.source.resume();
+      this.metrics.paused.set(0);
+    }
+  }
+
+  private memoryInUse(): number {
+    return this.buffer.bytes + this.inflightBytes;
+  }
+
+  private async consume(r: SourceRecord): Promise<void> {
+    const now = this.now();
+    const p = this.pending;
+    if (p.consumed === 0) p.firstReadAtMs = now;
+    p.consumed++;
+    const key = positionKey(r.topic, r.partition);
+    const range = p.ranges.get(key);
+    if (!range) p.ranges.set(key, { first: r.offset, next: r.offset + 1n });
+    else {
+      if (r.offset < range.first) range.first = r.offset;
+      if (r.offset + 1n > range.next) range.next = r.offset + 1n;
+    }
+    // addMessage reads the common message shape straight into the columns (≈2x decodeEvent + add) and
+    // falls back to decodeEvent for anything else, so rejections are identical either way.
+    const added = r.value === null ? decodeEvent(null, now) : this.buffer.addMessage(r.value, now, BigInt(now) * 1000n);
+    if (isRejection(added)) {
+      const decoded = added;
+      p.deadLettered++;
+      p.byReason[decoded.reason] = (p.byReason[decoded.reason] ?? 0) + 1;
+      const sent = this.deadLetters.send({
+        value: r.value, key: r.key ?? null, headers: r.headers ?? {}, reason: decoded.reason, detail: decoded.detail,
+        topic: r.topic, partition: r.partition, offset: r.offset, timeMs: now,
+        ...(r.timestampMs === undefined ? {} : { sourceTimestampMs: r.timestampMs }),
+      });
+      if (sent) await sent;
+      return;
+    }
+    if (added) p.rows++;
+    else p.duplicates++;
+  }
+
+  /** Waits for the flush in flight, then hands the buffer to a new one (no-op when nothing was read). */
+  private async startFlush(): Promise<void> {
+    await this.awaitInflight();
+    if (this.pending.consumed === 0 || this.holdFlushes) return;
+    const pending = this.pending;
+    const oldest = this.buffer.oldestEventTimeMs;
+    const bytes = this.buffer.bytes;
+    const batch = this.buffer.drain();
+    this.pending = newPending();
+    const rows = batch?.numRows ?? 0;
+    if (rows !== pending.rows) {
+      throw new LakehouseError('INTERNAL', `The event buffer drained ${rows} rows but accepted ${pending.rows}; refusing to commit positions that would not match the rows written.`);
+    }
+    this.inflightBytes = bytes;
+    this.inflightOldestEventMs = oldest ?? null;
+    this.inflight = this.flush(pending, batch).catch((e) => { this.failure ??= e; }).finally(() => {
+      this.inflightBytes = 0;
+      this.inflightOldestEventMs = null;
+    });
+  }
+
+  private async awaitInflight(): Promise<void> {
+    if (this.inflight) {
+      await this.inflight;
+      this.inflight = null;
+    }
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private async flush(p: Pending, batch: arrow.RecordBatch | null): Promise<void> {
+    const started = performance.now();
+    await this.deadLetters.flush();
+    const files = batch ? await this.table.writeDataFiles([batch]) : [];
+    const commitStarted = performance.now();
+    const snapshot = await this.commit(files, p);
+    this.metrics.commitSeconds.observe((performance.now() - commitStarted) / 1000);
+
+    const positions: Positions = new Map();
+    for (const [k, r] of p.ranges) positions.set(k, r.next);
+    try {
+      await this.source.commit(positions);
+    } catch (e) {
+      // The table already records these positions and a restart resumes from it: a failed source commit
+      // only makes the source's own view (Kafka lag tools) lag behind.
+      this.log.warn('source commit failed after the table commit landed; the table keeps the positions', { error: errorMessage(e) });
+    }
+
+    const s = this.stats;
+    s.consumed += p.consumed;
+    s.written += p.rows;
+    s.deadLettered += p.deadLettered;
+    s.duplicates += p.duplicates;
+    for (const [reason, n] of Object.entries(p.byReason)) s.deadLetteredByReason[reason] = (s.deadLetteredByReason[reason] ?? 0) + n;
+    s.commits++;
+    s.lastSnapshotId = snapshot.snapshotId;
+    for (const [k, v] of positions) s.positions.set(k, v);
+    const m = this.metrics;
+    m.consumed.inc(p.consumed);
+    m.written.inc(p.rows);
+    m.duplicates.inc(p.duplicates);
+    for (const [reason, n] of Object.entries(p.byReason)) m.deadLettered.inc(n, { reason });
+    m.commits.inc();
+    m.flushSeconds.observe((performance.now() - started) / 1000);
+    this.log.info('committed', {
+      snapshotId: snapshot.snapshotId, files: files.length, consumed: p.consumed, written: p.rows, deadLettered: p.deadLettered,
+      duplicates: p.duplicates, positions, seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+    });
+  }
+
+  /**
+   * One append of `files` with the positions of `p`. Failures that left nothing in the table are retried
+   * with the same files; after an unknown outcome the table is reloaded and searched for our commit id
+   * first, so a flush is never applied twice.
+   */
+  private async commit(files: DataFile[], p: Pending): Promise<Snapshot> {
+    const commitId = randomUUID();
+    const retry = { retries: this.commitRetries, minWaitMs: 100, maxWaitMs: 10_000, factor: 2 };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await new OffsetsAppend(this.table, {
+          group: this.group, source: this.source.description, ranges: p.ranges, commitId,
+          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates },
+        }).appendFiles(files).commit();
+      } catch (e) {
+        if (e instanceof AlreadyCommittedError) return e.snapshot;
+        if (e instanceof OffsetsFencedError) {
+          // Verified not landed (our commit id is absent from the base that fenced us): the files are ours alone.
+          await this.table.io.deleteMany(files.map((f) => f.filePath)).catch(() => {});
+          throw e;
+        }
+        const retryable = e instanceof CommitStateUnknownError || (e instanceof LakehouseError && (e.code === 'COMMIT_FAILED' || e.retryable));
+        if (!retryable || attempt >= retry.retries) {
+          const topics = [...new Set([...p.ranges.keys()].map((k) => parsePositionKey(k).topic))].join(', ');
+          const outcome = e instanceof CommitStateUnknownError
+            ? `Its outcome is unknown: look for a snapshot with summary lakehouse.commit-id=${commitId}; either way a restart resumes correctly from the table's recorded offsets.`
+            : 'Nothing was committed; a restart resumes from the table\'s recorded offsets.';
+          throw new LakehouseError('COMMIT_FAILED', `Ingest could not commit ${files.length} file(s) holding ${p.consumed} record(s) of ${topics} to ${this.table.name} after ${attempt + 1} attempt(s): ${errorMessage(e)} ${outcome}`, { cause: e, context: { commitId } });
+        }
+        const wait = backoffMs(attempt, retry);
+        this.log.warn('commit failed, retrying with the same files', { attempt: attempt + 1, waitMs: wait, error: errorMessage(e) });
+        await new Promise((r) => setTimeout(r, wait));
+        // The next OffsetsAppend reloads nothing by itself: refresh so it applies to the newest table and
+        // sees our commit id if the failed attempt landed after all.
+        await this.table.refresh().catch((re) => this.log.warn('table reload failed before a commit retry', { error: errorMessage(re) }));
+      }
+    }
+  }
+
+  private updateGauges(): void {
+    const m = this.metrics;
+    m.bufferedBytes.set(this.memoryInUse());
+    m.bufferedRows.set(this.buffer.rows);
+    const oldest = [this.buffer.oldestEventTimeMs, this.inflightOldestEventMs].filter((x): x is number => typeof x === 'number');
+    m.freshnessSeconds.set(oldest.length === 0 ? 0 : Math.max(0, (this.now() - Math.min(...oldest)) / 1000));
+  }
+}

@@ -1,0 +1,569 @@
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
+import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
+import { missingTopicError, validateTopicName } from './kafka-topics.ts';
+import { type Logger, silentLogger } from './log.ts';
+import { parsePositionKey } from './offsets.ts';
+import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
+
+/**
+ * A Kafka topic as an ingest source (pipeline/source.ts), with kafkajs in a consumer group.
+ *
+ * The table is the truth, Kafka's group offsets are a copy (issue 4, STYLE habit 5):
+ * - On start and after every rebalance each assigned partition is sought to the position recorded in the
+ *   table: `resume` at start, `positionsFor()` after a rebalance. A partition the table has no position
+ *   for starts at the group's committed offset, else earliest (`fromBeginning`, the default) or latest.
+ * - kafkajs never commits by itself (autoCommit off); `commit()` copies positions to the group only after
+ *   the Iceberg commit holding them landed, and only for partitions this member owns *and* read in the
+ *   current generation. A zombie whose partitions moved (or were taken back and re-sought) skips its
+ *   commit: the table already holds the truth and the partition's owner seeks to it.
+ *
+ * Records fetched by kafkajs (eachBatch) wait in a bounded queue that poll() drains. When the queue is
+ * full, fetching pauses until poll() has taken half of it; Source.pause()/resume() and the wait for a
+ * rebalance's positions use the same pause, so the group heartbeat keeps running throughout.
+ *
+ * A rebalance empties the queue: every partition is sought again, so queued records would come twice.
+ * The consumer of this source must likewise drop what it buffered but has not committed (onAssignment
+ * tells it when), and its positionsFor() must not answer while one of its commits is in flight, or the
+ * seek could land before positions that commit records.
+ */
+export interface KafkaSourceOptions extends KafkaConnectionOptions {
+  topic: string;
+  /** Consumer group id. Instances with the same group share the partitions. */
+  group: string;
+  /** Where a partition starts when neither the table nor the group has an offset for it; default true (earliest). */
+  fromBeginning?: boolean;
+  /**
+   * The table's current positions, asked after every rebalance so the seek uses the latest table state.
+   * Without it, the positions given to start() and since committed are used, raised to the group's
+   * committed offsets (another member may have moved a partition on since we started).
+   */
+  positionsFor?: () => Promise<Positions>;
+  /** Called after each (re)assignment has been sought: drop buffered, uncommitted records of earlier generations. */
+  onAssignment?: (assignment: KafkaAssignment) => void;
+  /** Queue bound: records (default 20 000) and bytes of keys and values (default 32 MiB). */
+  maxQueuedRecords?: number;
+  maxQueuedBytes?: number;
+  /** Group session timeout (default 30 000 ms) and heartbeat interval (default 3000 ms), as in kafkajs. */
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Longest a fetch waits for data; also the delay before a paused consumer notices resume(). Default 500 ms. */
+  maxWaitTimeMs?: number;
+  /** How long start() waits for the first partition assignment; default 60 000 ms. */
+  startTimeoutMs?: number;
+}
+
+export interface KafkaAssignment {
+  /** Counts this member's assignments, starting at 1; records read under one are only committed under it. */
+  generation: number;
+  partitions: number[];
+  /** Positions sought to (`<topic>:<partition>` -> next offset); absent partitions start at the group offset. */
+  positions: Positions;
+}
+
+export interface KafkaCommitResult {
+  committed: Positions;
+  skipped: Array<{ key: string; position: bigint; reason: string }>;
+}
+
+export interface KafkaSource extends Source {
+  readonly topic: string;
+  readonly group: string;
+  /** Current generation (see KafkaAssignment); 0 before the first assignment. */
+  readonly generation: number;
+  /** Partitions this member owns now. */
+  assignment(): number[];
+  /** Records and bytes waiting in the queue (fetched, not yet polled). */
+  readonly queued: { records: number; bytes: number };
+  /**
+   * Lag per owned partition (`<topic>:<partition>`): high watermark minus the next offset poll() will
+   * return, from the latest fetch (see refreshLag for idle or paused partitions).
+   */
+  lag(): Map<string, bigint>;
+  /** Asks the broker for the high watermarks (one request), then returns lag(). */
+  refreshLag(): Promise<Map<string, bigint>>;
+  /** commit() with a report of what was committed and what was fenced, and why. */
+  commitOffsets(positions: Positions): Promise<KafkaCommitResult>;
+}
+
+interface QueuedBatch {
+  partition: number;
+  records: SourceRecord[];
+  /** Index of the next record poll() returns. */
+  next: number;
+  bytes: number;
+}
+
+/** Offsets handed out by poll() in the current generation: from the sought (or first) offset to next. */
+interface Delivered {
+  from: bigint | null;
+  next: bigint | null;
+}
+
+/** Queue accounting per record besides key and value: the record object, offset, headers. */
+const RECORD_OVERHEAD_BYTES = 128;
+
+export function createKafkaSource(opts: KafkaSourceOptions): KafkaSource {
+  return new KafkaJsSource(opts);
+}
+
+class KafkaJsSource implements KafkaSource {
+  readonly topic: string;
+  readonly group: string;
+  readonly description: string;
+  private readonly brokers: string[];
+  private readonly opts: KafkaSourceOptions;
+  private readonly log: Logger;
+  private readonly maxRecords: number;
+  private readonly maxBytes: number;
+  private readonly startTimeoutMs: number;
+  private readonly consumer: Consumer;
+  private readonly admin: Admin;
+
+  private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  private failure?: LakehouseError;
+  private epoch = 0;
+  /** Bumped by every assignment and revocation; a seek started under an older value is abandoned. */
+  private assignmentChanges = 0;
+  private assigned = new Set<number>();
+  private delivered = new Map<number, Delivered>();
+  private highWatermarks = new Map<number, bigint>();
+  /** Where kafkajs starts partitions we have no position for (refreshLag); cleared on reassignment. */
+  private startOffsets = new Map<number, bigint>();
+  /** Table positions known to this instance: start()'s resume, raised by our own commits. */
+  private known: Positions = new Map();
+  private queue: QueuedBatch[] = [];
+  private queuedRecords = 0;
+  private queuedBytes = 0;
+  /** Pause reasons; fetching runs only when none holds. */
+  private userPaused = false;
+  private full = false;
+  private seeking = false;
+  private consumerRunning = false;
+  private wakers = new Set<() => void>();
+  private joined?: { resolve: () => void; reject: (e: unknown) => void };
+
+  constructor(opts: KafkaSourceOptions) {
+    this.opts = opts;
+    this.brokers = validateBrokers(opts.brokers);
+    this.topic = validateTopicName(opts.topic);
+    if (typeof opts.group !== 'string' || opts.group.trim() === '') {
+      throw new LakehouseError('INVALID_CONFIG', 'Kafka source: a consumer group is required (--group); instances with the same group share the partitions.');
+    }
+    this.group = opts.group;
+    this.description = `kafka:${this.topic}`;
+    this.log = (opts.log ?? silentLogger).child({ source: this.description, group: this.group });
+    this.maxRecords = positiveInteger(opts.maxQueuedRecords, 20_000, 'maxQueuedRecords');
+    this.maxBytes = positiveInteger(opts.maxQueuedBytes, 32 << 20, 'maxQueuedBytes');
+    this.startTimeoutMs = positiveInteger(opts.startTimeoutMs, 60_000, 'startTimeoutMs');
+    const kafka = createKafkaClient({ ...opts, log: this.log });
+    this.admin = kafka.admin();
+    this.consumer = kafka.consumer({
+      groupId: this.group,
+      sessionTimeout: positiveInteger(opts.sessionTimeoutMs, 30_000, 'sessionTimeoutMs'),
+      heartbeatInterval: positiveInteger(opts.heartbeatIntervalMs, 3000, 'heartbeatIntervalMs'),
+      maxWaitTimeInMs: positiveInteger(opts.maxWaitTimeMs, 500, 'maxWaitTimeMs'),
+      // A misspelt topic must fail, not be created with the broker's defaults.
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  get generation(): number {
+    return this.epoch;
+  }
+
+  get queued(): { records: number; bytes: number } {
+    return { records: this.queuedRecords, bytes: this.queuedBytes };
+  }
+
+  assignment(): number[] {
+    return [...this.assigned].sort((a, b) => a - b);
+  }
+
+  async start(resume: Positions): Promise<void> {
+    if (this.state !== 'new') throw new LakehouseError('INVALID_ARGUMENT', `Kafka source ${this.topic}: start() was already called.`);
+    this.state = 'starting';
+    for (const [k, v] of resume) if (parsePositionKey(k).topic === this.topic) this.known.set(k, v);
+    try {
+      await this.startConsuming();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    this.state = 'running';
+  }
+
+  private async startConsuming(): Promise<void> {
+    try {
+      await this.admin.connect();
+    } catch (e) {
+      throw kafkaError('Connecting', this.brokers, e);
+    }
+    const topics = await this.admin.listTopics().catch((e) => {
+      throw kafkaError('Listing topics', this.brokers, e);
+    });
+    if (!topics.includes(this.topic)) throw missingTopicError(this.topic, this.brokers);
+
+    const joined = new Promise<void>((resolve, reject) => {
+      this.joined = { resolve, reject };
+    });
+    joined.catch(() => {}); // observed below; this only keeps an early rejection from being unhandled
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.onJoin(e.payload.memberAssignment[this.topic] ?? []);
+    });
+    // The group is about to reassign: what is queued may belong to another member in a moment, and
+    // commits must wait for the new assignment.
+    this.consumer.on(this.consumer.events.REBALANCING, () => this.revokeAll('rebalancing'));
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      const error = kafkaError('Consuming', this.brokers, e.payload.error);
+      // kafkajs silently drops commits while its runner is down: own nothing until it has rejoined.
+      this.revokeAll('consumer crashed');
+      if (e.payload.restart) {
+        // kafkajs rejoins by itself; the GROUP_JOIN that follows seeks again.
+        this.log.warn('Kafka consumer crashed and restarts', { error: error.message });
+      } else {
+        this.fail(error);
+      }
+    });
+
+    await this.consumer.connect().catch((e) => {
+      throw kafkaError('Connecting the consumer', this.brokers, e);
+    });
+    try {
+      await this.consumer.subscribe({ topics: [this.topic], fromBeginning: this.opts.fromBeginning ?? true });
+      // From here on pause() reaches kafkajs: run() creates the consumer group before its first join.
+      this.consumerRunning = true;
+      await this.consumer.run({
+        autoCommit: false,
+        // Offsets are resolved only for batches that reached the queue: a batch dropped while positions
+        // are being sought is fetched again rather than skipped.
+        eachBatchAutoResolve: false,
+        eachBatch: (payload) => this.onBatch(payload),
+      });
+    } catch (e) {
+      throw kafkaError(`Joining group ${this.group} on topic ${this.topic}`, this.brokers, e);
+    }
+    this.applyPause();
+
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LakehouseError(
+        'IO_ERROR',
+        `Kafka source ${this.topic}: no partition assignment from group ${this.group} within ${this.startTimeoutMs} ms; ` +
+          `check that the broker at ${this.brokers.join(', ')} is healthy and that no stuck member holds the group (it is released after its session timeout).`,
+        { retryable: true },
+      )), this.startTimeoutMs);
+    });
+    try {
+      await Promise.race([joined, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * GROUP_JOIN, emitted synchronously by kafkajs before it fetches for the new assignment: pause, drop
+   * the queue, and seek once the positions are known.
+   */
+  private onJoin(partitions: number[]): void {
+    const generation = ++this.epoch;
+    const token = ++this.assignmentChanges;
+    const dropped = this.dropQueue();
+    this.assigned = new Set(partitions);
+    this.delivered.clear();
+    this.startOffsets.clear();
+    this.seeking = true;
+    this.applyPause();
+    this.log.info('Kafka partitions assigned', { generation, partitions, droppedQueuedRecords: dropped });
+    this.seekAssigned(token, generation, partitions).catch((e) => this.fail(kafkaError('Seeking to the table positions', this.brokers, e)));
+  }
+
+  /** Until the next GROUP_JOIN this member owns nothing: no records handed out, no commits. */
+  private revokeAll(why: string): void {
+    this.assignmentChanges++;
+    const dropped = this.dropQueue();
+    const partitions = this.assignment();
+    this.assigned = new Set();
+    this.delivered.clear();
+    this.startOffsets.clear();
+    this.seeking = true;
+    this.log.info('Kafka partitions revoked', { why, generation: this.epoch, partitions, droppedQueuedRecords: dropped });
+  }
+
+  private dropQueue(): number {
+    const dropped = this.queuedRecords;
+    this.queue = [];
+    this.queuedRecords = 0;
+    this.queuedBytes = 0;
+    this.full = false;
+    return dropped;
+  }
+
+  private async seekAssigned(token: number, generation: number, partitions: number[]): Promise<void> {
+    const positions = generation === 1
+      ? new Map(this.known)
+      : this.opts.positionsFor ? await this.opts.positionsFor() : await this.knownOrCommitted();
+    // Revoked, reassigned or closed while we waited: seeking now could move partitions we do not own.
+    if (token !== this.assignmentChanges || this.state === 'closed') return;
+    const sought: Positions = new Map();
+    for (const partition of partitions) {
+      const key = positionKey(this.topic, partition);
+      const position = positions.get(key);
+      if (position === undefined) {
+        this.delivered.set(partition, { from: null, next: null });
+        continue;
+      }
+      this.consumer.seek({ topic: this.topic, partition, offset: position.toString() });
+      this.delivered.set(partition, { from: position, next: position });
+      sought.set(key, position);
+    }
+    this.seeking = false;
+    this.applyPause();
+    this.log.info('Kafka partitions sought to table positions', { generation, positions: sought });
+    this.opts.onAssignment?.({ generation, partitions: [...partitions].sort((a, b) => a - b), positions: sought });
+    this.joined?.resolve();
+  }
+
+  /** Without positionsFor: what we know, but never behind the group's committed offsets. */
+  private async knownOrCommitted(): Promise<Positions> {
+    const out: Positions = new Map(this.known);
+    const [entry] = await this.admin.fetchOffsets({ groupId: this.group, topics: [this.topic] });
+    for (const p of entry?.partitions ?? []) {
+      const committed = BigInt(p.offset);
+      if (committed < 0n) continue;
+      const key = positionKey(this.topic, p.partition);
+      const mine = out.get(key);
+      if (mine === undefined || committed > mine) out.set(key, committed);
+    }
+    return out;
+  }
+
+  private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
+    const partition = batch.partition;
+    // Not resolved, so kafkajs fetches it again: from the sought offset once the seek is applied.
+    if (this.state === 'closed' || this.seeking || isStale() || !this.assigned.has(partition)) return;
+    this.highWatermarks.set(partition, BigInt(batch.highWatermark));
+    if (batch.messages.length === 0) return;
+    let bytes = 0;
+    const records = batch.messages.map((m) => {
+      bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+      return toRecord(this.topic, partition, m);
+    });
+    this.queue.push({ partition, records, next: 0, bytes });
+    this.queuedRecords += records.length;
+    this.queuedBytes += bytes;
+    resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+    if (!this.full && (this.queuedRecords >= this.maxRecords || this.queuedBytes >= this.maxBytes)) {
+      this.full = true;
+      this.applyPause();
+    }
+    this.wake();
+  }
+
+  async poll(max: number, waitMs: number): Promise<SourceRecord[]> {
+    if (this.failure) throw this.failure;
+    if (this.state === 'closed') return [];
+    if (this.state !== 'running') throw new LakehouseError('INVALID_ARGUMENT', `Kafka source ${this.topic}: call start() before poll().`);
+    if (this.queuedRecords === 0 && waitMs > 0) await this.waitForRecords(waitMs);
+    if (this.failure) throw this.failure;
+
+    const out: SourceRecord[] = [];
+    while (out.length < max && this.queue.length > 0) {
+      const b = this.queue[0]!;
+      const remaining = b.records.length - b.next;
+      const take = Math.min(max - out.length, remaining);
+      // A batch's bytes are given back in proportion to the records taken from it.
+      const share = take === remaining ? b.bytes : Math.round((b.bytes * take) / remaining);
+      for (let i = b.next; i < b.next + take; i++) out.push(b.records[i]!);
+      const d = this.delivered.get(b.partition) ?? { from: null, next: null };
+      d.from ??= b.records[b.next]!.offset;
+      d.next = b.records[b.next + take - 1]!.offset + 1n;
+      this.delivered.set(b.partition, d);
+      b.next += take;
+      b.bytes -= share;
+      this.queuedRecords -= take;
+      this.queuedBytes -= share;
+      if (b.next === b.records.length) this.queue.shift();
+    }
+    if (this.full && this.queuedRecords <= this.maxRecords / 2 && this.queuedBytes <= this.maxBytes / 2) {
+      this.full = false;
+      this.applyPause();
+    }
+    return out;
+  }
+
+  ended(): boolean {
+    return false;
+  }
+
+  async commit(positions: Positions): Promise<void> {
+    await this.commitOffsets(positions);
+  }
+
+  async commitOffsets(positions: Positions): Promise<KafkaCommitResult> {
+    const result: KafkaCommitResult = { committed: new Map(), skipped: [] };
+    const generation = this.epoch;
+    const offsets: Array<{ topic: string; partition: number; offset: string }> = [];
+    for (const [key, position] of positions) {
+      const { topic, partition } = parsePositionKey(key);
+      if (topic !== this.topic) continue; // another source's positions
+      const reason = this.state !== 'running' ? `the source is ${this.state}` : this.fenceReason(partition, position);
+      if (reason) {
+        result.skipped.push({ key, position, reason });
+        continue;
+      }
+      offsets.push({ topic, partition, offset: position.toString() });
+      result.committed.set(key, position);
+    }
+    if (offsets.length > 0) {
+      try {
+        await this.consumer.commitOffsets(offsets);
+      } catch (e) {
+        if (!isGenerationError(e)) throw kafkaError(`Committing offsets of group ${this.group}`, this.brokers, e);
+        // The broker fenced us: the group moved on to a generation this member is not (yet) part of.
+        for (const [key, position] of result.committed) {
+          result.skipped.push({ key, position, reason: `the broker refused the commit (${errorMessage(e)}): the group is rebalancing` });
+        }
+        result.committed.clear();
+      }
+    }
+    for (const [key, position] of result.committed) {
+      const mine = this.known.get(key);
+      if (mine === undefined || position > mine) this.known.set(key, position);
+    }
+    if (result.skipped.length > 0) {
+      this.log.warn('Kafka offsets not committed; the table holds them and the partition owner seeks there', {
+        generation, skipped: result.skipped,
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Why `position` of `partition` must not be committed by this member now, or undefined if it may be:
+   * the partition is assigned and the position lies within what poll() handed out in this generation
+   * (from the sought position to the next unread offset).
+   */
+  private fenceReason(partition: number, position: bigint): string | undefined {
+    if (!this.assigned.has(partition)) return `partition ${partition} is not assigned to this member (generation ${this.epoch})`;
+    const d = this.delivered.get(partition);
+    if (!d || d.from === null || d.next === null || position < d.from || position > d.next) {
+      const read = d && d.from !== null ? `${d.from}..${d.next}` : 'nothing';
+      return `offset ${position} was not read in the current generation ${this.epoch} (read ${read}): the records came from an earlier assignment`;
+    }
+    return undefined;
+  }
+
+  pause(): void {
+    this.userPaused = true;
+    this.applyPause();
+  }
+
+  resume(): void {
+    this.userPaused = false;
+    this.applyPause();
+  }
+
+  lag(): Map<string, bigint> {
+    const out = new Map<string, bigint>();
+    for (const partition of this.assigned) {
+      const hw = this.highWatermarks.get(partition);
+      const d = this.delivered.get(partition);
+      const position = d?.next ?? d?.from ?? this.startOffsets.get(partition);
+      if (hw === undefined || position === undefined) continue;
+      out.set(positionKey(this.topic, partition), hw > position ? hw - position : 0n);
+    }
+    return out;
+  }
+
+  async refreshLag(): Promise<Map<string, bigint>> {
+    const [offsets, [committed]] = await Promise.all([
+      this.admin.fetchTopicOffsets(this.topic),
+      this.admin.fetchOffsets({ groupId: this.group, topics: [this.topic] }),
+    ]).catch((e) => {
+      throw kafkaError(`Reading the offsets of ${this.topic}`, this.brokers, e);
+    });
+    for (const o of offsets) {
+      this.highWatermarks.set(o.partition, BigInt(o.high));
+      // A partition read from nowhere yet starts where kafkajs will fetch it: the group's offset, else
+      // the earliest or latest one.
+      const d = this.delivered.get(o.partition);
+      if (d && d.from === null) {
+        const c = BigInt(committed?.partitions.find((p) => p.partition === o.partition)?.offset ?? '-1');
+        this.startOffsets.set(o.partition, c >= 0n ? c : BigInt((this.opts.fromBeginning ?? true) ? o.low : o.high));
+      }
+    }
+    return this.lag();
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.wake();
+    this.dropQueue();
+    this.joined?.reject(new LakehouseError('INVALID_ARGUMENT', `Kafka source ${this.topic} was closed while starting.`));
+    // disconnect() stops fetching and leaves the group, so the partitions move at once, not after the
+    // session timeout.
+    await this.consumer.disconnect().catch((e) => this.log.warn('Kafka consumer disconnect failed', { error: errorMessage(e) }));
+    await this.admin.disconnect().catch(() => {});
+    this.consumerRunning = false;
+  }
+
+  private fail(error: LakehouseError): void {
+    this.failure ??= error;
+    this.log.error('Kafka source failed', { error: error.message });
+    this.joined?.reject(error);
+    this.wake();
+  }
+
+  /** Fetch only while nothing holds it back: the caller's pause, a full queue, or a seek in progress. */
+  private applyPause(): void {
+    if (!this.consumerRunning || this.state === 'closed') return;
+    const topics = [{ topic: this.topic }];
+    if (this.userPaused || this.full || this.seeking) this.consumer.pause(topics);
+    else this.consumer.resume(topics);
+  }
+
+  private waitForRecords(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.wakers]) w();
+  }
+}
+
+function toRecord(topic: string, partition: number, m: KafkaMessage): SourceRecord {
+  const record: SourceRecord = { topic, partition, offset: BigInt(m.offset), value: m.value, key: m.key ?? null };
+  const ts = Number(m.timestamp);
+  if (Number.isFinite(ts) && ts >= 0) record.timestampMs = ts;
+  if (m.headers) {
+    let headers: Record<string, string> | undefined;
+    for (const [k, v] of Object.entries(m.headers)) {
+      if (v === undefined) continue;
+      // A repeated header keeps its last value, as most Kafka clients' lastHeader() does.
+      const last = Array.isArray(v) ? v[v.length - 1] : v;
+      if (last === undefined) continue;
+      (headers ??= {})[k] = typeof last === 'string' ? last : last.toString('utf8');
+    }
+    if (headers) record.headers = headers;
+  }
+  return record;
+}
+
+/** Commit refusals that mean "this member's generation is over", not "Kafka is broken". */
+function isGenerationError(e: unknown): boolean {
+  for (let cur: unknown = e; cur instanceof Error; cur = (cur as { cause?: unknown }).cause) {
+    const type = (cur as { type?: string }).type;
+    if (type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID' || type === 'REBALANCE_IN_PROGRESS' || type === 'FENCED_INSTANCE_ID') return true;
+  }
+  return false;
+}

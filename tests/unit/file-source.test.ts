@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileSource } from '../../pipeline/file-source.ts';
+import type { SourceRecord } from '../../pipeline/source.ts';
+
+let dir: string;
+beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), 'lakehouse-file-source-')); });
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const text = (r: SourceRecord) => Buffer.from(r.value!).toString('utf8');
+
+async function drain(src: FileSource, max = 3): Promise<SourceRecord[]> {
+  const out: SourceRecord[] = [];
+  for (let i = 0; i < 10_000 && !src.ended(); i++) out.push(...await src.poll(max, 0));
+  return out;
+}
+
+describe('FileSource', () => {
+  it('gives every non-empty line with its 0-based line number as offset, across chunk boundaries', async () => {
+    const file = path.join(dir, 'e.ndjson');
+    // Line 2 is empty and skipped but keeps its number; line 3 ends in CRLF; the last line has no newline.
+    writeFileSync(file, '{"a":1}\n{"a":22}\n\n{"a":333}\r\n{"a":4444}');
+    const src = new FileSource({ location: file, chunkBytes: 5 });
+    await src.start(new Map());
+    const got = await drain(src);
+    expect(got.map((r) => [r.offset, text(r)])).toEqual([[0n, '{"a":1}'], [1n, '{"a":22}'], [3n, '{"a":333}'], [4n, '{"a":4444}']]);
+    expect(got.every((r) => r.topic === file && r.partition === 0)).toBe(true);
+    expect(src.key).toBe(`${file}:0`);
+    expect(src.ended()).toBe(true);
+  });
+
+  it('resumes at the recorded position: lines before it are not given again', async () => {
+    const file = path.join(dir, 'e.ndjson');
+    writeFileSync(file, ['a', 'b', 'c', 'd', 'e'].map((s) => JSON.stringify({ s })).join('\n') + '\n');
+    const src = new FileSource({ location: file, chunkBytes: 4 });
+    await src.start(new Map([[`${file}:0`, 3n]]));
+    expect((await drain(src)).map((r) => [r.offset, text(r)])).toEqual([[3n, '{"s":"d"}'], [4n, '{"s":"e"}']]);
+
+    const past = new FileSource({ location: file });
+    await past.start(new Map([[`${file}:0`, 5n]]));
+    expect(await drain(past)).toEqual([]);
+    expect(past.ended()).toBe(true);
+  });
+
+  it('reads a file:// URI, and lines appended after start before the end is reached', async () => {
+    const file = path.join(dir, 'grow.ndjson');
+    writeFileSync(file, '{"n":0}\n');
+    const src = new FileSource({ location: pathToFileURL(file).href });
+    await src.start(new Map());
+    appendFileSync(file, '{"n":1}\n');
+    expect((await drain(src, 100)).map(text)).toEqual(['{"n":0}', '{"n":1}']);
+  });
+
+  it('passes an over-long line on cut, marked with its original length, and keeps counting lines', async () => {
+    const file = path.join(dir, 'long.ndjson');
+    writeFileSync(file, `{"x":"${'y'.repeat(100)}"}\n{"ok":true}\n`);
+    const src = new FileSource({ location: file, chunkBytes: 16, maxLineBytes: 20 });
+    await src.start(new Map());
+    const [long, ok] = await drain(src);
+    expect(long!.value!.length).toBe(21);
+    expect(long!.headers).toEqual({ 'lakehouse-truncated-from': '108' });
+    expect([ok!.offset, text(ok!)]).toEqual([1n, '{"ok":true}']);
+  });
+
+  it('gives nothing while paused and continues where it was after resume', async () => {
+    const file = path.join(dir, 'p.ndjson');
+    writeFileSync(file, '1\n2\n3\n');
+    const src = new FileSource({ location: file });
+    await src.start(new Map());
+    expect((await src.poll(1, 0)).map(text)).toEqual(['1']);
+    src.pause();
+    expect(await src.poll(10, 0)).toEqual([]);
+    expect(src.ended()).toBe(false);
+    src.resume();
+    expect((await src.poll(10, 0)).map(text)).toEqual(['2', '3']);
+  });
+
+  it('a missing file is a sentence that names it and says how to create one', async () => {
+    const file = path.join(dir, 'nope.ndjson');
+    const src = new FileSource({ location: file });
+    await expect(src.start(new Map())).rejects.toThrow(new RegExp(`Source file ${file} does not exist; create it \\(e\\.g\\. lakehouse produce`));
+  });
+});

@@ -1,0 +1,341 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as arrow from 'apache-arrow';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SqlCatalog } from '../../catalog/sql-catalog.ts';
+import type { CatalogPort, LoadedTable, TableIdentifier } from '../../iceberg/catalog-port.ts';
+import { CommitStateUnknownError } from '../../iceberg/errors.ts';
+import type { DataFile } from '../../iceberg/manifest-types.ts';
+import { Table } from '../../iceberg/table.ts';
+import type { TableRequirement, TableUpdate } from '../../iceberg/table-updates.ts';
+import { campaignEventsSchema, campaignEventsSpec } from '../../pipeline/campaign-events.ts';
+import { MemoryDeadLetterSink, NdjsonDeadLetterFile } from '../../pipeline/dead-letters.ts';
+import { generateMessages } from '../../pipeline/event-generator.ts';
+import { FileSource } from '../../pipeline/file-source.ts';
+import { Ingestor, type IngestorOptions, type IngestStats } from '../../pipeline/ingest.ts';
+import { createIngestMetrics, startMetricsServer } from '../../pipeline/metrics.ts';
+import { CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, OffsetsFencedError, offsetsKey, recordedPositions } from '../../pipeline/offsets.ts';
+import type { Positions, Source } from '../../pipeline/source.ts';
+
+/** Every run decodes against this clock, so processed_at and the "absurd timestamp" checks are fixed. */
+const NOW = Date.UTC(2026, 10, 5, 12, 0, 0);
+const NOW_MICROS = BigInt(NOW) * 1000n;
+const GROUP = 'test-ingest';
+
+let dir: string;
+let catalog: SqlCatalog;
+let table: Table;
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'lakehouse-ingest-'));
+  catalog = await SqlCatalog.open({ name: 'default', uri: `sqlite:///${path.join(dir, 'catalog.db')}`, warehouse: path.join(dir, 'wh') });
+  await catalog.createNamespace(['lakehouse']);
+  table = new Table(catalog, await catalog.createTable({ namespace: ['lakehouse'], name: 'campaign_events' }, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
+});
+afterEach(async () => {
+  await catalog.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function event(i: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event_id: `e-${i}`, user_id: `u-${i % 3}`, campaign_id: `c-${i % 2}`, event_type: i % 5 === 0 ? 'click' : 'impression',
+    platform: 'google', timestamp: `2026-11-0${1 + (i % 3)}T10:00:00.${String(i).padStart(6, '0')}Z`, revenue: 0, country: 'DE', device_type: 'mobile',
+    ...over,
+  };
+}
+
+function writeLines(name: string, lines: string[]): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+/** Generated messages as NDJSON, and the event ids the generator meant to be valid (its own record, not our decoder's). */
+function writeGenerated(name: string, count: number, rates: { invalidRate?: number; lateRate?: number; duplicateRate?: number } = {}): { file: string; validIds: Set<string> } {
+  const out: Buffer[] = [];
+  const validIds = new Set<string>();
+  for (const m of generateMessages({ count, seed: 7, ...rates })) {
+    // Raw bytes: some invalid messages are deliberately not UTF-8.
+    out.push(Buffer.from(m.value), Buffer.from('\n'));
+    if (m.kind !== 'invalid') validIds.add(JSON.parse(Buffer.from(m.value).toString('utf8')).event_id);
+  }
+  const file = path.join(dir, name);
+  writeFileSync(file, Buffer.concat(out));
+  return { file, validIds };
+}
+
+function ingestor(file: string, over: Partial<IngestorOptions> = {}): { ingest: Ingestor; source: Source; deadLetters: NdjsonDeadLetterFile } {
+  const source = over.source ?? new FileSource({ location: file });
+  const deadLetters = new NdjsonDeadLetterFile(path.join(dir, 'dead-letters.ndjson'));
+  const ingest = new Ingestor({ table: over.table ?? table, source, group: GROUP, deadLetters, now: () => NOW, flushIntervalMs: 60_000, ...over });
+  return { ingest, source, deadLetters };
+}
+
+async function runToEnd(file: string, over: Partial<IngestorOptions> = {}, signal?: AbortSignal): Promise<IngestStats> {
+  const { ingest, deadLetters } = ingestor(file, over);
+  try {
+    return await ingest.run(signal);
+  } finally {
+    await deadLetters.close();
+  }
+}
+
+function readDeadLetters(): Array<Record<string, unknown>> {
+  const file = path.join(dir, 'dead-letters.ndjson');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+async function eventIdCounts(t: Table = table): Promise<Map<string, number>> {
+  await t.refresh();
+  const counts = new Map<string, number>();
+  for (const r of await t.readRows()) counts.set(r.event_id as string, (counts.get(r.event_id as string) ?? 0) + 1);
+  return counts;
+}
+
+/** A wrapper that aborts the run as soon as the source is told its first commit landed. */
+function abortAfterFirstCommit(inner: Source, controller: AbortController): Source {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'commit') return async (p: Positions) => { await target.commit(p); controller.abort(); };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+describe('Ingestor with a file source', () => {
+  it('writes the exact valid rows, dead-letters invalid lines with reasons, and writes a duplicate in one flush once', async () => {
+    const file = writeLines('events.ndjson', [
+      JSON.stringify(event(1)),
+      JSON.stringify(event(2, { event_type: 'conversion', revenue: 12.5, channel: 'search', cost: 0.25 })),
+      '{"event_id": "broken",',
+      JSON.stringify(event(3, { timestamp: Date.UTC(2026, 10, 2, 8, 0, 0) })),
+      JSON.stringify(event(1)),
+      JSON.stringify(event(4, { event_type: 'view' })),
+      JSON.stringify(event(5, { user_id: undefined })),
+      JSON.stringify(event(2, { event_type: 'conversion', revenue: 12.5, channel: 'search', cost: 0.25 })),
+    ]);
+    const stats = await runToEnd(file);
+
+    expect(stats).toMatchObject({ consumed: 8, written: 3, deadLettered: 3, duplicates: 2, commits: 1, stoppedBy: 'end' });
+    expect(stats.consumed).toBe(stats.written + stats.deadLettered + stats.duplicates);
+    expect(stats.deadLetteredByReason).toEqual({ bad_json: 1, unknown_event_type: 1, missing_field: 1 });
+
+    const rows = (await table.readRows()).sort((a, b) => String(a.event_id).localeCompare(String(b.event_id)));
+    const base = { platform: 'google', country: 'DE', device_type: 'mobile', processed_at: NOW_MICROS };
+    expect(rows).toEqual([
+      { ...base, event_id: 'e-1', user_id: 'u-1', campaign_id: 'c-1', event_type: 'impression', event_time: BigInt(Date.UTC(2026, 10, 2, 10)) * 1000n + 1n, revenue: 0, channel: null, cost: null },
+      { ...base, event_id: 'e-2', user_id: 'u-2', campaign_id: 'c-0', event_type: 'conversion', event_time: BigInt(Date.UTC(2026, 10, 3, 10)) * 1000n + 2n, revenue: 12.5, channel: 'search', cost: 0.25 },
+      { ...base, event_id: 'e-3', user_id: 'u-0', campaign_id: 'c-1', event_type: 'impression', event_time: BigInt(Date.UTC(2026, 10, 2, 8)) * 1000n, revenue: 0, channel: null, cost: null },
+    ]);
+
+    const letters = readDeadLetters();
+    expect(letters.map((l) => [l.offset, l.reason])).toEqual([['2', 'bad_json'], ['5', 'unknown_event_type'], ['6', 'missing_field']]);
+    expect(Buffer.from(letters[0]!.value as string, 'base64').toString('utf8')).toBe('{"event_id": "broken",');
+    expect(letters[0]).toMatchObject({ topic: file, partition: 0, time: new Date(NOW).toISOString(), headers: {} });
+    expect(letters[2]!.detail).toMatch(/user_id/);
+
+    const snap = table.currentSnapshot()!;
+    expect(snap.summary[offsetsKey(GROUP)]).toBe(JSON.stringify({ [`${file}:0`]: '8' }));
+    expect(snap.summary).toMatchObject({ 'lakehouse.source': `file:${file}`, [CONSUMED_KEY]: '8', [DEAD_LETTERED_KEY]: '3', [DUPLICATES_KEY]: '2', 'added-records': '3' });
+  });
+
+  it('counts the same invariant in its metrics: consumed = written + dead-lettered + duplicates', async () => {
+    const { file } = writeGenerated('gen.ndjson', 2_000, { invalidRate: 0.05, lateRate: 0.05, duplicateRate: 0.05 });
+    const metrics = createIngestMetrics();
+    const stats = await runToEnd(file, { metrics, flushRows: 500 });
+    const dead = Object.values(stats.deadLetteredByReason).reduce((a, b) => a + b, 0);
+    expect(stats.consumed).toBe(2_000);
+    expect(stats.deadLettered).toBe(dead);
+    expect(metrics.consumed.get()).toBe(2_000);
+    expect(metrics.consumed.get()).toBe(metrics.written.get() + stats.deadLettered + metrics.duplicates.get());
+    expect(metrics.registry.render()).toMatch(/lakehouse_ingest_dead_lettered_total\{reason="bad_json"\} \d+/);
+    expect(Number(table.currentSnapshot()!.summary['total-records'])).toBe(stats.written);
+    expect(readDeadLetters()).toHaveLength(stats.deadLettered);
+  });
+
+  it('a file of only invalid lines still commits its position, so a rerun reads nothing again', async () => {
+    const file = writeLines('bad.ndjson', ['nope', '{"event_id": 1}']);
+    const first = await runToEnd(file);
+    expect(first).toMatchObject({ consumed: 2, written: 0, deadLettered: 2, commits: 1 });
+    expect(table.currentSnapshot()!.summary['added-records'] ?? '0').toBe('0');
+    expect(recordedPositions(table.metadata, GROUP)).toEqual(new Map([[`${file}:0`, 2n]]));
+    const second = await runToEnd(file);
+    expect(second).toMatchObject({ consumed: 0, commits: 0 });
+    expect(readDeadLetters()).toHaveLength(2);
+  });
+});
+
+describe('exactly once across stops and crashes', () => {
+  it('aborted after its first flush, a rerun resumes there and every valid event lands exactly once', async () => {
+    const { file, validIds } = writeGenerated('resume.ndjson', 3_000, { invalidRate: 0.02, lateRate: 0.05 });
+    const controller = new AbortController();
+    const first = await runToEnd(file, { source: abortAfterFirstCommit(new FileSource({ location: file }), controller), flushRows: 500, pollMaxRecords: 200 }, controller.signal);
+    expect(first.stoppedBy).toBe('abort');
+    expect(first.consumed).toBeGreaterThan(0);
+    expect(first.consumed).toBeLessThan(3_000);
+    expect(first.positions.get(`${file}:0`)).toBe(BigInt(first.consumed));
+
+    const second = await runToEnd(file, { flushRows: 500 });
+    expect(second.resumedFrom).toEqual(first.positions);
+    expect(first.consumed + second.consumed).toBe(3_000);
+    const counts = await eventIdCounts();
+    expect(new Set(counts.keys())).toEqual(validIds);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a crash between writing files and committing records nothing, and the rerun writes everything once', async () => {
+    const { file, validIds } = writeGenerated('crash.ndjson', 1_000, { invalidRate: 0.02 });
+    class CrashAfterWrite extends Table {
+      written: DataFile[] = [];
+      override async writeDataFiles(batches: arrow.RecordBatch[] | AsyncIterable<arrow.RecordBatch>): Promise<DataFile[]> {
+        this.written.push(...await super.writeDataFiles(batches));
+        throw new Error('simulated crash after the data files were written');
+      }
+    }
+    const crashing = new CrashAfterWrite(catalog, await catalog.loadTable(table.identifier));
+    await expect(runToEnd(file, { table: crashing, flushRows: 400 })).rejects.toThrow(/simulated crash/);
+    await table.refresh();
+    expect(table.currentSnapshot()).toBeNull();
+    expect(recordedPositions(table.metadata, GROUP)).toEqual(new Map());
+    expect(crashing.written.length).toBeGreaterThan(0); // orphans: on disk, in no snapshot
+
+    const rerun = await runToEnd(file, { flushRows: 400 });
+    expect(rerun.consumed).toBe(1_000);
+    const counts = await eventIdCounts();
+    expect(new Set(counts.keys())).toEqual(validIds);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('an unknown commit outcome that did land is found by its commit id and not applied twice', async () => {
+    const { file } = writeGenerated('unknown.ndjson', 300);
+    // The catalog applies the commit, then reports a timeout; the next reload fails too, so the
+    // append's own check cannot resolve it and the ingestor must find the commit id itself.
+    let failNextLoad = false;
+    let armed = true;
+    const flaky: CatalogPort = {
+      name: catalog.name,
+      loadTable: async (id: TableIdentifier): Promise<LoadedTable> => {
+        if (failNextLoad) { failNextLoad = false; throw new Error('catalog unreachable'); }
+        return catalog.loadTable(id);
+      },
+      commitTable: async (id: TableIdentifier, req: TableRequirement[], upd: TableUpdate[]): Promise<LoadedTable> => {
+        const r = await catalog.commitTable(id, req, upd);
+        if (armed) { armed = false; failNextLoad = true; throw new CommitStateUnknownError('timeout after the commit was sent'); }
+        return r;
+      },
+    };
+    const t = new Table(flaky, await catalog.loadTable(table.identifier));
+    const stats = await runToEnd(file, { table: t });
+    expect(stats).toMatchObject({ consumed: 300, written: 300, commits: 1 });
+    await table.refresh();
+    expect(table.metadata.snapshots).toHaveLength(1);
+    expect([...(await eventIdCounts()).values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a second reader of the same source whose range was already committed is fenced and commits nothing', async () => {
+    const { file } = writeGenerated('fence.ndjson', 200);
+    await runToEnd(file);
+    // A zombie that ignores the recorded position (as a consumer whose partition moved would).
+    const inner = new FileSource({ location: file });
+    const zombie: Source = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'start') return () => target.start(new Map());
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    await expect(runToEnd(file, { source: zombie })).rejects.toBeInstanceOf(OffsetsFencedError);
+    expect((await eventIdCounts()).size).toBe(200);
+    expect(table.metadata.snapshots).toHaveLength(1);
+    // The zombie's data files were deleted: only the first run's files are in the data directory.
+    const dataFiles = readdirSync(path.join(fileURLToPath(table.location), 'data'), { recursive: true }).filter((f) => String(f).endsWith('.parquet'));
+    expect(dataFiles).toHaveLength((await table.planFiles()).files.length);
+  });
+});
+
+describe('rebalance hooks', () => {
+  it('after a rebalance the records read but not flushed are dropped, the source seeks to the table, and every event lands once', async () => {
+    const { file, validIds } = writeGenerated('rebalance.ndjson', 1_000);
+    let ingest!: Ingestor;
+    let inner = new FileSource({ location: file });
+    let polls = 0;
+    let discardedAt: bigint | undefined;
+    // What the Kafka source does on a rebalance: ask the consumer for the table's positions, seek there,
+    // then tell it (onAssignment) to drop what it read before the seek.
+    const rebalancing: Source = {
+      description: inner.description,
+      start: (p) => inner.start(p),
+      async poll(max, wait) {
+        if (++polls === 3) {
+          const positions = await ingest.positionsFor();
+          discardedAt = positions.get(`${file}:0`);
+          inner = new FileSource({ location: file });
+          await inner.start(positions);
+          ingest.discardUncommitted();
+        }
+        return inner.poll(max, wait);
+      },
+      ended: () => inner.ended(),
+      commit: async () => {},
+      pause: () => inner.pause(),
+      resume: () => inner.resume(),
+      close: async () => {},
+    };
+    ingest = new Ingestor({ table, source: rebalancing, group: GROUP, deadLetters: new MemoryDeadLetterSink(), now: () => NOW, flushRows: 150, pollMaxRecords: 100, flushIntervalMs: 60_000 });
+    const stats = await ingest.run();
+    // Two polls read 200 records; the flush of the first 150 was in flight, so the seek went to 150 and
+    // the other 50 were read again after it.
+    expect(discardedAt).toBe(150n);
+    expect(stats.consumed).toBe(1_000);
+    const counts = await eventIdCounts();
+    expect(new Set(counts.keys())).toEqual(validIds);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+});
+
+describe('metrics endpoint', () => {
+  it('serves the ingest counters in Prometheus text format on /metrics and 404 elsewhere', async () => {
+    const { file } = writeGenerated('metrics.ndjson', 100, { invalidRate: 0.1 });
+    const metrics = createIngestMetrics();
+    const stats = await runToEnd(file, { metrics });
+    const server = await startMetricsServer(metrics.registry, 0);
+    try {
+      const res = await fetch(server.url);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const text = await res.text();
+      expect(text).toContain(`lakehouse_ingest_consumed_total ${stats.consumed}`);
+      expect(text).toContain(`lakehouse_ingest_written_total ${stats.written}`);
+      expect(text).toMatch(/# TYPE lakehouse_ingest_commit_seconds histogram\nlakehouse_ingest_commit_seconds_bucket\{le="0.005"\}/);
+      expect((await fetch(server.url.replace('/metrics', '/'))).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('backpressure', () => {
+  it('over a tiny memory budget the source is paused until a flush completes, and every event still lands', async () => {
+    const { file } = writeGenerated('bp.ndjson', 2_000);
+    const source = new FileSource({ location: file });
+    const pause = vi.spyOn(source, 'pause');
+    const resume = vi.spyOn(source, 'resume');
+    const stats = await runToEnd(file, { source, memoryBudgetBytes: 64 * 1024, pollMaxRecords: 250 });
+    expect(pause).toHaveBeenCalled();
+    expect(resume).toHaveBeenCalledTimes(pause.mock.calls.length);
+    expect(stats.pauses).toBe(pause.mock.calls.length);
+    expect(stats.commits).toBeGreaterThan(1);
+    expect(stats).toMatchObject({ consumed: 2_000, written: 2_000 });
+    expect((await eventIdCounts()).size).toBe(2_000);
+  });
+
+  it('rejects a bad setting at construction with a sentence naming it', () => {
+    expect(() => ingestor('x', { flushRows: 0 })).toThrow(/Ingest option flushRows must be a positive whole number, got 0/);
+    expect(() => ingestor('x', { group: 'a b' })).toThrow(/Group name "a b" is not valid/);
+  });
+});
