@@ -1,6 +1,9 @@
 import type { CatalogPort, LoadedTable, Namespace, TableIdentifier } from '../iceberg/catalog-port.ts';
 import { identifierToString } from '../iceberg/catalog-port.ts';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
+import { CommitConflictError, LakehouseError, errorMessage } from '../iceberg/errors.ts';
+import { nextMetadataLocation, writeTableMetadata } from '../iceberg/metadata-files.ts';
+import { applyUpdates } from '../iceberg/table-metadata-builder.ts';
+import type { TableUpdate } from '../iceberg/table-updates.ts';
 import type { FileIO } from '../iceberg/file-io.ts';
 import { readManifest } from '../iceberg/manifest.ts';
 import { readManifestList } from '../iceberg/manifest-list.ts';
@@ -167,4 +170,34 @@ export async function purgeDroppedTable(catalogLabel: string, table: LoadedTable
       { context: { failures: report.failures } },
     );
   }
+}
+
+/**
+ * The file half of a commit for catalogs that keep a pointer to a metadata file (SQL, Glue): applies the
+ * updates to the base, writes the next `NNNNN-<uuid>.metadata.json` with an exclusive create, and returns
+ * it for the catalog to swap its pointer to. Losing the exclusive create to another committer is a
+ * conflict (nothing of ours can land); the caller deletes the file if its own swap then fails.
+ */
+export async function writeNextMetadata(
+  identifier: TableIdentifier,
+  base: TableMetadata,
+  baseLocation: string,
+  updates: TableUpdate[],
+  ioFor: (location: string) => FileIO,
+): Promise<{ next: TableMetadata; nextLocation: string; io: FileIO }> {
+  const next = applyUpdates(base, updates, { previousMetadataLocation: baseLocation });
+  const nextLocation = nextMetadataLocation(next, baseLocation);
+  const io = ioFor(nextLocation);
+  try {
+    await writeTableMetadata(io, nextLocation, next);
+  } catch (e) {
+    if (e instanceof LakehouseError && e.code === 'ALREADY_EXISTS') {
+      throw new CommitConflictError(
+        `Commit to ${identifierToString(identifier)} lost a race: metadata file ${nextLocation} was written by another committer; reload and retry.`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  return { next, nextLocation, io };
 }

@@ -26,10 +26,10 @@ import { classifyS3Error } from '../iceberg/io/s3-file-io.ts';
 import { nextMetadataLocation, readTableMetadata, writeTableMetadata } from '../iceberg/metadata-files.ts';
 import { withRetry, type RetryOptions } from '../iceberg/retry.ts';
 import type { TableMetadata } from '../iceberg/table-metadata.ts';
-import { applyUpdates, checkRequirements, newTableMetadata } from '../iceberg/table-metadata-builder.ts';
+import { checkRequirements, newTableMetadata } from '../iceberg/table-metadata-builder.ts';
 import type { TableRequirement, TableUpdate } from '../iceberg/table-updates.ts';
 import { isPrimitive, type IcebergType, type NestedField } from '../iceberg/types.ts';
-import { purgeDroppedTable, type Catalog, type CreateTableOptions, type DropTableOptions, type PropertiesUpdateSummary } from './catalog.ts';
+import { purgeDroppedTable, writeNextMetadata, type Catalog, type CreateTableOptions, type DropTableOptions, type PropertiesUpdateSummary } from './catalog.ts';
 
 /**
  * An Iceberg catalog on AWS Glue (or a Glue-compatible endpoint such as moto), laid out as Java's
@@ -514,20 +514,7 @@ export class GlueCatalog implements Catalog {
       );
     }
 
-    const next = applyUpdates(base, updates, { previousMetadataLocation: baseLocation });
-    const nextLocation = nextMetadataLocation(next, baseLocation);
-    const io = this.ioFor(nextLocation);
-    try {
-      await writeTableMetadata(io, nextLocation, next);
-    } catch (e) {
-      if (e instanceof LakehouseError && e.code === 'ALREADY_EXISTS') {
-        throw new CommitConflictError(
-          `Commit to ${identifierToString(identifier)} lost a race: metadata file ${nextLocation} was written by another committer; reload and retry.`,
-          { cause: e },
-        );
-      }
-      throw e;
-    }
+    const { next, nextLocation, io } = await writeNextMetadata(identifier, base, baseLocation, updates, (l) => this.ioFor(l));
 
     const input = icebergTableInput({
       name: table,

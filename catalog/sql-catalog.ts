@@ -5,13 +5,13 @@ import type { FileIO } from '../iceberg/file-io.ts';
 import { isLocalLocation, toFileUri } from '../iceberg/io/local-file-io.ts';
 import { resolveFileIO } from '../iceberg/io/resolve-file-io.ts';
 import { nextMetadataLocation, readTableMetadata, writeTableMetadata } from '../iceberg/metadata-files.ts';
-import type { TableMetadata } from '../iceberg/table-metadata.ts';
-import { applyUpdates, checkRequirements, newTableMetadata } from '../iceberg/table-metadata-builder.ts';
+import { checkRequirements, newTableMetadata } from '../iceberg/table-metadata-builder.ts';
 import type { TableRequirement, TableUpdate } from '../iceberg/table-updates.ts';
 import {
   checkNamespace,
   namespaceToString,
   purgeDroppedTable,
+  writeNextMetadata,
   type Catalog,
   type CreateTableOptions,
   type DropTableOptions,
@@ -409,20 +409,7 @@ export class SqlCatalog implements Catalog {
     checkRequirements(base, requirements);
     if (updates.length === 0) return { identifier, metadataLocation: baseLocation, metadata: base, io: baseIo };
 
-    const next: TableMetadata = applyUpdates(base, updates, { previousMetadataLocation: baseLocation });
-    const nextLocation = nextMetadataLocation(next, baseLocation);
-    const io = this.ioFor(nextLocation);
-    try {
-      await writeTableMetadata(io, nextLocation, next);
-    } catch (e) {
-      if (e instanceof LakehouseError && e.code === 'ALREADY_EXISTS') {
-        throw new CommitConflictError(
-          `Commit to ${identifierToString(identifier)} lost a race: metadata file ${nextLocation} was written by another committer; reload and retry.`,
-          { cause: e },
-        );
-      }
-      throw e;
-    }
+    const { next, nextLocation, io } = await writeNextMetadata(identifier, base, baseLocation, updates, (l) => this.ioFor(l));
 
     let changes: number;
     try {
