@@ -2,7 +2,7 @@ import type { CatalogPort, LoadedTable, Namespace, TableIdentifier } from '../ic
 import { identifierToString } from '../iceberg/catalog-port.ts';
 import { CommitConflictError, LakehouseError, errorMessage } from '../iceberg/errors.ts';
 import { nextMetadataLocation, writeTableMetadata } from '../iceberg/metadata-files.ts';
-import { applyUpdates } from '../iceberg/table-metadata-builder.ts';
+import { applyUpdates, newTableMetadata } from '../iceberg/table-metadata-builder.ts';
 import type { TableUpdate } from '../iceberg/table-updates.ts';
 import type { FileIO } from '../iceberg/file-io.ts';
 import { readManifest } from '../iceberg/manifest.ts';
@@ -200,4 +200,28 @@ export async function writeNextMetadata(
     throw e;
   }
   return { next, nextLocation, io };
+}
+
+/**
+ * The file half of creating a table in a pointer-based catalog (SQL, Glue): fresh metadata from the
+ * create options at `location`, written as version 00000 with an exclusive create. The catalog then
+ * inserts its entry and deletes this file if that fails.
+ */
+export async function writeNewTableMetadata(
+  options: CreateTableOptions,
+  location: string,
+  ioFor: (location: string) => FileIO,
+): Promise<{ metadata: TableMetadata; metadataLocation: string; io: FileIO }> {
+  const metadata = newTableMetadata({
+    schema: options.schema,
+    location,
+    ...(options.partitionSpec ? { spec: options.partitionSpec } : {}),
+    ...(options.sortOrder ? { sortOrder: options.sortOrder } : {}),
+    ...(options.properties ? { properties: options.properties } : {}),
+    ...(options.formatVersion ? { formatVersion: options.formatVersion } : {}),
+  });
+  const metadataLocation = nextMetadataLocation(metadata, null);
+  const io = ioFor(metadataLocation);
+  await writeTableMetadata(io, metadataLocation, metadata);
+  return { metadata, metadataLocation, io };
 }

@@ -23,13 +23,13 @@ import type { FileIO } from '../iceberg/file-io.ts';
 import { isLocalLocation, toFileUri } from '../iceberg/io/local-file-io.ts';
 import { CLIENT_REGION, resolveFileIO } from '../iceberg/io/resolve-file-io.ts';
 import { classifyS3Error } from '../iceberg/io/s3-file-io.ts';
-import { nextMetadataLocation, readTableMetadata, writeTableMetadata } from '../iceberg/metadata-files.ts';
+import { readTableMetadata } from '../iceberg/metadata-files.ts';
 import { withRetry, type RetryOptions } from '../iceberg/retry.ts';
 import type { TableMetadata } from '../iceberg/table-metadata.ts';
-import { checkRequirements, newTableMetadata } from '../iceberg/table-metadata-builder.ts';
+import { checkRequirements } from '../iceberg/table-metadata-builder.ts';
 import type { TableRequirement, TableUpdate } from '../iceberg/table-updates.ts';
 import { isPrimitive, type IcebergType, type NestedField } from '../iceberg/types.ts';
-import { purgeDroppedTable, writeNextMetadata, type Catalog, type CreateTableOptions, type DropTableOptions, type PropertiesUpdateSummary } from './catalog.ts';
+import { purgeDroppedTable, writeNewTableMetadata, writeNextMetadata, type Catalog, type CreateTableOptions, type DropTableOptions, type PropertiesUpdateSummary } from './catalog.ts';
 
 /**
  * An Iceberg catalog on AWS Glue (or a Glue-compatible endpoint such as moto), laid out as Java's
@@ -356,17 +356,7 @@ export class GlueCatalog implements Catalog {
     if (await this.findGlueTable(db, table)) throw this.tableExistsError(identifier);
 
     const location = options.location ? absoluteLocation(options.location, this.cwd) : this.defaultTableLocation(database, table);
-    const metadata = newTableMetadata({
-      schema: options.schema,
-      location,
-      ...(options.partitionSpec ? { spec: options.partitionSpec } : {}),
-      ...(options.sortOrder ? { sortOrder: options.sortOrder } : {}),
-      ...(options.properties ? { properties: options.properties } : {}),
-      ...(options.formatVersion ? { formatVersion: options.formatVersion } : {}),
-    });
-    const metadataLocation = nextMetadataLocation(metadata, null);
-    const io = this.ioFor(metadataLocation);
-    await writeTableMetadata(io, metadataLocation, metadata);
+    const { metadata, metadataLocation, io } = await writeNewTableMetadata(options, location, (l) => this.ioFor(l));
     await this.createGlueEntry(identifier, icebergTableInput({ name: table, metadata, metadataLocation }), metadataLocation, io);
     return { identifier, metadataLocation, metadata, io };
   }

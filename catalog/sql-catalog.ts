@@ -4,14 +4,15 @@ import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMess
 import type { FileIO } from '../iceberg/file-io.ts';
 import { isLocalLocation, toFileUri } from '../iceberg/io/local-file-io.ts';
 import { resolveFileIO } from '../iceberg/io/resolve-file-io.ts';
-import { nextMetadataLocation, readTableMetadata, writeTableMetadata } from '../iceberg/metadata-files.ts';
-import { checkRequirements, newTableMetadata } from '../iceberg/table-metadata-builder.ts';
+import { readTableMetadata } from '../iceberg/metadata-files.ts';
+import { checkRequirements } from '../iceberg/table-metadata-builder.ts';
 import type { TableRequirement, TableUpdate } from '../iceberg/table-updates.ts';
 import {
   checkNamespace,
   namespaceToString,
   purgeDroppedTable,
   writeNextMetadata,
+  writeNewTableMetadata,
   type Catalog,
   type CreateTableOptions,
   type DropTableOptions,
@@ -288,17 +289,7 @@ export class SqlCatalog implements Catalog {
     if (await this.tableRow(ns, name)) throw this.tableExistsError(identifier);
 
     const location = options.location ? this.normalizeLocation(options.location) : await this.defaultTableLocation(ns, name);
-    const metadata = newTableMetadata({
-      schema: options.schema,
-      location,
-      ...(options.partitionSpec ? { spec: options.partitionSpec } : {}),
-      ...(options.sortOrder ? { sortOrder: options.sortOrder } : {}),
-      ...(options.properties ? { properties: options.properties } : {}),
-      ...(options.formatVersion ? { formatVersion: options.formatVersion } : {}),
-    });
-    const metadataLocation = nextMetadataLocation(metadata, null);
-    const io = this.ioFor(metadataLocation);
-    await writeTableMetadata(io, metadataLocation, metadata);
+    const { metadata, metadataLocation, io } = await writeNewTableMetadata(options, location, (l) => this.ioFor(l));
     try {
       await this.insertTableRow(ns, name, metadataLocation);
     } catch (e) {
