@@ -4,6 +4,7 @@ import { tablesCommand } from './tables.ts';
 import { demoCommand } from './demo.ts';
 import { ingestCommand } from './ingest.ts';
 import { produceCommand } from './produce.ts';
+import { metricsCommand } from './metrics.ts';
 
 /**
  * `lakehouse`: the only place that wires concrete pieces together (STYLE layering:
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand());
   program.addCommand(produceCommand());
   program.addCommand(ingestCommand());
+  program.addCommand(metricsCommand());
   // addCommand does not copy settings: every (sub)command must throw instead of exiting and show help on errors.
   const configure = (c: Command) => {
     c.exitOverride().showHelpAfterError('(run with --help for usage)');
@@ -34,6 +36,7 @@ Examples:
   $ lakehouse demo                                   create ./warehouse and fill lakehouse.campaign_events
   $ lakehouse produce --to file:events.ndjson --invalid-rate 0.01
   $ lakehouse ingest --source file:events.ndjson --create-table
+  $ lakehouse metrics run                            bring lakehouse.campaign_metrics up to date
   $ lakehouse tables list                            tables in the default namespace (lakehouse)
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
   $ lakehouse tables files campaign_events --where "event_type = 'click'"`);

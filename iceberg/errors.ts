@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'COMMIT_FAILED'
   | 'VALIDATION_FAILED'
   | 'IO_ERROR'
+  | 'QUERY_FAILED'
   | 'INTERNAL';
 
 export interface ErrorOptions {

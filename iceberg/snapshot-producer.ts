@@ -58,6 +58,7 @@ export abstract class SnapshotProducer {
   readonly snapshotId: bigint = generateSnapshotId();
   protected readonly commitUuid = randomUUID();
   private extra: Record<string, string> = {};
+  private readonly validators: ((base: TableMetadata) => void)[] = [];
   private manifestCount = 0;
   private lastResult?: ApplyResult;
   private lastManifestList?: string;
@@ -76,6 +77,16 @@ export abstract class SnapshotProducer {
 
   setAll(props: Record<string, string>): this {
     Object.assign(this.extra, props);
+    return this;
+  }
+
+  /**
+   * Checks the table before every attempt (the first, and each one after a conflict reloaded it); a
+   * throw ends the commit with nothing committed. For callers whose files are only right against the
+   * state they read, e.g. a metrics job that must not land over a newer run's results.
+   */
+  validate(check: (base: TableMetadata) => void): this {
+    this.validators.push(check);
     return this;
   }
 
@@ -184,6 +195,7 @@ export abstract class SnapshotProducer {
       // the owner's decision, so say so instead of doing it behind their back.
       throw new LakehouseError('UNSUPPORTED', `Table ${identifierToString(this.table.state.identifier)} is Iceberg format v${base.formatVersion}; lakehouse reads it but writes only format v2 tables. Upgrade it first (e.g. PyIceberg: table.transaction().upgrade_table_version(2), or Spark: ALTER TABLE ... SET TBLPROPERTIES ('format-version'='2')).`);
     }
+    for (const check of this.validators) check(base);
     const parent = currentSnapshot(base);
     const result = await this.apply(base, parent);
     this.lastResult = result;

@@ -1,0 +1,150 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Catalog } from '../catalog/catalog.ts';
+import { microsToIso } from '../iceberg/conversions.ts';
+import { LakehouseError } from '../iceberg/errors.ts';
+import { type LogLevel, type Logger, createLogger } from '../pipeline/log.ts';
+import { CAMPAIGN_EVENTS_TABLE } from '../pipeline/campaign-events.ts';
+import { CAMPAIGN_METRICS_TABLE, METRIC_DIMENSIONS, type MetricDimension, WINDOW_SIZES, type WindowSize } from '../sql/campaign-metrics-table.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../sql/metrics-job.ts';
+import { globalOptions, tableId, withCatalog } from './context.ts';
+import { duration } from './ingest.ts';
+import { printJson } from './output.ts';
+
+/**
+ * `lakehouse metrics run|rebuild`: keeps campaign_metrics current with campaign_events (sql/metrics-job.ts).
+ */
+interface MetricsCliOptions {
+  table: string;
+  events: string;
+  window?: WindowSize;
+  dimensions?: MetricDimension[];
+  allowedLateness: number;
+  cacheDir?: string;
+  logLevel: LogLevel;
+}
+
+function commonOptions(cmd: Command): Command {
+  return cmd
+    .option('-t, --table <name>', 'metrics table, [namespace.]table (created on the first run)', CAMPAIGN_METRICS_TABLE)
+    .option('--events <name>', 'events table it is computed from, [namespace.]table', CAMPAIGN_EVENTS_TABLE)
+    .addOption(new Option('--window <size>', 'tumbling window size for a new table (an existing table keeps its own; default 5m)').choices(Object.keys(WINDOW_SIZES)))
+    .addOption(new Option('--dimensions <list>', `extra grouping columns for a new table, comma-separated: ${METRIC_DIMENSIONS.join(', ')}`).argParser(dimensionList))
+    .addOption(new Option('--allowed-lateness <duration>', 'watermark = newest event_time minus this; windows ending before it are complete').default(DEFAULT_ALLOWED_LATENESS_MS, '10m').argParser(duration('--allowed-lateness')))
+    .option('--cache-dir <dir>', 'local copies of object-store data files for DuckDB (default $LAKEHOUSE_CACHE/data-files)')
+    .addOption(new Option('--log-level <level>', 'JSON logs on stderr from this level').choices(['debug', 'info', 'warn', 'error']).default('warn'));
+}
+
+export function metricsCommand(): Command {
+  const metrics = new Command('metrics').description('materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB');
+
+  metrics.addCommand(commonOptions(new Command('run'))
+    .description('bring campaign_metrics up to date: recompute only the windows changed since the last run (late events included), in one snapshot')
+    .addOption(new Option('--every <duration>', 'keep running: a run every <duration> (e.g. 10s) until SIGINT/SIGTERM').argParser(duration('--every')))
+    .addHelpText('after', `
+The metrics table's snapshot summary records the campaign_events snapshot it is current with
+(lakehouse.metrics.source-snapshot-id). A run reads the events snapshots added since, finds the windows
+their new (or removed) data files touch, recomputes those windows in full with sql/campaign_metrics.sql
+and replaces them in one overwrite. Compactions cause no work; a run with nothing new commits nothing.
+
+Examples:
+  $ lakehouse metrics run
+  $ lakehouse metrics run --every 10s --log-level info
+  $ lakehouse metrics run --table campaign_metrics_1h --window 1h --dimensions platform,country`)
+    .action(async (o: MetricsCliOptions & { every?: number }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const log = createLogger({ level: o.logLevel });
+      await withCatalog(g, async (catalog) => {
+        const job = jobOptions(catalog, o, log);
+        if (o.every === undefined) {
+          report(await runMetrics(job), g.json ?? false);
+          return;
+        }
+        await runEvery(o.every, log, async () => report(await runMetrics(job), g.json ?? false));
+      });
+    }));
+
+  metrics.addCommand(commonOptions(new Command('rebuild'))
+    .description('recompute every window in a time range from campaign_events (after a backfill or a definition change), in one snapshot')
+    .requiredOption('--from <time>', 'start, ISO-8601 (2026-11-01 or 2026-11-01T10:00:00Z; no zone means UTC)', parseTime('--from'))
+    .requiredOption('--to <time>', 'end (exclusive), ISO-8601', parseTime('--to'))
+    .addHelpText('after', `
+Windows overlapping [--from, --to) are recomputed and replaced; windows changed since the last run are
+brought up to date in the same snapshot.
+
+Examples:
+  $ lakehouse metrics rebuild --from 2026-11-01 --to 2026-11-02
+  $ lakehouse metrics rebuild --from 2026-11-01T10:00:00Z --to 2026-11-01T12:00:00Z --json`)
+    .action(async (o: MetricsCliOptions & { from: number; to: number }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const log = createLogger({ level: o.logLevel });
+      await withCatalog(g, async (catalog) => {
+        report(await rebuildMetrics({ ...jobOptions(catalog, o, log), fromMs: o.from, toMs: o.to }), g.json ?? false);
+      });
+    }));
+  return metrics;
+}
+
+function jobOptions(catalog: Catalog, o: MetricsCliOptions, log: Logger): MetricsJobOptions {
+  return {
+    catalog, events: tableId(o.events), metrics: tableId(o.table), window: o.window, dimensions: o.dimensions,
+    allowedLatenessMs: o.allowedLateness, cacheDir: o.cacheDir, log,
+  };
+}
+
+function report(r: MetricsRunResult, json: boolean): void {
+  if (json) {
+    printJson(r);
+    return;
+  }
+  const wm = r.watermarkMicros === null ? 'none' : microsToIso(r.watermarkMicros, true);
+  if (r.mode === 'noop') {
+    process.stdout.write(`campaign_metrics is up to date (campaign_events snapshot ${r.sourceSnapshotId ?? 'none'}); nothing committed.\n`);
+    return;
+  }
+  process.stdout.write(`${r.mode}: recomputed ${r.windowsRecomputed} windows, wrote ${r.rowsWritten} rows in snapshot ${r.snapshotId} (current with campaign_events snapshot ${r.sourceSnapshotId}, watermark ${wm}) in ${r.seconds.toFixed(2)} s.\n`);
+}
+
+/** Runs `fn` every `everyMs` until SIGINT/SIGTERM; a run in progress finishes first. Errors are logged, not fatal. */
+async function runEvery(everyMs: number, log: Logger, fn: () => Promise<void>): Promise<void> {
+  let stop = false;
+  let wake: (() => void) | null = null;
+  const onSignal = () => { stop = true; wake?.(); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    while (!stop) {
+      const started = Date.now();
+      try {
+        await fn();
+      } catch (e) {
+        // A broken setup (missing table, bad grain) will not fix itself: stop with its sentence.
+        if (e instanceof LakehouseError && ['TABLE_NOT_FOUND', 'INVALID_ARGUMENT', 'INVALID_METADATA', 'SCHEMA_MISMATCH'].includes(e.code)) throw e;
+        log.error('metrics run failed; retrying at the next interval', { error: e instanceof Error ? e.message : String(e) });
+      }
+      const wait = Math.max(0, everyMs - (Date.now() - started));
+      if (!stop) await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, wait); });
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function dimensionList(v: string): MetricDimension[] {
+  const dims = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const d of dims) {
+    if (!(METRIC_DIMENSIONS as readonly string[]).includes(d)) throw new InvalidArgumentError(`--dimensions takes ${METRIC_DIMENSIONS.join(', ')} (comma-separated), got "${d}".`);
+  }
+  return dims as MetricDimension[];
+}
+
+/** ISO-8601 date or date-time; a value without a zone is UTC (metrics windows are UTC). */
+export function parseTime(flag: string) {
+  return (v: string): number => {
+    const s = v.trim();
+    const withZone = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : /([zZ]|[+-]\d{2}:?\d{2})$/.test(s) ? s : `${s}Z`;
+    const ms = Date.parse(withZone);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(s) || Number.isNaN(ms)) throw new InvalidArgumentError(`${flag} must be an ISO-8601 date or time such as 2026-11-01 or 2026-11-01T10:00:00Z, got "${v}".`);
+    return ms;
+  };
+}

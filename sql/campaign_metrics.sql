@@ -1,0 +1,68 @@
+-- campaign_metrics: tumbling-window metrics per campaign from campaign_events (issue 5).
+-- The definitions are the README's "Metric definitions"; this file is what `lakehouse metrics run` executes.
+--
+-- Input:  a table or view `campaign_events` with the campaign_events columns, and four variables.
+-- Output: the temp table `campaign_metrics_result`, one row per window and grain, in the
+--         campaign_metrics column order.
+--
+-- Run it by hand in the DuckDB CLI over a local warehouse:
+--   SET TimeZone = 'UTC';
+--   CREATE VIEW campaign_events AS SELECT * FROM read_parquet('warehouse/lakehouse/campaign_events/data/**/*.parquet');
+--   SET VARIABLE window_seconds = 300;                      -- 60, 300 or 3600
+--   SET VARIABLE dimensions = []::VARCHAR[];                -- or ['platform'], ['platform', 'country', 'channel']
+--   SET VARIABLE watermark = (SELECT max(event_time) FROM campaign_events) - INTERVAL 10 MINUTE;
+--   SET VARIABLE processed_at = now();
+--   .read sql/campaign_metrics.sql
+--   SELECT * FROM campaign_metrics_result ORDER BY window_start, campaign_id;
+-- (A glob over the data folder also reads files that later snapshots replaced; the job passes exactly the
+-- files of the table's current snapshot that can hold the windows it recomputes.)
+
+-- Each event_id counts once: the copy with the earliest processed_at (the first ingested) wins; the
+-- remaining columns only break exact ties so the choice never depends on file order.
+CREATE OR REPLACE TEMP TABLE unique_events AS
+SELECT *
+FROM campaign_events
+QUALIFY row_number() OVER (
+    PARTITION BY event_id
+    ORDER BY processed_at, event_time, event_type, campaign_id, user_id, platform, country, device_type, channel, revenue, cost
+) = 1;
+
+CREATE OR REPLACE TEMP TABLE campaign_metrics_result AS
+WITH windowed AS (
+    -- Windows are aligned to the UTC epoch: window_start = floor(event_time / size) * size, in microseconds.
+    SELECT
+        make_timestamptz(epoch_us(event_time) // (getvariable('window_seconds') * 1000000)
+                                              * (getvariable('window_seconds') * 1000000)) AS window_start,
+        * EXCLUDE (processed_at)
+    FROM unique_events
+),
+grouped AS (
+    SELECT
+        window_start,
+        -- campaign_id plus the selected dimensions form the grain.
+        COLUMNS(c -> c = 'campaign_id' OR list_contains(getvariable('dimensions'), c)),
+        count(*) FILTER (WHERE event_type = 'impression') AS impressions,
+        count(*) FILTER (WHERE event_type = 'click') AS clicks,
+        count(*) FILTER (WHERE event_type = 'conversion') AS conversions,
+        coalesce(kahan_sum(revenue), 0)::DOUBLE AS revenue,
+        coalesce(kahan_sum(cost), 0)::DOUBLE AS spend
+    FROM windowed
+    GROUP BY ALL
+)
+SELECT
+    window_start,
+    window_start + to_seconds(getvariable('window_seconds')) AS window_end,
+    COLUMNS(c -> c = 'campaign_id' OR list_contains(getvariable('dimensions'), c)),
+    impressions,
+    clicks,
+    conversions,
+    revenue,
+    spend,
+    CASE WHEN impressions = 0 THEN NULL ELSE 100 * clicks::DOUBLE / impressions END AS ctr_percent,
+    CASE WHEN clicks = 0 THEN NULL ELSE 100 * conversions::DOUBLE / clicks END AS cvr_percent,
+    CASE WHEN clicks = 0 THEN NULL ELSE spend / clicks END AS cpc,
+    CASE WHEN conversions = 0 THEN NULL ELSE spend / conversions END AS cpa,
+    CASE WHEN spend = 0 THEN NULL ELSE revenue / spend END AS roas,
+    window_start + to_seconds(getvariable('window_seconds')) <= getvariable('watermark') AS complete,
+    getvariable('processed_at')::TIMESTAMPTZ AS processed_at
+FROM grouped;

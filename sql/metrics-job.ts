@@ -1,0 +1,432 @@
+import { readFile } from 'node:fs/promises';
+import type { Catalog } from '../catalog/catalog.ts';
+import { rowsToRecordBatch } from '../iceberg/arrow-rows.ts';
+import { identifierToString, type TableIdentifier } from '../iceberg/catalog-port.ts';
+import { CommitStateUnknownError, LakehouseError } from '../iceberg/errors.ts';
+import { alwaysTrue, and, gtEq, lt, or, type Expr } from '../iceberg/expressions.ts';
+import type { DataFile } from '../iceberg/manifest-types.ts';
+import { snapshotChanges, snapshotsBetween } from '../iceberg/snapshot-changes.ts';
+import { Table } from '../iceberg/table.ts';
+import { ancestorsOf, currentSnapshot, type TableMetadata } from '../iceberg/table-metadata.ts';
+import { CAMPAIGN_EVENTS_TABLE } from '../pipeline/campaign-events.ts';
+import { type Logger, silentLogger } from '../pipeline/log.ts';
+import {
+  CAMPAIGN_METRICS_TABLE, DEFAULT_WINDOW, METRIC_DIMENSIONS, type MetricDimension, WINDOW_SIZES, type WindowSize,
+  campaignMetricsSchema, campaignMetricsSpec,
+} from './campaign-metrics-table.ts';
+import { DataFileCache } from './data-file-cache.ts';
+import { DuckDb, sqlStringList } from './duckdb.ts';
+
+/**
+ * `lakehouse metrics run` / `rebuild` (issue 5): keeps `campaign_metrics` current with `campaign_events`.
+ *
+ * The metrics table's snapshot summary records the events snapshot it is current with
+ * (SOURCE_SNAPSHOT_KEY) and the watermark it used. A run reads only what happened since:
+ *  1. the events snapshots after the recorded one; their added and removed data files (compactions,
+ *     operation `replace`, change no data and are skipped) name the changed windows, by the event_time of
+ *     every row in them and of every other copy of their event_ids (a late duplicate can move an event);
+ *  2. windows whose `complete` flag flips because the watermark moved are added;
+ *  3. those windows are recomputed in full by sql/campaign_metrics.sql, from the files the Iceberg planner
+ *     keeps for their time ranges, plus every copy of their event_ids found anywhere in the table (one
+ *     column scanned), so "earliest processed_at wins" is decided globally;
+ *  4. one overwrite of exactly those windows replaces them in `campaign_metrics`, in one snapshot that
+ *     records the new source snapshot. Nothing is written before that commit, so a crash leaves the table
+ *     as it was and the next run redoes the work.
+ * With nothing recorded (first run) or a recorded snapshot no longer in the events history (expired,
+ * rolled back), the run is a full rebuild.
+ */
+
+/** Summary key: the campaign_events snapshot id the metrics are current with. */
+export const SOURCE_SNAPSHOT_KEY = 'lakehouse.metrics.source-snapshot-id';
+/** Summary key: the watermark (epoch microseconds) the `complete` flags were computed with. */
+export const WATERMARK_KEY = 'lakehouse.metrics.watermark-us';
+/** Table properties fixing a metrics table's grain at creation. */
+export const WINDOW_PROPERTY = 'lakehouse.metrics.window';
+export const DIMENSIONS_PROPERTY = 'lakehouse.metrics.dimensions';
+export const SOURCE_TABLE_PROPERTY = 'lakehouse.metrics.source-table';
+
+export const DEFAULT_ALLOWED_LATENESS_MS = 10 * 60_000;
+/** Whole-run retries when another metrics run committed first (its results may be newer than ours). */
+const RUN_ATTEMPTS = 4;
+
+const SQL_FILE = new URL('./campaign_metrics.sql', import.meta.url);
+
+export interface MetricsJobOptions {
+  catalog: Catalog;
+  /** Default lakehouse.campaign_events. */
+  events?: TableIdentifier;
+  /** Default lakehouse.campaign_metrics; created on the first run when missing. */
+  metrics?: TableIdentifier;
+  /** Window size for a new table; an existing table keeps its own (a different value is an error). */
+  window?: WindowSize;
+  /** Extra grouping dimensions for a new table; an existing table keeps its own. */
+  dimensions?: MetricDimension[];
+  /** watermark = max(event_time) - allowed lateness; default 10 minutes. */
+  allowedLatenessMs?: number;
+  /** Local cache of data files for object-store tables (DuckDB reads local files). */
+  cacheDir?: string;
+  /** DuckDB threads (default: all cores). */
+  threads?: number;
+  log?: Logger;
+}
+
+export interface MetricsRunResult {
+  mode: 'noop' | 'incremental' | 'full' | 'rebuild';
+  /** The campaign_metrics snapshot committed, or null when there was nothing to do. */
+  snapshotId: bigint | null;
+  /** The campaign_events snapshot the metrics are now current with. */
+  sourceSnapshotId: bigint | null;
+  windowsRecomputed: number;
+  rowsWritten: number;
+  watermarkMicros: bigint | null;
+  seconds: number;
+}
+
+/** A half-open range of window starts [lo, hi), epoch microseconds, aligned to the window size. */
+interface WindowRange {
+  lo: bigint;
+  hi: bigint;
+}
+
+const NAMESPACE = ['lakehouse'];
+
+export async function runMetrics(opts: MetricsJobOptions): Promise<MetricsRunResult> {
+  return runWithRetries(opts, null);
+}
+
+/** Recomputes every window overlapping [fromMs, toMs), plus whatever changed since the last run. */
+export async function rebuildMetrics(opts: MetricsJobOptions & { fromMs: number; toMs: number }): Promise<MetricsRunResult> {
+  if (!(opts.fromMs < opts.toMs)) {
+    throw new LakehouseError('INVALID_ARGUMENT', `metrics rebuild needs --from before --to (got ${new Date(opts.fromMs).toISOString()} .. ${new Date(opts.toMs).toISOString()}).`);
+  }
+  return runWithRetries(opts, { fromMs: opts.fromMs, toMs: opts.toMs });
+}
+
+/** Another metrics run committed while we computed: our windows may be older than its; start over. */
+class NewerMetricsRunError extends LakehouseError {
+  constructor(table: string) {
+    super('COMMIT_CONFLICT', `Another metrics run committed to ${table} while this one was computing; its results may be newer, so this run's were not committed.`, { retryable: true });
+  }
+}
+
+async function runWithRetries(opts: MetricsJobOptions, range: { fromMs: number; toMs: number } | null): Promise<MetricsRunResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runOnce(opts, range);
+    } catch (e) {
+      if (!(e instanceof NewerMetricsRunError) || attempt >= RUN_ATTEMPTS) {
+        if (e instanceof NewerMetricsRunError) {
+          throw new LakehouseError('COMMIT_FAILED', `${e.message} Gave up after ${RUN_ATTEMPTS} attempts; nothing was committed by this run. Run it again, or run one metrics job per table.`, { cause: e });
+        }
+        throw e;
+      }
+      (opts.log ?? silentLogger).info('metrics run restarts: another run committed first', { attempt });
+    }
+  }
+}
+
+async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: number } | null): Promise<MetricsRunResult> {
+  const started = performance.now();
+  const log = opts.log ?? silentLogger;
+  const eventsId = opts.events ?? { namespace: NAMESPACE, name: CAMPAIGN_EVENTS_TABLE };
+  const metricsId = opts.metrics ?? { namespace: eventsId.namespace, name: CAMPAIGN_METRICS_TABLE };
+  const lateness = BigInt(Math.round((opts.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS) * 1000));
+  if (lateness < 0n) throw new LakehouseError('INVALID_ARGUMENT', `Allowed lateness must be 0 or more (got ${opts.allowedLatenessMs} ms).`);
+
+  const events = await loadEvents(opts.catalog, eventsId);
+  const metrics = await openMetricsTable(opts.catalog, metricsId, eventsId, opts);
+  const grain = metricsGrain(metrics);
+  const windowUs = BigInt(WINDOW_SIZES[grain.window]) * 1_000_000n;
+  const head = events.currentSnapshot();
+  const metricsBase = metrics.currentSnapshot()?.snapshotId ?? null;
+  const recorded = recordedState(metrics.metadata);
+  const done = (mode: MetricsRunResult['mode'], fields: Partial<MetricsRunResult> = {}): MetricsRunResult => ({
+    mode, snapshotId: null, sourceSnapshotId: recorded.source, windowsRecomputed: 0, rowsWritten: 0,
+    watermarkMicros: recorded.watermark, seconds: (performance.now() - started) / 1000, ...fields,
+  });
+
+  if (!range && head && recorded.source === head.snapshotId) return done('noop');
+  if (!head && metricsBase === null) return done('noop');
+
+  const plan = await events.planFiles();
+  const eventTimeId = events.schema().findFieldByName('event_time')?.id;
+  if (eventTimeId === undefined) throw new LakehouseError('SCHEMA_MISMATCH', `Table ${events.name} has no event_time column; is it a campaign_events table?`);
+  const maxEventTime = maxUpperBound(plan.files, eventTimeId);
+  const watermark = maxEventTime === null ? null : maxEventTime - lateness;
+
+  const chain = recorded.source === null ? null : snapshotsBetween(events.metadata, recorded.source, head?.snapshotId ?? null);
+  const mode: MetricsRunResult['mode'] = chain === null ? 'full' : range ? 'rebuild' : 'incremental';
+  if (chain === null && recorded.source !== null) {
+    log.warn('metrics: the recorded campaign_events snapshot is no longer in its history; rebuilding everything', { recorded: recorded.source.toString() });
+  }
+
+  const cache = new DataFileCache(events.io, opts.cacheDir);
+  const db = await DuckDb.open({ threads: opts.threads });
+  try {
+    const allLocal = await cache.localPaths(plan.files.map((f) => f.filePath));
+    await db.run(`SET VARIABLE window_seconds = ${WINDOW_SIZES[grain.window]}`);
+    await db.run(`SET VARIABLE dimensions = ${grain.dimensions.length ? sqlStringList(grain.dimensions) : '[]::VARCHAR[]'}`);
+    await db.run(`SET VARIABLE watermark = ${watermark === null ? 'NULL::TIMESTAMPTZ' : `make_timestamptz(${watermark})`}`);
+    await db.run(`SET VARIABLE processed_at = make_timestamptz(${BigInt(Date.now()) * 1000n})`);
+
+    let targets: WindowRange[] | 'all';
+    if (mode === 'full') {
+      targets = 'all';
+      await db.run(`CREATE TEMP VIEW campaign_events AS ${await eventsScan(db, allLocal)}`);
+    } else {
+      const changed: DataFile[] = [];
+      for (const snapshot of chain!) {
+        // A compaction rewrites rows without changing them (issue 5: no recomputation).
+        if (snapshot.summary.operation === 'replace') continue;
+        const c = await snapshotChanges(events.io, snapshot);
+        changed.push(...c.added, ...c.deleted);
+      }
+      const starts = new Set<bigint>();
+      if (changed.length > 0) {
+        for (const ws of await changedWindows(db, await cache.localPaths(changed.map((f) => f.filePath)), allLocal, windowUs)) starts.add(ws);
+      }
+      let ranges = mergeWindows([...starts], windowUs);
+      ranges = unionRanges(ranges, flippedWindows(recorded.watermark, watermark, windowUs));
+      if (range) ranges = unionRanges(ranges, [{ lo: floorTo(BigInt(range.fromMs) * 1000n, windowUs), hi: ceilTo(BigInt(range.toMs) * 1000n, windowUs) }]);
+      if (ranges.length === 0) {
+        log.info('metrics: nothing changed since the last run', { source: recorded.source?.toString(), head: head?.snapshotId.toString() });
+        return done('noop');
+      }
+      targets = ranges;
+      const candidates = await events.planFiles({ filter: rangeFilter('event_time', ranges) });
+      await loadCandidates(db, await cache.localPaths(candidates.files.map((f) => f.filePath)), allLocal, ranges);
+    }
+
+    await db.run(await readFile(SQL_FILE, 'utf8'));
+    const where = targets === 'all' ? '' : `WHERE ${rangeSql('window_start', targets)}`;
+    const rows = await db.rows(`SELECT * FROM campaign_metrics_result ${where} ORDER BY window_start, campaign_id`);
+    const windowsRecomputed = targets === 'all'
+      ? new Set(rows.map((r) => r.window_start as bigint)).size
+      : targets.reduce((n, r) => n + Number((r.hi - r.lo) / windowUs), 0);
+
+    const schema = metrics.schema();
+    const files = rows.length > 0 ? await metrics.writeDataFiles([rowsToRecordBatch(schema, rows)]) : [];
+    const summary: Record<string, string> = {
+      [SOURCE_SNAPSHOT_KEY]: head ? head.snapshotId.toString() : '',
+      [WATERMARK_KEY]: watermark === null ? '' : watermark.toString(),
+      'lakehouse.metrics.mode': mode,
+      'lakehouse.metrics.windows-recomputed': String(windowsRecomputed),
+    };
+    const filter: Expr = targets === 'all' ? alwaysTrue() : rangeFilter('window_start', targets);
+    let snapshotId: bigint;
+    try {
+      const snap = await metrics.newOverwrite().overwriteByFilter(filter).addFiles(files).setAll(summary)
+        .validate((base) => {
+          if ((currentSnapshot(base)?.snapshotId ?? null) !== metricsBase && recordedState(base).source !== recorded.source) {
+            throw new NewerMetricsRunError(metrics.name);
+          }
+        })
+        .commit();
+      snapshotId = snap.snapshotId;
+    } catch (e) {
+      // A definite failure frees our files; after an unknown outcome a landed snapshot may use them.
+      if (!(e instanceof CommitStateUnknownError)) await metrics.io.deleteMany(files.map((f) => f.filePath)).catch(() => {});
+      throw e;
+    }
+    log.info('metrics committed', { mode, snapshotId: snapshotId.toString(), windows: windowsRecomputed, rows: rows.length, source: head?.snapshotId.toString() });
+    return done(mode, { snapshotId, sourceSnapshotId: head?.snapshotId ?? null, windowsRecomputed, rowsWritten: rows.length, watermarkMicros: watermark });
+  } finally {
+    db.close();
+  }
+}
+
+/** read_parquet over local files; union_by_name so files written before a column was added still read. */
+function scan(paths: readonly string[], columns = '*', extra = ''): string {
+  if (paths.length === 0) return `SELECT ${columns} FROM (SELECT NULL::VARCHAR AS event_id, NULL::TIMESTAMPTZ AS event_time, NULL::VARCHAR AS filename) WHERE false`;
+  return `SELECT ${columns} FROM read_parquet(${sqlStringList(paths)}, union_by_name = true${extra})`;
+}
+
+/** The campaign_events columns sql/campaign_metrics.sql reads, with their DuckDB types. */
+const EVENT_COLUMNS: readonly [string, string][] = [
+  ['event_id', 'VARCHAR'], ['user_id', 'VARCHAR'], ['campaign_id', 'VARCHAR'], ['event_type', 'VARCHAR'],
+  ['platform', 'VARCHAR'], ['event_time', 'TIMESTAMPTZ'], ['revenue', 'DOUBLE'], ['country', 'VARCHAR'],
+  ['device_type', 'VARCHAR'], ['channel', 'VARCHAR'], ['cost', 'DOUBLE'], ['processed_at', 'TIMESTAMPTZ'],
+];
+
+/**
+ * Event rows of some files with every column the SQL needs: columns a file (or the whole table) predates,
+ * such as channel and cost in tables created before the ingest issue added them, read as NULL.
+ */
+async function eventsScan(db: DuckDb, paths: readonly string[]): Promise<string> {
+  const present = new Set<string>();
+  if (paths.length > 0) for (const r of await db.rows(`DESCRIBE ${scan(paths)}`)) present.add(r.column_name as string);
+  const cols = EVENT_COLUMNS.map(([name, type]) => (present.has(name) ? `${name}::${type} AS ${name}` : `NULL::${type} AS ${name}`));
+  if (paths.length === 0) return `SELECT ${cols.join(', ')} WHERE false`;
+  return scan(paths, cols.join(', '));
+}
+
+/**
+ * Window starts touched by the changed files: those of every row in them, and of every other copy of
+ * their event_ids anywhere in the table (whichever copy wins, both windows may change).
+ */
+async function changedWindows(db: DuckDb, changedLocal: string[], allLocal: string[], windowUs: bigint): Promise<bigint[]> {
+  const ws = `epoch_us(event_time) // ${windowUs} * ${windowUs}`;
+  await db.run(`CREATE OR REPLACE TEMP TABLE changed_rows AS ${scan(changedLocal, 'event_id, event_time')}`);
+  const rows = await db.rows(`
+    SELECT DISTINCT ${ws} AS ws FROM changed_rows
+    UNION
+    SELECT DISTINCT ${ws} AS ws FROM (${scan(allLocal, 'event_id, event_time')}) WHERE event_id IN (SELECT event_id FROM changed_rows)`);
+  return rows.map((r) => r.ws as bigint);
+}
+
+/**
+ * `campaign_events` for the recomputation: the rows of the target windows, except that for every event_id
+ * that also has copies elsewhere in the table all its copies are included, so the dedup in the SQL file
+ * picks the same winner a full rebuild would.
+ */
+async function loadCandidates(db: DuckDb, candidateLocal: string[], allLocal: string[], ranges: WindowRange[]): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP TABLE candidates AS SELECT * FROM (${await eventsScan(db, candidateLocal)}) WHERE ${rangeSql('event_time', ranges)}`);
+  await db.run(`CREATE OR REPLACE TEMP TABLE id_files AS
+    SELECT event_id, filename FROM (${scan(allLocal, 'event_id, filename', ', filename = true')})
+    WHERE event_id IN (SELECT event_id FROM candidates)`);
+  await db.run(`CREATE OR REPLACE TEMP TABLE dup_ids AS SELECT event_id FROM id_files GROUP BY event_id HAVING count(*) > 1`);
+  const dupFiles = (await db.rows(`SELECT DISTINCT filename FROM id_files WHERE event_id IN (SELECT event_id FROM dup_ids) ORDER BY 1`)).map((r) => r.filename as string);
+  const versions = dupFiles.length === 0
+    ? 'SELECT * FROM candidates WHERE false'
+    : `SELECT * FROM (${await eventsScan(db, dupFiles)}) WHERE event_id IN (SELECT event_id FROM dup_ids)`;
+  await db.run(`CREATE OR REPLACE TEMP TABLE campaign_events AS
+    SELECT * FROM candidates WHERE event_id NOT IN (SELECT event_id FROM dup_ids)
+    UNION ALL BY NAME
+    ${versions}`);
+}
+
+function rangeSql(column: string, ranges: WindowRange[]): string {
+  return '(' + ranges.map((r) => `(${column} >= make_timestamptz(${r.lo}) AND ${column} < make_timestamptz(${r.hi}))`).join(' OR ') + ')';
+}
+
+function rangeFilter(column: string, ranges: WindowRange[]): Expr {
+  const parts = ranges.map((r) => and(gtEq(column, r.lo), lt(column, r.hi)));
+  return parts.length === 1 ? parts[0]! : or(parts[0]!, ...parts.slice(1));
+}
+
+/** Windows whose end lies between the old and the new watermark: their `complete` flag changes. */
+function flippedWindows(previous: bigint | null, current: bigint | null, windowUs: bigint): WindowRange[] {
+  if (previous === null || current === null || previous === current) return [];
+  const lo = previous < current ? previous : current;
+  const hi = previous < current ? current : previous;
+  // window_start + W in (lo, hi]  <=>  window_start in (lo - W, hi - W]
+  const first = floorTo(lo - windowUs, windowUs) + windowUs;
+  const last = floorTo(hi - windowUs, windowUs);
+  return first <= last ? [{ lo: first, hi: last + windowUs }] : [];
+}
+
+/** Sorted window starts merged into ranges of consecutive windows. */
+export function mergeWindows(starts: bigint[], windowUs: bigint): WindowRange[] {
+  const sorted = [...new Set(starts)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: WindowRange[] = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.hi === s) last.hi = s + windowUs;
+    else out.push({ lo: s, hi: s + windowUs });
+  }
+  return out;
+}
+
+/** Union of two sets of ranges, merged where they touch or overlap. */
+export function unionRanges(a: WindowRange[], b: WindowRange[]): WindowRange[] {
+  const all = [...a, ...b].sort((x, y) => (x.lo < y.lo ? -1 : x.lo > y.lo ? 1 : 0));
+  const out: WindowRange[] = [];
+  for (const r of all) {
+    const last = out[out.length - 1];
+    if (last && r.lo <= last.hi) { if (r.hi > last.hi) last.hi = r.hi; } else out.push({ ...r });
+  }
+  return out;
+}
+
+function floorTo(us: bigint, step: bigint): bigint {
+  const q = us / step;
+  return (us % step !== 0n && us < 0n ? q - 1n : q) * step;
+}
+
+function ceilTo(us: bigint, step: bigint): bigint {
+  const f = floorTo(us, step);
+  return f === us ? f : f + step;
+}
+
+/** Largest upper bound of a timestamp column over the files (exact: timestamps are never truncated). */
+function maxUpperBound(files: DataFile[], fieldId: number): bigint | null {
+  let max: bigint | null = null;
+  for (const f of files) {
+    const b = f.upperBounds?.get(fieldId);
+    if (!b || b.length !== 8) continue;
+    const v = new DataView(b.buffer, b.byteOffset, 8).getBigInt64(0, true);
+    if (max === null || v > max) max = v;
+  }
+  return max;
+}
+
+/** The source snapshot and watermark recorded by the newest metrics snapshot that has them. */
+export function recordedState(metadata: TableMetadata): { source: bigint | null; watermark: bigint | null } {
+  for (const s of ancestorsOf(metadata, currentSnapshot(metadata)?.snapshotId ?? null)) {
+    const source = s.summary[SOURCE_SNAPSHOT_KEY];
+    if (source === undefined) continue;
+    const watermark = s.summary[WATERMARK_KEY];
+    return { source: source === '' ? null : BigInt(source), watermark: watermark ? BigInt(watermark) : null };
+  }
+  return { source: null, watermark: null };
+}
+
+async function loadEvents(catalog: Catalog, id: TableIdentifier): Promise<Table> {
+  if (!(await catalog.tableExists(id))) {
+    throw new LakehouseError('TABLE_NOT_FOUND', `Table ${identifierToString(id)} does not exist in catalog ${catalog.name}; ingest events first (lakehouse ingest, or lakehouse demo for a local example), or name the events table with --events.`);
+  }
+  return new Table(catalog, await catalog.loadTable(id));
+}
+
+function metricsGrain(table: Table): { window: WindowSize; dimensions: MetricDimension[] } {
+  const props = table.metadata.properties;
+  const window = (props[WINDOW_PROPERTY] ?? DEFAULT_WINDOW) as WindowSize;
+  if (!(window in WINDOW_SIZES)) {
+    throw new LakehouseError('INVALID_METADATA', `Table ${table.name} has ${WINDOW_PROPERTY}=${props[WINDOW_PROPERTY]}, which is not one of ${Object.keys(WINDOW_SIZES).join(', ')}.`);
+  }
+  const dimensions = (props[DIMENSIONS_PROPERTY] ?? '').split(',').filter((d) => d !== '') as MetricDimension[];
+  return { window, dimensions };
+}
+
+/** Loads the metrics table, or creates it (and its namespace) with the requested grain. */
+async function openMetricsTable(catalog: Catalog, id: TableIdentifier, eventsId: TableIdentifier, opts: MetricsJobOptions): Promise<Table> {
+  const dimensions = METRIC_DIMENSIONS.filter((d) => (opts.dimensions ?? []).includes(d));
+  for (const d of opts.dimensions ?? []) {
+    if (!METRIC_DIMENSIONS.includes(d)) throw new LakehouseError('INVALID_ARGUMENT', `Unknown metrics dimension "${d}"; choose from ${METRIC_DIMENSIONS.join(', ')}.`);
+  }
+  if (opts.window !== undefined && !(opts.window in WINDOW_SIZES)) {
+    throw new LakehouseError('INVALID_ARGUMENT', `Unknown window size "${opts.window}"; choose from ${Object.keys(WINDOW_SIZES).join(', ')}.`);
+  }
+  let table: Table;
+  if (await catalog.tableExists(id)) {
+    table = new Table(catalog, await catalog.loadTable(id));
+  } else {
+    if (!(await catalog.namespaceExists(id.namespace))) {
+      await catalog.createNamespace(id.namespace, {}).catch((e) => { if (!(e instanceof LakehouseError && e.code === 'ALREADY_EXISTS')) throw e; });
+    }
+    try {
+      table = new Table(catalog, await catalog.createTable(id, {
+        schema: campaignMetricsSchema(dimensions),
+        partitionSpec: campaignMetricsSpec,
+        properties: {
+          [WINDOW_PROPERTY]: opts.window ?? DEFAULT_WINDOW,
+          [DIMENSIONS_PROPERTY]: dimensions.join(','),
+          [SOURCE_TABLE_PROPERTY]: identifierToString(eventsId),
+        },
+      }));
+    } catch (e) {
+      // Another run created it first: use theirs (the grain check below still applies).
+      if (!(e instanceof LakehouseError && e.code === 'ALREADY_EXISTS')) throw e;
+      table = new Table(catalog, await catalog.loadTable(id));
+    }
+  }
+  const grain = metricsGrain(table);
+  if (opts.window !== undefined && opts.window !== grain.window) {
+    throw new LakehouseError('INVALID_ARGUMENT', `Table ${table.name} holds ${grain.window} windows, not ${opts.window}; drop it (lakehouse tables drop ${table.name}) or write ${opts.window} windows to another table with --table.`);
+  }
+  if (opts.dimensions !== undefined && dimensions.join(',') !== grain.dimensions.join(',')) {
+    throw new LakehouseError('INVALID_ARGUMENT', `Table ${table.name} is grouped by campaign${grain.dimensions.map((d) => ', ' + d).join('')}, not by campaign${dimensions.map((d) => ', ' + d).join('')}; drop it or choose another table with --table.`);
+  }
+  return table;
+}
+
