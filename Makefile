@@ -28,7 +28,10 @@ $(VENV_STAMP): infra/python/requirements.txt infra/setup-python.sh
 	bash infra/setup-python.sh
 	@touch $@
 
+# Headless Chromium for the report test. No stamp: the browser lives outside the tree, and
+# setup-chromium.sh finds it on PATH in milliseconds; it runs apt (root) only when there is none.
 install: $(NODE_STAMP) $(VENV_STAMP)
+	@bash infra/setup-chromium.sh >/dev/null
 
 demo: $(NODE_STAMP)
 	bin/lakehouse demo

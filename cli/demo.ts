@@ -12,6 +12,9 @@ import { type LogFields, type Logger, silentLogger } from '../pipeline/log.ts';
 import { DEFAULT_NAMESPACE, catalogConfig, globalOptions, withCatalog } from './context.ts';
 import { fraction, positiveInt } from './ingest.ts';
 import { printJson } from './output.ts';
+import { printTopCampaigns, writeMetricsReport } from './metrics.ts';
+import { CAMPAIGN_METRICS_TABLE } from '../sql/campaign-metrics-table.ts';
+import { runMetrics } from '../sql/metrics-job.ts';
 import { writeMessagesToFile } from './produce.ts';
 
 /**
@@ -24,7 +27,7 @@ export const DEMO_GROUP = 'lakehouse-demo';
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('create a local warehouse with the SQLite catalog and fill lakehouse.campaign_events with generated events, through the ingest path')
+    .description('the whole path on a local warehouse (SQLite catalog): generated events (some invalid, late, duplicated) through the ingest path into lakehouse.campaign_events, then lakehouse.campaign_metrics with DuckDB, a top-campaigns table and an HTML report')
     .addOption(new Option('-n, --events <n>', 'messages to generate').default(200_000).argParser(positiveInt('--events')))
     .addOption(new Option('--batch-size <n>', 'rows per flush (one snapshot each)').default(50_000).argParser(positiveInt('--batch-size')))
     .addOption(new Option('--seed <n>', 'random seed (same seed, same events)').default(42).argParser(positiveInt('--seed')))
@@ -69,7 +72,13 @@ export function demoCommand(): Command {
           await deadLetters.close();
         }
         const seconds = (performance.now() - started) / 1000;
+        await table.refresh();
         const snap = table.currentSnapshot();
+
+        const metricsId = { namespace: DEFAULT_NAMESPACE, name: CAMPAIGN_METRICS_TABLE };
+        say(`Materializing ${identifierToString(metricsId)} with DuckDB\n`);
+        const metrics = await runMetrics({ catalog, events: id, metrics: metricsId });
+        const report = await writeMetricsReport(catalog, metricsId, files.report);
         const summary = {
           table: identifierToString(id), location: table.location, metadataLocation: table.metadataLocation,
           eventsWritten: stats.written, consumed: stats.consumed, deadLettered: stats.deadLettered, duplicates: stats.duplicates,
@@ -77,6 +86,8 @@ export function demoCommand(): Command {
           seconds: Number(seconds.toFixed(2)), eventsPerSecond: Math.round(stats.consumed / seconds),
           totalRecords: Number(snap?.summary['total-records'] ?? 0), totalDataFiles: Number(snap?.summary['total-data-files'] ?? 0),
           snapshots: table.metadata.snapshots.length, eventsFile: files.events, deadLetterFile: files.deadLetters,
+          metrics: { table: identifierToString(metricsId), mode: metrics.mode, snapshotId: metrics.snapshotId, windowsRecomputed: metrics.windowsRecomputed, rowsWritten: metrics.rowsWritten, seconds: Number(metrics.seconds.toFixed(2)) },
+          report: report.file,
         };
         if (g.json) { printJson(summary); return; }
         const n = (x: number) => x.toLocaleString('en-US');
@@ -84,11 +95,20 @@ export function demoCommand(): Command {
 Done: consumed ${n(stats.consumed)} messages in ${seconds.toFixed(1)} s (${n(summary.eventsPerSecond)} messages/s):
   ${n(stats.written)} written, ${n(stats.deadLettered)} dead-lettered (${files.deadLetters}), ${n(stats.duplicates)} duplicates dropped.
 ${summary.table} now holds ${n(summary.totalRecords)} rows in ${summary.totalDataFiles} Parquet files over ${summary.snapshots} snapshots.
+${summary.metrics.table}: ${metrics.mode} run, ${n(metrics.windowsRecomputed)} windows recomputed, ${n(metrics.rowsWritten)} rows written in ${metrics.seconds.toFixed(1)} s.
+
+Top campaigns by impressions (all windows):
+`);
+        printTopCampaigns(report.model);
+        process.stdout.write(`
+Report (opens in any browser, no server): ${report.file}
 
 Look around:
   bin/lakehouse tables describe campaign_events
   bin/lakehouse tables snapshots campaign_events      (lakehouse.offsets.${DEMO_GROUP} records the file position)
   bin/lakehouse tables files campaign_events --where "event_type = 'conversion'"
+  bin/lakehouse metrics run                           (nothing new: commits nothing)
+  duckdb -c ".read sql/campaign_metrics.sql"          (the metric SQL; see its header to run it by hand)
 Other readers open the same table:
   PyIceberg: SqlCatalog("${catalog.name}", uri="${config.properties.uri ?? ''}", warehouse="${config.properties.warehouse ?? ''}")
   DuckDB:    SELECT * FROM iceberg_scan('${table.metadataLocation.replace(/^file:\/\//, '')}')
@@ -101,15 +121,15 @@ Other readers open the same table:
  * Where a demo run keeps its input and dead letters: a new events file per run (so a rerun ingests what
  * it generated, not nothing), dead letters appended to one local file.
  */
-function demoFiles(warehouse: string): { events: string; deadLetters: string } {
+function demoFiles(warehouse: string): { events: string; deadLetters: string; report: string } {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const name = `events-${stamp}-${process.pid}.ndjson`;
   if (/^s3[an]?:\/\//.test(warehouse)) {
-    return { events: `${warehouse.replace(/\/+$/, '')}/demo/${name}`, deadLetters: path.resolve('demo-dead-letters.ndjson') };
+    return { events: `${warehouse.replace(/\/+$/, '')}/demo/${name}`, deadLetters: path.resolve('demo-dead-letters.ndjson'), report: path.resolve('campaign-metrics-report.html') };
   }
   // `file:/abs` (Hadoop's form) and `file:///abs` both parse as file URLs.
   const local = warehouse.startsWith('file:') ? fileURLToPath(warehouse) : path.resolve(warehouse);
-  return { events: path.join(local, 'demo', name), deadLetters: path.join(local, 'demo', 'dead-letters.ndjson') };
+  return { events: path.join(local, 'demo', name), deadLetters: path.join(local, 'demo', 'dead-letters.ndjson'), report: path.join(local, 'demo', 'campaign-metrics-report.html') };
 }
 
 /** Progress for people: one line per committed flush on stderr; other log lines are dropped. */

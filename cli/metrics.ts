@@ -1,14 +1,19 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Catalog } from '../catalog/catalog.ts';
+import type { TableIdentifier } from '../iceberg/catalog-port.ts';
 import { microsToIso } from '../iceberg/conversions.ts';
+import { Table } from '../iceberg/table.ts';
 import { LakehouseError } from '../iceberg/errors.ts';
 import { type LogLevel, type Logger, createLogger } from '../pipeline/log.ts';
 import { CAMPAIGN_EVENTS_TABLE } from '../pipeline/campaign-events.ts';
 import { CAMPAIGN_METRICS_TABLE, METRIC_DIMENSIONS, type MetricDimension, WINDOW_SIZES, type WindowSize } from '../sql/campaign-metrics-table.ts';
+import { type MetricsReportModel, buildMetricsReportModel, renderMetricsReport } from '../sql/metrics-report.ts';
 import { DEFAULT_ALLOWED_LATENESS_MS, type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../sql/metrics-job.ts';
 import { globalOptions, tableId, withCatalog } from './context.ts';
 import { duration } from './ingest.ts';
-import { printJson } from './output.ts';
+import { printJson, printTable } from './output.ts';
 
 /**
  * `lakehouse metrics run|rebuild`: keeps campaign_metrics current with campaign_events (sql/metrics-job.ts).
@@ -81,7 +86,57 @@ Examples:
         report(await rebuildMetrics({ ...jobOptions(catalog, o, log), fromMs: o.from, toMs: o.to }), g.json ?? false);
       });
     }));
+  metrics.addCommand(new Command('report')
+    .description('write campaign_metrics as a self-contained HTML report (CTR trend, revenue and funnel per campaign) that opens in any browser, no server')
+    .option('-t, --table <name>', 'metrics table, [namespace.]table', CAMPAIGN_METRICS_TABLE)
+    .option('-o, --out <file>', 'HTML file to write', 'campaign-metrics-report.html')
+    .addOption(new Option('--top <n>', 'campaigns per chart').default(8).argParser((v: string) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`--top must be a positive whole number, got "${v}".`);
+      return n;
+    }))
+    .addHelpText('after', `
+Examples:
+  $ lakehouse metrics report --out report.html && xdg-open report.html
+  $ lakehouse metrics report --table campaign_metrics_1h --top 5 --json`)
+    .action(async (o: { table: string; out: string; top: number }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      await withCatalog(g, async (catalog) => {
+        const r = await writeMetricsReport(catalog, tableId(o.table), o.out, o.top);
+        if (g.json) printJson({ file: r.file, rows: r.rows, campaigns: r.model.totals.campaigns, windows: r.model.windows.length });
+        else {
+          printTopCampaigns(r.model);
+          process.stdout.write(`\nReport: ${r.file}\n`);
+        }
+      });
+    }));
   return metrics;
+}
+
+/** Reads a metrics table and writes its HTML report; returns what the report shows. */
+export async function writeMetricsReport(catalog: Catalog, id: TableIdentifier, out: string, top?: number): Promise<{ file: string; rows: number; model: MetricsReportModel }> {
+  const table = new Table(catalog, await catalog.loadTable(id));
+  const rows = (await table.readRows()) as unknown as Parameters<typeof renderMetricsReport>[0];
+  const snapshot = table.currentSnapshot();
+  const opts = {
+    window: table.metadata.properties['lakehouse.metrics.window'] ?? '5m',
+    topCampaigns: top,
+    source: `${table.name}${snapshot ? ` snapshot ${snapshot.snapshotId}` : ''}`,
+  };
+  const file = path.resolve(out);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, renderMetricsReport(rows, opts));
+  return { file, rows: rows.length, model: buildMetricsReportModel(rows, opts) };
+}
+
+/** The top campaigns by impressions as a plain table on stdout. */
+export function printTopCampaigns(model: MetricsReportModel): void {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const pct = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}%`);
+  printTable(
+    ['campaign', 'impressions', 'clicks', 'conversions', 'revenue', 'CTR', 'CVR'],
+    model.topByImpressions.map((c) => [c.campaign, n(c.impressions), n(c.clicks), n(c.conversions), c.revenue.toFixed(2), pct(c.ctrPercent), pct(c.cvrPercent)]),
+  );
 }
 
 function jobOptions(catalog: Catalog, o: MetricsCliOptions, log: Logger): MetricsJobOptions {
