@@ -42,7 +42,7 @@ export function snapshotsBetween(metadata: TableMetadata, sinceId: bigint | null
   const chain = ancestorsOf(metadata, toId);
   if (sinceId === null) {
     const oldest = chain[chain.length - 1];
-    return oldest && oldest.parentSnapshotId !== null ? null : chain.reverse();
+    return oldest && oldest.parentSnapshotId != null ? null : chain.reverse();
   }
   const i = chain.findIndex((s) => s.snapshotId === sinceId);
   return i < 0 ? null : chain.slice(0, i).reverse();

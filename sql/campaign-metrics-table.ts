@@ -4,8 +4,9 @@ import type { PartitionSpec } from '../iceberg/partition-spec.ts';
 
 /**
  * The `campaign_metrics` table (issue 5): one row per tumbling window per campaign (and per selected
- * extra dimension), materialized from `campaign_events` by sql/campaign_metrics.sql. Field ids are fixed
- * per column name, whatever dimensions a deployment selects, so every reader resolves the same ids.
+ * extra dimension), materialized from `campaign_events` by sql/campaign_metrics.sql. Catalogs assign
+ * fresh field ids in column order when a table is created (as Java's do), so the ids below only fix the
+ * order; the grain columns come first so a table with dimensions reads naturally.
  */
 export const CAMPAIGN_METRICS_TABLE = 'campaign_metrics';
 
