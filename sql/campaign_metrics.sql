@@ -31,8 +31,8 @@ CREATE OR REPLACE TEMP TABLE campaign_metrics_result AS
 WITH windowed AS (
     -- Windows are aligned to the UTC epoch: window_start = floor(event_time / size) * size, in microseconds.
     SELECT
-        make_timestamptz(epoch_us(event_time) // (getvariable('window_seconds') * 1000000)
-                                              * (getvariable('window_seconds') * 1000000)) AS window_start,
+        make_timestamptz(epoch_us(event_time) // (getvariable('window_seconds')::BIGINT * 1000000)
+                                              * (getvariable('window_seconds')::BIGINT * 1000000)) AS window_start,
         * EXCLUDE (processed_at)
     FROM unique_events
 ),

@@ -35,7 +35,9 @@ describe('lakehouse CLI', () => {
     expect(summary.duplicates).toBeGreaterThan(0);
     expect(readFileSync(summary.deadLetterFile, 'utf8').trim().split('\n')).toHaveLength(summary.deadLettered);
 
-    expect((await run('tables', 'list')).stdout.trim()).toBe('lakehouse.campaign_events');
+    expect(summary.metrics).toMatchObject({ table: 'lakehouse.campaign_metrics', mode: 'full' });
+    expect(readFileSync(summary.report, 'utf8')).toMatch(/^<!DOCTYPE html>/i);
+    expect((await run('tables', 'list')).stdout.trim().split('\n').sort()).toEqual(['lakehouse.campaign_events', 'lakehouse.campaign_metrics']);
     const d = JSON.parse((await run('--json', 'tables', 'describe', 'campaign_events')).stdout);
     expect(d.partitionSpec.fields.map((f: { transform: string }) => f.transform)).toEqual(['day', 'identity']);
     expect(d.schema.fields.map((f: { name: string }) => f.name)).toEqual(['event_id', 'user_id', 'campaign_id', 'event_type', 'platform', 'event_time', 'revenue', 'country', 'device_type', 'processed_at', 'channel', 'cost']);
@@ -48,7 +50,7 @@ describe('lakehouse CLI', () => {
   });
 
   it('every command has --help that shows an example or its options', async () => {
-    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['demo', '--help'], ['ingest', '--help'], ['produce', '--help']]) {
+    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['demo', '--help'], ['ingest', '--help'], ['produce', '--help'], ['metrics', '--help'], ['metrics', 'run', '--help'], ['metrics', 'rebuild', '--help'], ['metrics', 'report', '--help']]) {
       const r = await run(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: lakehouse/);
