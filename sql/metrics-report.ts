@@ -50,7 +50,7 @@ export interface CampaignTotals {
 
 /** One window of one campaign, summed across extra dimensions (platform, country, channel). */
 export interface CtrPoint {
-  /** Index into {@link MetricsReportModel.windows}. */
+  /** Index into {@link MetricsReportModel.trend} starts. */
   w: number;
   /** 100 * clicks / impressions; null when impressions = 0 (drawn as a gap). */
   ctr: number | null;
@@ -79,6 +79,12 @@ export interface MetricsReportModel {
   windowMs: number | null;
   /** End of the last window, epoch ms; null without rows. */
   lastWindowEnd: number | null;
+  /**
+   * The CTR trend's time axis: bucket starts (epoch ms, ascending) and the bucket length. A bucket is one
+   * window, or several consecutive windows summed when there are more than MAX_TREND_POINTS windows
+   * (three days of 5-minute windows are unreadable as single points).
+   */
+  trend: { bucketMs: number | null; starts: number[] };
   totals: Omit<CampaignTotals, 'campaign'> & { rows: number; campaigns: number; incompleteWindows: number; roas: number | null };
   /** Top N by impressions (ties: campaign id), for the CTR lines, the funnel and the summary table. */
   topByImpressions: CampaignTotals[];
@@ -172,7 +178,11 @@ export function buildMetricsReportModel(rows: readonly CampaignMetricsRow[], opt
   }
 
   const windows = [...windowSet].sort((a, b) => a - b);
-  const windowIndex = new Map(windows.map((t, i) => [t, i]));
+  const windowMs = windowLengths.size ? Math.min(...windowLengths) : null;
+  const bucketMs = trendBucket(windows, windowMs);
+  const bucketOf = (t: number) => (bucketMs === null ? t : Math.floor(t / bucketMs) * bucketMs);
+  const trendStarts = [...new Set(windows.map(bucketOf))].sort((a, b) => a - b);
+  const bucketIndex = new Map(trendStarts.map((t, i) => [t, i]));
   const campaigns: CampaignTotals[] = [...perCampaign].map(([campaign, s]) => ({
     campaign,
     impressions: Number(s.impressions),
@@ -187,9 +197,9 @@ export function buildMetricsReportModel(rows: readonly CampaignMetricsRow[], opt
   const topByImpressions = rankBy(campaigns, (c) => c.impressions).slice(0, top);
   const ctrTrend: CtrSeries[] = topByImpressions.map(({ campaign }) => ({
     campaign,
-    points: [...perWindow.get(campaign)!]
+    points: [...bucketed(perWindow.get(campaign)!, bucketOf)]
       .map(([start, s]) => ({
-        w: windowIndex.get(start)!,
+        w: bucketIndex.get(start)!,
         ctr: percent(s.clicks, s.impressions),
         clicks: Number(s.clicks),
         impressions: Number(s.impressions),
@@ -213,8 +223,9 @@ export function buildMetricsReportModel(rows: readonly CampaignMetricsRow[], opt
     topCampaigns: top,
     windows,
     // Several lengths would mean rows of different window sizes were mixed; the smallest keeps points apart.
-    windowMs: windowLengths.size ? Math.min(...windowLengths) : null,
+    windowMs,
     lastWindowEnd,
+    trend: { bucketMs, starts: trendStarts },
     totals: {
       rows: rows.length,
       campaigns: perCampaign.size,
@@ -233,6 +244,44 @@ export function buildMetricsReportModel(rows: readonly CampaignMetricsRow[], opt
     revenue,
     revenueOthers: { campaigns: rest.length, revenue: rest.reduce((sum, c) => sum + c.revenue, 0) },
   };
+}
+
+/** Most points per CTR line before consecutive windows are summed into larger buckets. */
+export const MAX_TREND_POINTS = 120;
+/** Bucket lengths tried, smallest first; each is a multiple of every window size (1m, 5m, 1h). */
+const TREND_BUCKETS_MS = [3_600_000, 2 * 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, 86_400_000, 7 * 86_400_000];
+
+/** null when the windows themselves fit; else the smallest bucket that brings the span under the limit. */
+function trendBucket(windows: number[], windowMs: number | null): number | null {
+  if (windows.length <= MAX_TREND_POINTS || windowMs === null) return null;
+  const span = windows[windows.length - 1]! - windows[0]! + windowMs;
+  const candidates = [15 * 60_000, 30 * 60_000, ...TREND_BUCKETS_MS].filter((b) => b > windowMs && b % windowMs === 0);
+  return candidates.find((b) => span / b <= MAX_TREND_POINTS) ?? candidates[candidates.length - 1] ?? null;
+}
+
+/** Per-window sums re-summed per bucket (counts add; `complete` only if every window was). */
+function bucketed(byWindow: Map<number, Sums>, bucketOf: (t: number) => number): Map<number, Sums> {
+  const out = new Map<number, Sums>();
+  for (const [start, s] of byWindow) {
+    const b = bucketOf(start);
+    const acc = out.get(b);
+    if (!acc) out.set(b, { ...s });
+    else {
+      acc.impressions += s.impressions;
+      acc.clicks += s.clicks;
+      acc.conversions += s.conversions;
+      acc.revenue += s.revenue;
+      acc.spend += s.spend;
+      acc.complete = acc.complete && s.complete;
+    }
+  }
+  return out;
+}
+
+function durationLabel(ms: number): string {
+  if (ms % 86_400_000 === 0) return ms === 86_400_000 ? 'day' : `${ms / 86_400_000} days`;
+  if (ms % 3_600_000 === 0) return ms === 3_600_000 ? 'hour' : `${ms / 3_600_000} hours`;
+  return `${ms / 60_000} minutes`;
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -380,9 +429,10 @@ const DRAW_SCRIPT = `
     series.forEach(function (s) { s.points.forEach(function (p) { if (p.ctr !== null && p.ctr > maxCtr) maxCtr = p.ctr; }); });
     var yScale = niceTicks(maxCtr, 5);
     var y = function (v) { return top + ph - (v / yScale.max) * ph; };
-    var lo = m.windows.length ? m.windows[0] : 0;
-    var hi = m.windows.length ? m.windows[m.windows.length - 1] : 1;
-    if (hi === lo) { var pad = m.windowMs || 60e3; lo -= pad; hi += pad; }
+    var T = m.trend.starts;
+    var lo = T.length ? T[0] : 0;
+    var hi = T.length ? T[T.length - 1] : 1;
+    if (hi === lo) { var pad = m.trend.bucketMs || m.windowMs || 60e3; lo -= pad; hi += pad; }
     var x = function (t) { return left + ((t - lo) / (hi - lo)) * pw; };
 
     var grid = el('g', { class: 'grid' }, svg);
@@ -393,7 +443,7 @@ const DRAW_SCRIPT = `
     var axis = el('g', { class: 'axis' }, svg);
     el('line', { x1: left, x2: left + pw, y1: top + ph, y2: top + ph }, axis);
     el('line', { x1: left, x2: left, y1: top, y2: top + ph }, axis);
-    if (m.windows.length) {
+    if (T.length) {
       var tt = timeTicks(lo, hi, 8), prevDay = '';
       tt.ticks.forEach(function (t) {
         var iso = new Date(t).toISOString(), day = iso.slice(0, 10);
@@ -403,25 +453,25 @@ const DRAW_SCRIPT = `
         prevDay = day;
       });
     }
-    label(svg, left + pw / 2, height - 10, 'Window start (UTC)', { 'text-anchor': 'middle', class: 'axis-label' });
+    label(svg, left + pw / 2, height - 10, m.trend.bucketMs ? 'Bucket start (UTC)' : 'Window start (UTC)', { 'text-anchor': 'middle', class: 'axis-label' });
     label(svg, 16, top + ph / 2, 'CTR (%)', { 'text-anchor': 'middle', class: 'axis-label', transform: 'rotate(-90 16 ' + (top + ph / 2) + ')' });
 
-    var dense = m.windows.length > 120;
+    var dense = T.length > 120;
     series.forEach(function (s, i) {
       var color = PALETTE[i % PALETTE.length];
       var g = el('g', { class: 'series' }, svg);
       var d = '', prev = null;
       s.points.forEach(function (p) {
         if (p.ctr === null) { prev = null; return; }
-        var px = x(m.windows[p.w]).toFixed(1), py = y(p.ctr).toFixed(1);
+        var px = x(T[p.w]).toFixed(1), py = y(p.ctr).toFixed(1);
         d += (prev !== null && prev.w === p.w - 1 ? ' L' : ' M') + px + ' ' + py;
         prev = p;
       });
       if (d) el('path', { d: d.trim(), fill: 'none', stroke: color, 'stroke-width': 2, 'stroke-linejoin': 'round' }, g);
       s.points.forEach(function (p) {
         if (p.ctr === null) return;
-        var c = el('circle', { cx: x(m.windows[p.w]).toFixed(1), cy: y(p.ctr).toFixed(1), r: dense ? 1.8 : 3.2, fill: p.complete ? color : '#fff', stroke: color, 'stroke-width': 1.5, class: 'mark' }, g);
-        tip(c, s.campaign + '\\n' + utc(m.windows[p.w]) + '\\nCTR ' + pct(p.ctr) + ' (' + countFmt.format(p.clicks) + ' clicks / ' + countFmt.format(p.impressions) + ' impressions)' + (p.complete ? '' : '\\nwindow still open'));
+        var c = el('circle', { cx: x(T[p.w]).toFixed(1), cy: y(p.ctr).toFixed(1), r: dense ? 1.8 : 3.2, fill: p.complete ? color : '#fff', stroke: color, 'stroke-width': 1.5, class: 'mark' }, g);
+        tip(c, s.campaign + '\\n' + utc(T[p.w]) + '\\nCTR ' + pct(p.ctr) + ' (' + countFmt.format(p.clicks) + ' clicks / ' + countFmt.format(p.impressions) + ' impressions)' + (p.complete ? '' : '\\nwindow still open'));
         marks++;
       });
       var ly = top + 6 + i * 22, lx = left + pw + 24;
@@ -596,8 +646,8 @@ export function renderMetricsReport(rows: readonly CampaignMetricsRow[], opts: M
 ${empty}
 ${summaryHtml(m)}
 <section>
-<h2>CTR per window</h2>
-<p class="note">Top ${n} campaigns by impressions. CTR = 100 × clicks / impressions, summed over platform, country and channel; a gap is a window without impressions. Hollow points are windows still open when the metrics were computed.</p>
+<h2>CTR per ${m.trend.bucketMs ? escapeHtml(durationLabel(m.trend.bucketMs)) : 'window'}</h2>
+<p class="note">Top ${n} campaigns by impressions. CTR = 100 × clicks / impressions, summed over platform, country and channel${m.trend.bucketMs ? ` and over the windows of each ${escapeHtml(durationLabel(m.trend.bucketMs))} (${count.format(m.windows.length)} windows are too many to draw one by one)` : ''}; a gap is a ${m.trend.bucketMs ? 'period' : 'window'} without impressions. Hollow points are ${m.trend.bucketMs ? 'periods with a window' : 'windows'} still open when the metrics were computed.</p>
 <div id="chart-ctr-trend"></div>
 </section>
 <section>

@@ -83,6 +83,18 @@ describe('buildMetricsReportModel', () => {
     expect(m.revenueOthers).toEqual({ campaigns: 2, revenue: 41 });
   });
 
+  it('sums consecutive windows into buckets when there are too many to draw, CTR from the bucket sums', () => {
+    // 300 five-minute windows (25 h): 15-minute buckets give 100 points, under the limit of 120.
+    const rows = Array.from({ length: 300 }, (_, w) => row(w + 1, 'a', 10n, BigInt(w % 3), 0n, 0));
+    const m = buildMetricsReportModel(rows, { window: '5m' });
+    expect(m.trend.bucketMs).toBe(15 * 60_000);
+    expect(m.trend.starts).toHaveLength(100);
+    const first = m.ctrTrend[0]!.points[0]!;
+    // T0 is 23:55, so window 1 starts at 00:00: the first bucket holds windows 1..3 (clicks 1 + 2 + 0).
+    expect(first).toMatchObject({ w: 0, impressions: 30, clicks: 3, ctr: 10 });
+    expect(buildMetricsReportModel(rows.slice(0, 100), { window: '5m' }).trend.bucketMs).toBeNull();
+  });
+
   it('converts bigint counts and microsecond timestamps to JSON-safe numbers', () => {
     const m = buildMetricsReportModel([row(0, 'a', 5_000_000_000n, 7n, 1n, 1)], { window: '5m' });
 
