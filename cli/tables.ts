@@ -11,6 +11,7 @@ import { typeToString, type NestedField } from '../iceberg/types.ts';
 import { formatValue } from '../iceberg/conversions.ts';
 import { partitionType } from '../iceberg/manifest.ts';
 import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../pipeline/campaign-events.ts';
+import { OFFSETS_KEY_PREFIX } from '../pipeline/offsets.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
 import type { PrimitiveType } from '../iceberg/types.ts';
@@ -200,7 +201,7 @@ export function tablesCommand(): Command {
     });
 
   tables.command('expire')
-    .description('expire old snapshots and delete the files only they referenced')
+    .description('expire old snapshots and delete the files only they referenced; the newest snapshot recording each ingest group\'s offsets (lakehouse.offsets.<group>) is kept, with the history after it')
     .argument('<table>', 'table name')
     .option('--older-than <time>', 'expire snapshots committed before this time (ISO-8601 or epoch ms; default: now - history.expire.max-snapshot-age-ms)')
     .addOption(new Option('--retain-last <n>', 'always keep this many of the newest snapshots').argParser((v) => Number(v)))
@@ -209,7 +210,11 @@ export function tablesCommand(): Command {
       const g = globalOptions(cmd);
       await withCatalog(g, async (catalog) => {
         const t = await openTable(catalog, name);
-        const r = await t.expireSnapshots({ olderThanMs: o.olderThan === undefined ? undefined : parseTime(o.olderThan, '--older-than'), retainLast: o.retainLast, dryRun: Boolean(o.dryRun) });
+        const r = await t.expireSnapshots({
+          olderThanMs: o.olderThan === undefined ? undefined : parseTime(o.olderThan, '--older-than'), retainLast: o.retainLast, dryRun: Boolean(o.dryRun),
+          // An ingest resumes from the newest snapshot recording its group's offsets (pipeline/offsets.ts).
+          retainSummaryKeyPrefixes: [OFFSETS_KEY_PREFIX],
+        });
         if (g.json) { printJson({ dryRun: Boolean(o.dryRun), ...r }); return; }
         process.stdout.write(`${o.dryRun ? 'Would expire' : 'Expired'} ${r.expiredSnapshotIds.length} snapshot(s); ${o.dryRun ? 'would delete' : 'deleted'} ${r.deletedDataFiles.length} data file(s), ${r.deletedManifests.length} manifest(s), ${r.deletedManifestLists.length} manifest list(s).\n`);
       });

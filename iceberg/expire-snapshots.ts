@@ -25,6 +25,16 @@ export interface ExpireOptions {
   dryRun?: boolean;
   /** Delete manifest lists, manifests and data files no retained snapshot references (default true). */
   cleanFiles?: boolean;
+  /**
+   * Summary-key prefixes whose newest value must survive, e.g. `lakehouse.offsets.` (the source positions
+   * an ingest resumes from, pipeline/offsets.ts). For each branch and each key under a prefix, the newest
+   * ancestor carrying the key is retained together with every snapshot between it and the branch head,
+   * whatever its age: readers of such keys walk back through parent links and stop at the first expired
+   * parent, so a head without the key (a compaction, another writer's commit) must still lead to it.
+   * A key nobody writes any more pins its newest carrier and the history after it; expire that carrier
+   * by id (`snapshotIds`) to let it go.
+   */
+  retainSummaryKeyPrefixes?: string[];
 }
 
 export interface ExpireResult {
@@ -39,11 +49,13 @@ export function snapshotsToExpire(m: TableMetadata, opts: ExpireOptions, nowMs =
   const olderThan = opts.olderThanMs ?? nowMs - intProperty(m.properties, MAX_SNAPSHOT_AGE_MS, MAX_SNAPSHOT_AGE_MS_DEFAULT);
   const retainLast = Math.max(1, opts.retainLast ?? intProperty(m.properties, MIN_SNAPSHOTS_TO_KEEP, MIN_SNAPSHOTS_TO_KEEP_DEFAULT));
   const keep = new Set<bigint>();
+  const prefixes = opts.retainSummaryKeyPrefixes ?? [];
   for (const ref of Object.values(m.refs)) {
     keep.add(ref.snapshotId);
     if (ref.type === 'branch') {
-      const min = ref.minSnapshotsToKeep ?? retainLast;
-      for (const s of ancestorsOf(m, ref.snapshotId).slice(0, min)) keep.add(s.snapshotId);
+      const ancestors = ancestorsOf(m, ref.snapshotId);
+      const min = Math.max(ref.minSnapshotsToKeep ?? retainLast, carriersDepth(ancestors, prefixes));
+      for (const s of ancestors.slice(0, min)) keep.add(s.snapshotId);
     }
   }
   const explicit = new Set(opts.snapshotIds ?? []);
@@ -57,6 +69,24 @@ export function snapshotsToExpire(m: TableMetadata, opts: ExpireOptions, nowMs =
     }
   }
   return m.snapshots.filter((s) => explicit.has(s.snapshotId) || (!keep.has(s.snapshotId) && s.timestampMs < olderThan));
+}
+
+/**
+ * How many of `ancestors` (newest first) to keep so that the newest carrier of every summary key under
+ * `prefixes` stays reachable from the head: one past the deepest such newest carrier, 0 when none.
+ */
+function carriersDepth(ancestors: Snapshot[], prefixes: string[]): number {
+  if (prefixes.length === 0) return 0;
+  const found = new Set<string>();
+  let depth = 0;
+  ancestors.forEach((s, i) => {
+    for (const key of Object.keys(s.summary)) {
+      if (found.has(key) || !prefixes.some((p) => key.startsWith(p))) continue;
+      found.add(key);
+      depth = i + 1;
+    }
+  });
+  return depth;
 }
 
 async function reachable(io: FileIO, snapshots: Snapshot[], manifestCache: Map<string, ManifestFile[]>) {

@@ -5,6 +5,7 @@ import type { DataFile } from '../iceberg/manifest-types.ts';
 import { backoffMs } from '../iceberg/retry.ts';
 import type { Snapshot } from '../iceberg/table-metadata.ts';
 import type { Table } from '../iceberg/table.ts';
+import { FLUSH_CRASH_POINTS as CRASH, crashPoint } from './crash-points.ts';
 import type { DeadLetterSink } from './dead-letters.ts';
 import { EventBuffer } from './event-buffer.ts';
 import { decodeEvent, isRejection } from './event-decoder.ts';
@@ -344,9 +345,12 @@ export class Ingestor {
   private async flush(p: Pending, batch: arrow.RecordBatch | null): Promise<void> {
     const started = performance.now();
     await this.deadLetters.flush();
+    crashPoint(CRASH.deadLettersFlushed);
     const files = batch ? await this.table.writeDataFiles([batch]) : [];
+    crashPoint(CRASH.filesWritten);
     const commitStarted = performance.now();
     const snapshot = await this.commit(files, p);
+    crashPoint(CRASH.tableCommitted);
     this.metrics.commitSeconds.observe((performance.now() - commitStarted) / 1000);
 
     const positions: Positions = new Map();
@@ -358,6 +362,7 @@ export class Ingestor {
       // only makes the source's own view (Kafka lag tools) lag behind.
       this.log.warn('source commit failed after the table commit landed; the table keeps the positions', { error: errorMessage(e) });
     }
+    crashPoint(CRASH.sourceCommitted);
 
     const s = this.stats;
     s.consumed += p.consumed;

@@ -20,6 +20,12 @@ import type { Positions } from './source.ts';
  * - `lakehouse.commit-id`         UUID of the flush, to find our snapshot after an unknown commit outcome
  * - `lakehouse.ingest.consumed`, `.dead-lettered`, `.duplicates`: counts of this flush, so that for every
  *                                 ingest snapshot consumed = added-records + dead-lettered + duplicates.
+ *
+ * Snapshot expiry must not take the newest carrier of a group's offsets, nor any snapshot between it and
+ * the head (the walk back follows parent links): `lakehouse tables expire` passes OFFSETS_KEY_PREFIX as
+ * the expiry's retainSummaryKeyPrefixes. Without that, a head written by someone else (a compaction,
+ * another group) would leave the group nothing to resume from, and it would start over from the
+ * source's default, duplicating everything it had ingested.
  */
 export const SUMMARY_PREFIX = 'lakehouse.';
 export const SOURCE_KEY = 'lakehouse.source';
