@@ -40,6 +40,7 @@ interface IngestCliOptions {
   topic: string;
   fromLatest?: boolean;
   dlqTopic?: string;
+  resetPositions?: boolean;
 }
 
 export function ingestCommand(): Command {
@@ -61,6 +62,7 @@ export function ingestCommand(): Command {
     .option('--topic <name>', 'kafka: topic to read', CAMPAIGN_EVENTS_TABLE)
     .option('--from-latest', 'kafka: partitions without a recorded position start at the end instead of the beginning')
     .option('--dlq-topic <name>', 'kafka: dead-letter topic (default dead_letter_queue)')
+    .option('--reset-positions', 'when the snapshots recording this group\'s positions were expired, start from the source default instead of stopping')
     .addHelpText('after', `
 Each flush writes Parquet files, then commits one Iceberg snapshot whose summary records the next
 position per source partition (lakehouse.offsets.<group>), then commits the source. A restart resumes
@@ -119,7 +121,7 @@ async function runIngest({ table, metrics, log, options: o, ioProperties }: RunI
   });
   ingestor = new Ingestor({
     table, source, group: o.group, deadLetters, metrics, log,
-    flushRows: o.flushRows, flushBytes: o.flushBytes, flushIntervalMs: o.flushInterval, memoryBudgetBytes: o.memoryBudget,
+    flushRows: o.flushRows, flushBytes: o.flushBytes, flushIntervalMs: o.flushInterval, memoryBudgetBytes: o.memoryBudget, resetPositions: o.resetPositions,
   });
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {

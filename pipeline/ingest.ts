@@ -53,6 +53,11 @@ export interface IngestorOptions {
   log?: Logger;
   /** Clock in ms since epoch (decode checks, ages, processed_at); default Date.now. */
   now?: () => number;
+  /**
+   * Start from the source's default (earliest/latest) when the snapshots that recorded this group's
+   * positions were expired. Off by default: guessing would duplicate or skip events.
+   */
+  resetPositions?: boolean;
 }
 
 export const DEFAULT_FLUSH_ROWS = 100_000;
@@ -119,6 +124,7 @@ export class Ingestor {
   readonly metrics: IngestMetrics;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly resetPositions: boolean;
 
   private buffer!: EventBuffer;
   private pending: Pending = newPending();
@@ -151,6 +157,7 @@ export class Ingestor {
     const retries = opts.commitRetries ?? DEFAULT_COMMIT_RETRIES;
     if (!Number.isSafeInteger(retries) || retries < 0) throw new LakehouseError('INVALID_ARGUMENT', `Ingest option commitRetries must be a whole number >= 0, got ${retries}.`);
     this.commitRetries = retries;
+    this.resetPositions = opts.resetPositions ?? false;
     this.metrics = opts.metrics ?? createIngestMetrics();
     this.log = (opts.log ?? silentLogger).child({ component: 'ingest', table: opts.table.name, group: opts.group, source: opts.source.description });
     this.now = opts.now ?? Date.now;
@@ -169,7 +176,10 @@ export class Ingestor {
       await this.table.refresh();
       const recorded = findRecordedOffsets(this.table.metadata, this.group);
       if (recorded.truncated) {
-        this.log.warn('no recorded offsets in the table\'s remaining history, which was expired: older snapshots may have recorded some; starting from the source default', { key: offsetsKey(this.group) });
+        if (!this.resetPositions) {
+          throw new LakehouseError('VALIDATION_FAILED', `Table ${this.table.name} no longer has the snapshot that recorded where group "${this.group}" stopped (${offsetsKey(this.group)}): its history was expired past it. Starting from the source's default could duplicate or skip events, so ingest stops. If you know the source's earliest (or, with --from-latest, latest) position is right, rerun with --reset-positions.`);
+        }
+        this.log.warn('no recorded offsets in the table\'s remaining history, which was expired; --reset-positions: starting from the source default', { key: offsetsKey(this.group) });
       }
       this.stats = {
         consumed: 0, written: 0, deadLettered: 0, duplicates: 0, deadLetteredByReason: {}, commits: 0,

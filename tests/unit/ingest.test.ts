@@ -9,6 +9,7 @@ import type { CatalogPort, LoadedTable, TableIdentifier } from '../../iceberg/ca
 import { CommitStateUnknownError } from '../../iceberg/errors.ts';
 import type { DataFile } from '../../iceberg/manifest-types.ts';
 import { Table } from '../../iceberg/table.ts';
+import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
 import type { TableRequirement, TableUpdate } from '../../iceberg/table-updates.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../pipeline/campaign-events.ts';
 import { MemoryDeadLetterSink, NdjsonDeadLetterFile } from '../../pipeline/dead-letters.ts';
@@ -337,5 +338,25 @@ describe('backpressure', () => {
   it('rejects a bad setting at construction with a sentence naming it', () => {
     expect(() => ingestor('x', { flushRows: 0 })).toThrow(/Ingest option flushRows must be a positive whole number, got 0/);
     expect(() => ingestor('x', { group: 'a b' })).toThrow(/Group name "a b" is not valid/);
+  });
+});
+
+describe('positions lost to snapshot expiry', () => {
+  it('stops with a sentence instead of guessing, and --reset-positions starts from the source default', async () => {
+    const file = writeLines('e.ndjson', [1, 2, 3].map((i) => JSON.stringify(event(i))));
+    await runToEnd(file);
+    // A compaction becomes the head, then expiry without the offsets guard drops the snapshot with positions.
+    const t = new Table(catalog, await catalog.loadTable(table.identifier));
+    const live = (await t.planFiles()).files;
+    const merged = await t.writeDataFiles([rowsToRecordBatch(campaignEventsSchema, await t.readRows())]);
+    const op = t.newRewrite();
+    for (const f of live) op.deleteFile(f);
+    for (const f of merged) op.addFile(f);
+    await op.commit();
+    await t.expireSnapshots({ olderThanMs: Date.now() + 60_000, retainLast: 1 });
+
+    await expect(runToEnd(file)).rejects.toThrow(/no longer has the snapshot that recorded where group "test-ingest" stopped.*--reset-positions/);
+    const stats = await runToEnd(file, { resetPositions: true });
+    expect(stats.consumed).toBe(3);
   });
 });
