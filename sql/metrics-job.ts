@@ -145,14 +145,17 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
     watermarkMicros: recorded.watermark, seconds: (performance.now() - started) / 1000, ...fields,
   });
 
-  if (!range && head && recorded.source === head.snapshotId) return done('noop');
   if (!head && metricsBase === null) return done('noop');
 
+  // The watermark comes from the files' event_time upper bounds (manifests only, no data read).
   const plan = await events.planFiles();
   const eventTimeId = events.schema().findFieldByName('event_time')?.id;
   if (eventTimeId === undefined) throw new LakehouseError('SCHEMA_MISMATCH', `Table ${events.name} has no event_time column; is it a campaign_events table?`);
   const maxEventTime = maxUpperBound(plan.files, eventTimeId);
   const watermark = maxEventTime === null ? null : maxEventTime - lateness;
+  // Nothing new and the same watermark: nothing to commit. (A different --allowed-lateness moves the
+  // watermark without new events, and the windows whose `complete` flag flips are recomputed.)
+  if (!range && head && recorded.source === head.snapshotId && recorded.watermark === watermark) return done('noop');
 
   const chain = recorded.source === null ? null : snapshotsBetween(events.metadata, recorded.source, head?.snapshotId ?? null);
   const mode: MetricsRunResult['mode'] = chain === null ? 'full' : range ? 'rebuild' : 'incremental';

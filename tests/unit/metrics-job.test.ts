@@ -104,6 +104,19 @@ describe('metrics run', () => {
     expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
   });
 
+  it('a different allowed lateness with no new events recomputes the windows whose complete flag flips', async () => {
+    await append([event(1, 0), event(2, 5), event(3, 10), event(4, 15)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    const r = await runMetrics({ catalog, allowedLatenessMs: 12 * 60_000 });
+    expect(r.mode).toBe('incremental');
+    const rows = (await new Table(catalog, await catalog.loadTable(METRICS)).readRows())
+      .sort((a, b) => Number((a.window_start as bigint) - (b.window_start as bigint)));
+    // BASE sits 200 s into a 5-minute window, so the four windows end at minutes 1:40, 6:40, 11:40, 16:40.
+    // Lateness 0 (watermark minute 15) had the first three complete; lateness 12 min (minute 3) only the first.
+    expect(rows.map((x) => x.complete)).toEqual([true, false, false, false]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 12 * 60_000 })).mode).toBe('noop');
+  });
+
   it('a compaction of campaign_events causes no recomputation and no snapshot', async () => {
     await append([event(1, 0)]);
     await append([event(2, 0, 'click')]);
