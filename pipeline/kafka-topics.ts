@@ -92,7 +92,7 @@ export async function ensureTopics(brokers: string[], specs: readonly TopicSpec[
       throw new LakehouseError(
         'NOT_FOUND',
         `Kafka topic ${names} does not exist on ${list.join(', ')} and topic creation is disabled; create it ` +
-          `(${missing.map((s) => `${s.topic}: ${s.partitions} partition(s)`).join(', ')}) or allow ingest to create topics.`,
+          `(${missing.map((s) => `${s.topic}: ${s.partitions} partition(s)`).join(', ')}) or let lakehouse ingest create it (drop --no-create-topics).`,
         { context: { brokers: list, topics: missing.map((s) => s.topic) } },
       );
     }
