@@ -56,13 +56,19 @@ export function positiveInteger(value: number | undefined, fallback: number, set
  * the source logs the revocation and the new assignment itself.
  */
 const ROUTINE = /group is rebalancing/;
+/**
+ * Connection failures are retried by kafkajs and, when the retries run out, reported once by us as a
+ * sentence (kafkaUnreachable); each attempt is a warning without kafkajs' stack, not an error.
+ */
+const RETRIED = /^(Connection error|Failed to connect to seed broker|Connection timeout)/;
 
 /** kafkajs' own log lines go to our JSON log: its INFO (joins, leaves) as debug, its DEBUG dropped. */
 function logCreator(log: Logger) {
   return () => (entry: LogEntry) => {
-    const { message, ...fields } = entry.log;
+    const { message, stack: _stack, ...fields } = entry.log as LogEntry['log'] & { stack?: unknown };
     const line = { kafkajs: entry.namespace, ...fields };
     if (ROUTINE.test(`${message} ${String(fields.error ?? '')}`)) log.debug(`kafkajs: ${message}`, line);
+    else if (RETRIED.test(message)) log.warn(`kafkajs: ${message}`, line);
     else if (entry.level === logLevel.ERROR) log.error(`kafkajs: ${message}`, line);
     // The dead-letter producer limits its retries on purpose (a flush must fail in bounded time, and
     // dead letters are at-least-once anyway), so kafkajs' warning about that is not news.
