@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteTopicsAndDisconnect } from '../support/kafka-test-kit.ts';
 
 /**
  * `lakehouse ingest --source kafka` as a user runs it against the real broker: missing topics are created
@@ -38,10 +39,7 @@ beforeAll(async () => {
   await admin.connect();
 });
 afterAll(async () => {
-  const present = new Set(await admin.listTopics());
-  const ours = topicsMade.filter((t) => present.has(t));
-  if (ours.length > 0) await admin.deleteTopics({ topics: ours });
-  await admin.disconnect();
+  await deleteTopicsAndDisconnect(admin, topicsMade);
   rmSync(dir, { recursive: true, force: true });
 });
 

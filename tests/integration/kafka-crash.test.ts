@@ -16,6 +16,7 @@ import { CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, decodePositions, offse
 import { positionKey } from '../../pipeline/source.ts';
 import { canonicalRow } from '../interop/canonical.ts';
 import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
+import { deleteTopicsAndDisconnect, highWatermarks, until } from '../support/kafka-test-kit.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/readers.ts';
 import type { WorkerConfig } from '../support/ingest-crash-worker.ts';
 
@@ -100,12 +101,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of running) child.kill('SIGKILL');
-  if (admin) {
-    const present = new Set(await admin.listTopics());
-    const ours = topicsMade.filter((t) => present.has(t));
-    if (ours.length > 0) await admin.deleteTopics({ topics: ours });
-    await admin.disconnect();
-  }
+  await deleteTopicsAndDisconnect(admin, topicsMade);
   await wh?.close();
 });
 
@@ -159,19 +155,6 @@ function startWorker(config: WorkerConfig, crashAt?: string): Worker {
   return { child, done, exited: () => exited };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function highWatermarks(topic: string): Promise<Map<string, bigint>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return new Map(offsets.map((o) => [positionKey(topic, o.partition), BigInt(o.high)]));
-}
-
 interface TopicRecord {
   partition: number;
   offset: bigint;
@@ -181,7 +164,7 @@ interface TopicRecord {
 
 /** Every record of a topic up to its current high watermarks, read with a plain kafkajs consumer. */
 async function readTopic(topic: string): Promise<TopicRecord[]> {
-  const high = await highWatermarks(topic);
+  const high = await highWatermarks(admin, topic);
   const total = [...high.values()].reduce((a, b) => a + Number(b), 0);
   const out: TopicRecord[] = [];
   if (total === 0) return out;
@@ -266,7 +249,7 @@ describe('Kafka ingest under kill -9', () => {
     /** Per kill done: `random` or the LAKEHOUSE_CRASH_AT value. */
     const kills: string[] = [];
     try {
-      await until('the first burst in the topic', async () => [...(await highWatermarks(topic)).values()].some((h) => h > 0n), 20_000);
+      await until('the first burst in the topic', async () => [...(await highWatermarks(admin, topic)).values()].some((h) => h > 0n), 20_000);
       for (const [run, how] of schedule.entries()) {
         if (how === 'random') {
           const w = startWorker(config(run));
@@ -294,7 +277,7 @@ describe('Kafka ingest under kill -9', () => {
     expect(new Set(kills)).toEqual(new Set(['random', ...NAMED_CRASHES]));
 
     // A clean run drains the topic, then stops gracefully (SIGTERM: flush, commit, exit 0).
-    const high = await highWatermarks(topic);
+    const high = await highWatermarks(admin, topic);
     const last = startWorker(config(schedule.length));
     let lastFailure: RunResult | null = null;
     void last.done.then((r) => { lastFailure = r; });

@@ -15,6 +15,7 @@ import { OffsetsFencedError, recordedPositions } from '../../pipeline/offsets.ts
 import { positionKey } from '../../pipeline/source.ts';
 import { canonicalRows } from '../interop/canonical.ts';
 import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
+import { deleteTopicsAndDisconnect, highWatermarks, until } from '../support/kafka-test-kit.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/readers.ts';
 
 /**
@@ -59,12 +60,7 @@ beforeAll(async () => {
 }, VENV_TIMEOUT_MS);
 
 afterAll(async () => {
-  if (admin) {
-    const present = new Set(await admin.listTopics());
-    const ours = topicsMade.filter((t) => present.has(t));
-    if (ours.length > 0) await admin.deleteTopics({ topics: ours });
-    await admin.disconnect();
-  }
+  await deleteTopicsAndDisconnect(admin, topicsMade);
   await wh?.close();
 });
 
@@ -139,22 +135,9 @@ function startIngest(s: Scenario, over: Partial<IngestorOptions> = {}): { ingest
   return { ingest: ready, run, stop: () => abort.abort() };
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function highWatermarks(topic: string): Promise<Map<string, bigint>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return new Map(offsets.map((o) => [positionKey(topic, o.partition), BigInt(o.high)]));
-}
-
 /** True once the table's recorded positions of the group reach every partition's high watermark. */
 async function allRecorded(s: Scenario, table: Table): Promise<boolean> {
-  const high = await highWatermarks(s.topic);
+  const high = await highWatermarks(admin, s.topic);
   await table.refresh();
   const recorded = recordedPositions(table.metadata, s.group);
   return [...high].every(([k, h]) => (recorded.get(k) ?? 0n) >= h);
@@ -223,7 +206,7 @@ describe('Kafka ingest end to end', () => {
     expect(stats.duplicates).toBe(0);
     expect(stats.consumed).toBe(stats.written + stats.deadLettered);
     expect(stats.commits).toBeGreaterThan(1);
-    expect(stats.positions).toEqual(await highWatermarks(s.topic));
+    expect(stats.positions).toEqual(await highWatermarks(admin, s.topic));
     const byReason: Record<string, number> = {};
     for (const m of s.invalid) byReason[m.reason!] = (byReason[m.reason!] ?? 0) + 1;
     expect(stats.deadLetteredByReason).toEqual(byReason);
@@ -314,7 +297,7 @@ describe('Kafka ingest end to end', () => {
     // A fenced run throws away its counts; without one, the runs' counts add up.
     if (fenced.length === 0) expect(stats.reduce((n, x) => n + x.written, 0)).toBe(s.expectedRows.length);
     await table.refresh();
-    expect(recordedPositions(table.metadata, s.group)).toEqual(await highWatermarks(s.topic));
+    expect(recordedPositions(table.metadata, s.group)).toEqual(await highWatermarks(admin, s.topic));
 
     await expectExactlyOnce(s, { dlqExactlyOnce: false });
   });

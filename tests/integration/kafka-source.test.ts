@@ -7,6 +7,7 @@ import { DLQ_HEADERS, KafkaDeadLetterSink } from '../../pipeline/kafka-dead-lett
 import { type KafkaAssignment, type KafkaSource, createKafkaSource } from '../../pipeline/kafka-source.ts';
 import { ensureTopics } from '../../pipeline/kafka-topics.ts';
 import { type Positions, type SourceRecord, positionKey } from '../../pipeline/source.ts';
+import { until } from '../support/kafka-test-kit.ts';
 
 /**
  * The Kafka adapters against a real Apache Kafka broker (KRaft, infra/services/kafka.sh). Setup and
@@ -105,14 +106,6 @@ function offsetsByPartition(records: SourceRecord[]): Map<number, bigint[]> {
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => BigInt(from + i));
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function groupOffsets(group: string, topic: string): Promise<Map<number, string>> {
   const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
