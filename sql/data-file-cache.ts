@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FileIO } from '../iceberg/file-io.ts';
+import { isLocalLocation, toLocalPath } from '../iceberg/io/local-file-io.ts';
 import { mapLimit } from '../iceberg/table-scan.ts';
 
 /**
@@ -33,8 +33,8 @@ export class DataFileCache {
   }
 
   async localPath(location: string): Promise<string> {
-    if (location.startsWith('file:')) return fileURLToPath(location);
-    if (location.startsWith('/')) return location;
+    // As the local FileIO reads it: locations are used as written, never percent-decoded.
+    if (isLocalLocation(location)) return toLocalPath(location);
     const hash = createHash('sha256').update(location).digest('hex').slice(0, 32);
     const target = path.join(this.dir, hash.slice(0, 2), `${hash}${path.extname(location) || '.parquet'}`);
     if (await exists(target)) return target;

@@ -238,10 +238,14 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
   }
 }
 
-/** read_parquet over local files; union_by_name so files written before a column was added still read. */
+/**
+ * read_parquet over local files; union_by_name so files written before a column was added still read,
+ * and no hive partitioning: Iceberg's `col=value` folder names are not data (DuckDB would otherwise
+ * read identity-partitioned columns from them, decoded its own way, and add columns like event_time_day).
+ */
 function scan(paths: readonly string[], columns = '*', extra = ''): string {
   if (paths.length === 0) return `SELECT ${columns} FROM (SELECT NULL::VARCHAR AS event_id, NULL::TIMESTAMPTZ AS event_time, NULL::VARCHAR AS filename) WHERE false`;
-  return `SELECT ${columns} FROM read_parquet(${sqlStringList(paths)}, union_by_name = true${extra})`;
+  return `SELECT ${columns} FROM read_parquet(${sqlStringList(paths)}, union_by_name = true, hive_partitioning = false${extra})`;
 }
 
 /** The campaign_events columns sql/campaign_metrics.sql reads, with their DuckDB types. */

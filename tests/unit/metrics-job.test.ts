@@ -145,6 +145,20 @@ describe('metrics run', () => {
     expect(row).toMatchObject({ clicks: 1n, spend: 0, cpc: 0 });
   });
 
+  it('reads values from the files, not from partition folder names (identity partitions with odd strings)', async () => {
+    const id = { namespace: NS, name: 'by_platform' };
+    const t = new Table(catalog, await catalog.createTable(id, {
+      schema: campaignEventsSchema,
+      partitionSpec: { specId: 0, fields: [{ sourceId: 5, fieldId: 1000, name: 'platform', transform: 'identity' }] },
+    }));
+    const platforms = ['a b', 'null', 'ü', 'x/y', 'p=q%20'];
+    await t.append([rowsToRecordBatch(campaignEventsSchema, platforms.map((p, i) => event(i, 0, 'impression', { platform: p })))]);
+    const metrics = { namespace: NS, name: 'by_platform_metrics' };
+    await runMetrics({ catalog, events: id, metrics, dimensions: ['platform'], allowedLatenessMs: 0 });
+    const rows = await new Table(catalog, await catalog.loadTable(metrics)).readRows();
+    expect(rows.map((r) => r.platform).sort()).toEqual([...platforms].sort());
+  });
+
   it('rebuild recomputes a range even when nothing changed, and restores tampered rows', async () => {
     await append([event(1, 0), event(2, 0, 'click'), event(3, 10)]);
     await runMetrics({ catalog, allowedLatenessMs: 0 });
