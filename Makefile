@@ -13,11 +13,11 @@ VENV_STAMP := .venv/.lakehouse-installed
 .PHONY: help install demo test test-unit test-interop test-integration typecheck bench services-up services-down clean
 
 help:
-	@echo "make demo       create ./warehouse (SQLite catalog) and fill lakehouse.campaign_events"
+	@echo "make demo       create ./warehouse (SQLite catalog): events -> campaign_events -> campaign_metrics -> HTML report"
 	@echo "make test       install what is needed, start the services, run every test (unit, interop, integration), stop them"
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
-	@echo "make bench      write throughput against DuckDB doing the same conversion (EVENTS=, BATCH=)"
+	@echo "make bench      write and Kafka ingest throughput, freshness, memory; campaign_metrics full (10 M) and incremental runs; each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
 $(NODE_STAMP): package.json package-lock.json
@@ -60,8 +60,14 @@ services-up:
 services-down:
 	bash infra/services.sh down
 
+# The ingest half needs a Kafka broker on 127.0.0.1: the running one (make services-up), else Kafka alone,
+# started here and stopped again afterwards.
 bench: install
 	node --import tsx bench/write-bench.ts
+	@if ! bash infra/services.sh status kafka >/dev/null 2>&1; then \
+	  bash infra/services.sh up kafka || exit 1; trap 'bash infra/services.sh down kafka' EXIT; fi; \
+	  node --import tsx bench/ingest-bench.ts
+	EVENTS=$${METRICS_EVENTS:-10000000} node --import tsx bench/metrics-bench.ts
 
 clean:
 	bash infra/services.sh down
