@@ -254,10 +254,11 @@ export class Ingestor {
       }
       const ended = records.length === 0 && this.source.ended();
       if (this.pending.consumed > 0) {
-        const now = this.now();
-        const due = ended || signal.aborted || records.length === 0
+        // An empty poll is not a trigger: a fetch still in flight looks the same as a quiet topic, and
+        // flushing on it made many small snapshots under load. A quiet topic commits at the interval.
+        const due = ended || signal.aborted
           || this.buffer.rows >= this.flushRows || this.buffer.bytes >= this.flushBytes
-          || now - this.pending.firstReadAtMs >= this.flushIntervalMs;
+          || performance.now() - this.pending.firstReadAtMs >= this.flushIntervalMs;
         if (due) await this.startFlush();
       }
       if (this.memoryInUse() > this.memoryBudgetBytes) await this.backpressure();
@@ -291,7 +292,8 @@ export class Ingestor {
   private async consume(r: SourceRecord): Promise<void> {
     const now = this.now();
     const p = this.pending;
-    if (p.consumed === 0) p.firstReadAtMs = now;
+    // Buffer age is wall time passing here, not the injectable clock (which decodes and stamps events).
+    if (p.consumed === 0) p.firstReadAtMs = performance.now();
     p.consumed++;
     const key = positionKey(r.topic, r.partition);
     const range = p.ranges.get(key);
