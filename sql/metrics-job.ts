@@ -89,6 +89,7 @@ interface WindowRange {
 }
 
 const NAMESPACE = ['lakehouse'];
+const DAY_US = 86_400_000_000n;
 
 export async function runMetrics(opts: MetricsJobOptions): Promise<MetricsRunResult> {
   return runWithRetries(opts, null);
@@ -207,15 +208,27 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
       ? new Set(rows.map((r) => r.window_start as bigint)).size
       : targets.reduce((n, r) => n + Number((r.hi - r.lo) / windowUs), 0);
 
+    // Replace whole days (the table's partitions), not just the recomputed windows: the day's other rows
+    // are carried over into the same new file, so the table keeps one file per day however often it runs,
+    // instead of gaining a file per touched day per run (copy-on-write remainders next to new rows).
+    let replace: WindowRange[] | 'all' = targets;
+    let out = rows;
+    if (targets !== 'all') {
+      replace = unionRanges([], targets.map((r) => ({ lo: floorTo(r.lo, DAY_US), hi: ceilTo(r.hi, DAY_US) })));
+      const inTargets = (ws: bigint) => (targets as WindowRange[]).some((r) => ws >= r.lo && ws < r.hi);
+      const kept = metricsBase === null ? [] : (await metrics.readRows({ snapshotId: metricsBase, filter: rangeFilter('window_start', replace) }))
+        .filter((r) => !inTargets(r.window_start as bigint));
+      out = [...kept, ...rows];
+    }
     const schema = metrics.schema();
-    const files = rows.length > 0 ? await metrics.writeDataFiles([rowsToRecordBatch(schema, rows)]) : [];
+    const files = out.length > 0 ? await metrics.writeDataFiles([rowsToRecordBatch(schema, out)]) : [];
     const summary: Record<string, string> = {
       [SOURCE_SNAPSHOT_KEY]: head ? head.snapshotId.toString() : '',
       [WATERMARK_KEY]: watermark === null ? '' : watermark.toString(),
       'lakehouse.metrics.mode': mode,
       'lakehouse.metrics.windows-recomputed': String(windowsRecomputed),
     };
-    const filter: Expr = targets === 'all' ? alwaysTrue() : rangeFilter('window_start', targets);
+    const filter: Expr = replace === 'all' ? alwaysTrue() : rangeFilter('window_start', replace);
     let snapshotId: bigint;
     try {
       const snap = await metrics.newOverwrite().overwriteByFilter(filter).addFiles(files).setAll(summary)

@@ -117,6 +117,19 @@ describe('metrics run', () => {
     expect((await runMetrics({ catalog, allowedLatenessMs: 12 * 60_000 })).mode).toBe('noop');
   });
 
+  it('keeps one data file per day however many incremental runs touch it', async () => {
+    await append([event(1, 0), event(2, 60)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    for (let i = 3; i < 8; i++) {
+      await append([event(i, i * 7, i % 2 ? 'click' : 'impression')]);
+      expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
+    }
+    const m = new Table(catalog, await catalog.loadTable(METRICS));
+    const days = new Set((await m.readRows()).map((r) => (r.window_start as bigint) / 86_400_000_000n));
+    expect((await m.planFiles()).files).toHaveLength(days.size);
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
   it('a compaction of campaign_events causes no recomputation and no snapshot', async () => {
     await append([event(1, 0)]);
     await append([event(2, 0, 'click')]);
