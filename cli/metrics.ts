@@ -8,11 +8,11 @@ import { Table } from '../iceberg/table.ts';
 import { LakehouseError } from '../iceberg/errors.ts';
 import { type LogLevel, type Logger, createLogger } from '../pipeline/log.ts';
 import { CAMPAIGN_EVENTS_TABLE } from '../pipeline/campaign-events.ts';
-import { CAMPAIGN_METRICS_TABLE, METRIC_DIMENSIONS, type MetricDimension, WINDOW_SIZES, type WindowSize } from '../sql/campaign-metrics-table.ts';
+import { CAMPAIGN_METRICS_TABLE, DEFAULT_WINDOW, METRIC_DIMENSIONS, type MetricDimension, WINDOW_SIZES, type WindowSize } from '../sql/campaign-metrics-table.ts';
 import { type MetricsReportModel, buildMetricsReportModel, renderMetricsReport } from '../sql/metrics-report.ts';
-import { DEFAULT_ALLOWED_LATENESS_MS, type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../sql/metrics-job.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, WINDOW_PROPERTY, type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../sql/metrics-job.ts';
 import { globalOptions, tableId, withCatalog } from './context.ts';
-import { duration } from './ingest.ts';
+import { duration, positiveInt } from './ingest.ts';
 import { printJson, printTable } from './output.ts';
 
 /**
@@ -90,11 +90,7 @@ Examples:
     .description('write campaign_metrics as a self-contained HTML report (CTR trend, revenue and funnel per campaign) that opens in any browser, no server')
     .option('-t, --table <name>', 'metrics table, [namespace.]table', CAMPAIGN_METRICS_TABLE)
     .option('-o, --out <file>', 'HTML file to write', 'campaign-metrics-report.html')
-    .addOption(new Option('--top <n>', 'campaigns per chart').default(8).argParser((v: string) => {
-      const n = Number(v);
-      if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`--top must be a positive whole number, got "${v}".`);
-      return n;
-    }))
+    .addOption(new Option('--top <n>', 'campaigns per chart').default(8).argParser(positiveInt('--top')))
     .addHelpText('after', `
 Examples:
   $ lakehouse metrics report --out report.html && xdg-open report.html
@@ -119,7 +115,7 @@ export async function writeMetricsReport(catalog: Catalog, id: TableIdentifier, 
   const rows = (await table.readRows()) as unknown as Parameters<typeof renderMetricsReport>[0];
   const snapshot = table.currentSnapshot();
   const opts = {
-    window: table.metadata.properties['lakehouse.metrics.window'] ?? '5m',
+    window: table.metadata.properties[WINDOW_PROPERTY] ?? DEFAULT_WINDOW,
     topCampaigns: top,
     source: `${table.name}${snapshot ? ` snapshot ${snapshot.snapshotId}` : ''}`,
   };

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { Catalog } from '../catalog/catalog.ts';
 import { rowsToRecordBatch } from '../iceberg/arrow-rows.ts';
 import { identifierToString, type TableIdentifier } from '../iceberg/catalog-port.ts';
+import { fromBinary } from '../iceberg/conversions.ts';
+import { T } from '../iceberg/types.ts';
 import { CommitStateUnknownError, LakehouseError } from '../iceberg/errors.ts';
 import { alwaysTrue, and, gtEq, lt, or, type Expr } from '../iceberg/expressions.ts';
 import type { DataFile } from '../iceberg/manifest-types.ts';
@@ -373,8 +375,8 @@ function maxUpperBound(files: DataFile[], fieldId: number): bigint | null {
   let max: bigint | null = null;
   for (const f of files) {
     const b = f.upperBounds?.get(fieldId);
-    if (!b || b.length !== 8) continue;
-    const v = new DataView(b.buffer, b.byteOffset, 8).getBigInt64(0, true);
+    if (!b) continue;
+    const v = fromBinary(T.timestamptz(), b) as bigint;
     if (max === null || v > max) max = v;
   }
   return max;

@@ -6,15 +6,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteTopicsAndDisconnect } from '../support/kafka-test-kit.ts';
+import { deleteTopicsAndDisconnect, requireKafkaBrokers } from '../support/kafka-test-kit.ts';
 
 /**
  * `lakehouse ingest --source kafka` as a user runs it against the real broker: missing topics are created
  * as the design says (3 partitions / 24 h, dead letters 1 partition / 7 days), `--no-create-topics` and a
  * wrong broker address end in a sentence and exit 1, SIGTERM flushes and exits 0.
  */
-const BROKERS = process.env.LAKEHOUSE_KAFKA_BROKERS;
-if (!BROKERS) throw new Error('LAKEHOUSE_KAFKA_BROKERS is not set: run these through vitest --project integration, whose setup starts the broker.');
+const BROKERS = requireKafkaBrokers().join(',');
 const BIN = fileURLToPath(new URL('../../bin/lakehouse', import.meta.url));
 const unique = (what: string) => `lakehouse-cli-${what}-${randomBytes(4).toString('hex')}`;
 

@@ -16,7 +16,7 @@ import { CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, decodePositions, offse
 import { positionKey } from '../../pipeline/source.ts';
 import { canonicalRow } from '../interop/canonical.ts';
 import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
-import { deleteTopicsAndDisconnect, highWatermarks, until } from '../support/kafka-test-kit.ts';
+import { deleteTopicsAndDisconnect, highWatermarks, requireKafkaBrokers, until } from '../support/kafka-test-kit.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/readers.ts';
 import type { WorkerConfig } from '../support/ingest-crash-worker.ts';
 
@@ -38,15 +38,7 @@ import type { WorkerConfig } from '../support/ingest-crash-worker.ts';
  * once. Every invalid message is in the dead-letter topic (at least once: a crash after the dead letters
  * were flushed but before the commit sends them again).
  */
-const BROKERS_ENV = process.env.LAKEHOUSE_KAFKA_BROKERS;
-if (!BROKERS_ENV) {
-  throw new Error(
-    'LAKEHOUSE_KAFKA_BROKERS is not set: this test needs a real Kafka broker. Start one with ' +
-      '`bash infra/services/kafka.sh start` and export what `bash infra/services/kafka.sh env` prints ' +
-      '(or run it through vitest --project integration, whose setup starts it).',
-  );
-}
-const brokers = BROKERS_ENV.split(',').map((b) => b.trim());
+const brokers = requireKafkaBrokers();
 const WORKER = fileURLToPath(new URL('../support/ingest-crash-worker.ts', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
 

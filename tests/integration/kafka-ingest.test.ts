@@ -15,7 +15,7 @@ import { OffsetsFencedError, recordedPositions } from '../../pipeline/offsets.ts
 import { positionKey } from '../../pipeline/source.ts';
 import { canonicalRows } from '../interop/canonical.ts';
 import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
-import { deleteTopicsAndDisconnect, highWatermarks, until } from '../support/kafka-test-kit.ts';
+import { deleteTopicsAndDisconnect, highWatermarks, requireKafkaBrokers, until } from '../support/kafka-test-kit.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/readers.ts';
 
 /**
@@ -29,15 +29,7 @@ import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/reade
  * duplicates the expected row count would depend on flush boundaries. Without them every valid message
  * must be in the table exactly once, whatever the flushes, restarts and rebalances.
  */
-const BROKERS_ENV = process.env.LAKEHOUSE_KAFKA_BROKERS;
-if (!BROKERS_ENV) {
-  throw new Error(
-    'LAKEHOUSE_KAFKA_BROKERS is not set: these tests need a real Kafka broker. Start one with ' +
-      '`bash infra/services/kafka.sh start` and export what `bash infra/services/kafka.sh env` prints ' +
-      '(or run them through vitest --project integration, whose setup starts it).',
-  );
-}
-const brokers = BROKERS_ENV.split(',').map((b) => b.trim());
+const brokers = requireKafkaBrokers();
 /** Decoding clock: after the generator's event times (November 2026), so none is "in the future". */
 const NOW = Date.UTC(2026, 10, 5, 12, 0, 0);
 const NOW_MICROS = BigInt(NOW) * 1000n;

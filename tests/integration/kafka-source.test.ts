@@ -7,22 +7,14 @@ import { DLQ_HEADERS, KafkaDeadLetterSink } from '../../pipeline/kafka-dead-lett
 import { type KafkaAssignment, type KafkaSource, createKafkaSource } from '../../pipeline/kafka-source.ts';
 import { ensureTopics } from '../../pipeline/kafka-topics.ts';
 import { type Positions, type SourceRecord, positionKey } from '../../pipeline/source.ts';
-import { until } from '../support/kafka-test-kit.ts';
+import { requireKafkaBrokers, until } from '../support/kafka-test-kit.ts';
 
 /**
  * The Kafka adapters against a real Apache Kafka broker (KRaft, infra/services/kafka.sh). Setup and
  * checks go through kafkajs directly (its admin, producer and a plain consumer), not through the code
  * under test. Every test has its own topic and consumer group.
  */
-const BROKERS_ENV = process.env.LAKEHOUSE_KAFKA_BROKERS;
-if (!BROKERS_ENV) {
-  throw new Error(
-    'LAKEHOUSE_KAFKA_BROKERS is not set: these tests need a real Kafka broker. Start one with ' +
-      '`bash infra/services/kafka.sh start` and export what `bash infra/services/kafka.sh env` prints ' +
-      '(or run them through vitest --project integration, whose setup starts it).',
-  );
-}
-const brokers = BROKERS_ENV.split(',').map((b) => b.trim());
+const brokers = requireKafkaBrokers();
 const PARTITIONS = 3;
 const PER_PARTITION = 20;
 

@@ -6,6 +6,22 @@ import { positionKey } from '../../pipeline/source.ts';
  * condition, a topic's high watermarks, and deleting the topics a test file made.
  */
 
+/**
+ * The test broker from LAKEHOUSE_KAFKA_BROKERS (what infra/services.sh writes); fails loudly without it,
+ * since these tests exist to run against a real broker.
+ */
+export function requireKafkaBrokers(): string[] {
+  const env = process.env.LAKEHOUSE_KAFKA_BROKERS;
+  if (!env) {
+    throw new Error(
+      'LAKEHOUSE_KAFKA_BROKERS is not set: these tests need a real Kafka broker. Start one with ' +
+        '`bash infra/services/kafka.sh start` and export what `bash infra/services/kafka.sh env` prints ' +
+        '(or run them through vitest --project integration, whose setup starts it).',
+    );
+  }
+  return env.split(',').map((b) => b.trim());
+}
+
 /** Polls `cond` every 100 ms until it holds; throws naming `what` after `timeoutMs`. */
 export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
