@@ -32,8 +32,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqlCatalog } from '../catalog/sql-catalog.ts';
-import { Table } from '../iceberg/table.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../pipeline/campaign-events.ts';
+import { Table } from '../iceberg/index.ts';
+import { campaignEventsSchema, campaignEventsSpec } from '../domain/campaign-events.ts';
 import { generateMessages } from '../pipeline/event-generator.ts';
 import { Ingestor } from '../pipeline/ingest.ts';
 import { createKafkaClient } from '../pipeline/kafka-client.ts';
@@ -41,7 +41,7 @@ import { KafkaDeadLetterSink } from '../pipeline/kafka-dead-letters.ts';
 import { type ProducedMessage, produceMessages } from '../pipeline/kafka-producer.ts';
 import { createKafkaSource } from '../pipeline/kafka-source.ts';
 import { ensureTopics } from '../pipeline/kafka-topics.ts';
-import type { LogFields, Logger } from '../pipeline/log.ts';
+import type { LogFields, Logger } from '../core/log.ts';
 import { createIngestMetrics } from '../pipeline/metrics.ts';
 import { decodePositions, offsetsKey, parsePositionKey } from '../pipeline/offsets.ts';
 import { CONSUME_CLIENTS, type ConsumeClient, type ConsumeResult } from './consume-bench.ts';
@@ -355,8 +355,8 @@ function frameCategory(fn: string, url: string): string | null {
   if (url.includes('/pipeline/event-decoder.ts') || url.includes('/pipeline/event-buffer.ts')) return 'decode + validate + fill Arrow columns (event-decoder, event-buffer)';
   if (url.includes('/pipeline/ingest.ts')) return 'ingest loop, per-record bookkeeping (ingest.ts)';
   if (/\/iceberg\/(data-file-writer|arrow-rows|partition-)/.test(url)) return 'partition fan-out, rows copied per partition (data-file-writer)';
-  if (url.includes('/iceberg/column-stats.ts')) return 'column statistics, min/max/null counts (column-stats)';
-  if (url.startsWith('wasm://') || /\/node_modules\/(parquet-wasm|apache-arrow|flatbuffers|hyparquet)\//.test(url) || url.includes('/iceberg/parquet-writer.ts')) {
+  if (url.includes('/iceberg/writer/column-stats.ts')) return 'column statistics, min/max/null counts (column-stats)';
+  if (url.startsWith('wasm://') || /\/node_modules\/(parquet-wasm|apache-arrow|flatbuffers|hyparquet)\//.test(url) || url.includes('/iceberg/writer/parquet-writer.ts')) {
     return 'Parquet encode + zstd, with the Arrow IPC hand-off (parquet-wasm)';
   }
   if (url.includes('/iceberg/io/')) return 'Parquet file write (FileIO)';

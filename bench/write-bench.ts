@@ -10,9 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SqlCatalog } from '../catalog/sql-catalog.ts';
-import { rowsToRecordBatch } from '../iceberg/arrow-rows.ts';
-import { Table } from '../iceberg/table.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../pipeline/campaign-events.ts';
+import { rowsToRecordBatch, Table } from '../iceberg/index.ts';
+import { campaignEventsSchema, campaignEventsSpec } from '../domain/campaign-events.ts';
 import { generateEvents } from '../pipeline/event-generator.ts';
 
 const EVENTS = Number(process.env.EVENTS ?? 1_000_000);

@@ -1,16 +1,6 @@
-import type { CatalogPort, LoadedTable, Namespace, TableIdentifier } from '../iceberg/catalog-port.ts';
-import { identifierToString } from '../iceberg/catalog-port.ts';
-import { CommitConflictError, LakehouseError, errorMessage } from '../iceberg/errors.ts';
-import { nextMetadataLocation, writeTableMetadata } from '../iceberg/metadata-files.ts';
-import { applyUpdates, newTableMetadata } from '../iceberg/table-metadata-builder.ts';
-import type { TableUpdate } from '../iceberg/table-updates.ts';
-import type { FileIO } from '../iceberg/file-io.ts';
-import { readManifest } from '../iceberg/manifest.ts';
-import { readManifestList } from '../iceberg/manifest-list.ts';
-import type { PartitionSpec } from '../iceberg/partition-spec.ts';
-import type { Schema } from '../iceberg/schema.ts';
-import type { SortOrder } from '../iceberg/sort-order.ts';
-import type { TableMetadata } from '../iceberg/table-metadata.ts';
+import { type CatalogPort, type LoadedTable, type Namespace, type TableIdentifier, identifierToString, nextMetadataLocation, writeTableMetadata, applyUpdates, newTableMetadata, type TableUpdate, readManifest, readManifestList, type PartitionSpec, type Schema, type SortOrder, type TableMetadata } from '../iceberg/index.ts';
+import type { FileIO } from '../iceberg/io/index.ts';
+import { CommitConflictError, LakehouseError, errorMessage } from '../core/errors.ts';
 
 /**
  * The full catalog API the CLI and pipeline use: namespaces, table lifecycle and the commit of the

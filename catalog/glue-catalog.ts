@@ -17,18 +17,10 @@ import {
   type TableInput,
 } from '@aws-sdk/client-glue';
 import * as path from 'node:path';
-import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier } from '../iceberg/catalog-port.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage, type ErrorCode } from '../iceberg/errors.ts';
-import type { FileIO } from '../iceberg/file-io.ts';
-import { isLocalLocation, toFileUri } from '../iceberg/io/local-file-io.ts';
-import { CLIENT_REGION, resolveFileIO } from '../iceberg/io/resolve-file-io.ts';
-import { classifyS3Error } from '../iceberg/io/s3-file-io.ts';
-import { readTableMetadata } from '../iceberg/metadata-files.ts';
-import { withRetry, type RetryOptions } from '../iceberg/retry.ts';
-import type { TableMetadata } from '../iceberg/table-metadata.ts';
-import { checkRequirements } from '../iceberg/table-metadata-builder.ts';
-import type { TableRequirement, TableUpdate } from '../iceberg/table-updates.ts';
-import { isPrimitive, type IcebergType, type NestedField } from '../iceberg/types.ts';
+import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, readTableMetadata, type TableMetadata, checkRequirements, type TableRequirement, type TableUpdate, isPrimitive, type IcebergType, type NestedField } from '../iceberg/index.ts';
+import { type FileIO, isLocalLocation, toFileUri, CLIENT_REGION, resolveFileIO, classifyS3Error } from '../iceberg/io/index.ts';
+import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage, type ErrorCode } from '../core/errors.ts';
+import { withRetry, type RetryOptions } from '../core/retry.ts';
 import { purgeDroppedTable, writeNewTableMetadata, writeNextMetadata, type Catalog, type CreateTableOptions, type DropTableOptions, type PropertiesUpdateSummary } from './catalog.ts';
 
 /**

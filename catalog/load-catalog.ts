@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
-import { LocalFileIO } from '../iceberg/io/local-file-io.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
+import { LocalFileIO } from '../iceberg/io/index.ts';
 import type { Catalog } from './catalog.ts';
 import { createGlueCatalog } from './glue-catalog.ts';
 import { createRestCatalog } from './rest-catalog.ts';

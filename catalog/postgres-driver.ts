@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import pg from 'pg';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { SqlError, isSqlError, type SqlDriver, type SqlErrorKind, type SqlExecutor, type SqlValue } from './sql-driver.ts';
 
 /**

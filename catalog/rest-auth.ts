@@ -1,6 +1,6 @@
-import { LakehouseError } from '../iceberg/errors.ts';
-import { parseJson } from '../iceberg/json.ts';
-import { withRetry } from '../iceberg/retry.ts';
+import { LakehouseError } from '../core/errors.ts';
+import { parseJson } from '../core/json.ts';
+import { withRetry } from '../core/retry.ts';
 import { TransportError, displayUri, sendOnce, type HttpResponse } from './rest-http.ts';
 
 /**

@@ -1,13 +1,6 @@
-import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier } from '../iceberg/catalog-port.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage, type ErrorCode } from '../iceberg/errors.ts';
-import type { FileIO } from '../iceberg/file-io.ts';
-import { isLocalLocation } from '../iceberg/io/local-file-io.ts';
-import { resolveFileIO } from '../iceberg/io/resolve-file-io.ts';
-import { UNPARTITIONED, partitionSpecToJson } from '../iceberg/partition-spec.ts';
-import { UNSORTED, sortOrderToJson } from '../iceberg/sort-order.ts';
-import { tableMetadataFromJson, type TableMetadata } from '../iceberg/table-metadata.ts';
-import { FORMAT_VERSION } from '../iceberg/table-properties.ts';
-import { requirementToJson, updateToJson, type TableRequirement, type TableUpdate } from '../iceberg/table-updates.ts';
+import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, UNPARTITIONED, partitionSpecToJson, UNSORTED, sortOrderToJson, tableMetadataFromJson, type TableMetadata, FORMAT_VERSION, requirementToJson, updateToJson, type TableRequirement, type TableUpdate } from '../iceberg/index.ts';
+import { type FileIO, isLocalLocation, resolveFileIO } from '../iceberg/io/index.ts';
+import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage, type ErrorCode } from '../core/errors.ts';
 import {
   checkNamespace,
   namespaceToString,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
-import { parseJson, stringifyJson } from '../iceberg/json.ts';
-import { withRetry } from '../iceberg/retry.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
+import { parseJson, stringifyJson } from '../core/json.ts';
+import { withRetry } from '../core/retry.ts';
 import type { AuthSession } from './rest-auth.ts';
 
 /**

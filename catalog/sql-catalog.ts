@@ -1,12 +1,7 @@
 import * as path from 'node:path';
-import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier } from '../iceberg/catalog-port.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage } from '../iceberg/errors.ts';
-import type { FileIO } from '../iceberg/file-io.ts';
-import { isLocalLocation, toFileUri } from '../iceberg/io/local-file-io.ts';
-import { resolveFileIO } from '../iceberg/io/resolve-file-io.ts';
-import { readTableMetadata } from '../iceberg/metadata-files.ts';
-import { checkRequirements } from '../iceberg/table-metadata-builder.ts';
-import type { TableRequirement, TableUpdate } from '../iceberg/table-updates.ts';
+import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, readTableMetadata, checkRequirements, type TableRequirement, type TableUpdate } from '../iceberg/index.ts';
+import { type FileIO, isLocalLocation, toFileUri, resolveFileIO } from '../iceberg/io/index.ts';
+import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage } from '../core/errors.ts';
 import {
   checkNamespace,
   namespaceToString,

@@ -1,4 +1,4 @@
-import { LakehouseError, type ErrorOptions } from '../iceberg/errors.ts';
+import { LakehouseError, type ErrorOptions } from '../core/errors.ts';
 
 /**
  * The database under `SqlCatalog`: the few calls the catalog makes, so one catalog implementation

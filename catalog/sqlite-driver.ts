@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import * as path from 'node:path';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
-import { LocalFileIO } from '../iceberg/io/local-file-io.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
+import { LocalFileIO } from '../iceberg/io/index.ts';
 import { SqlError, type SqlDriver, type SqlErrorKind, type SqlExecutor, type SqlValue } from './sql-driver.ts';
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */

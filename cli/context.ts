@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { Catalog } from '../catalog/catalog.ts';
 import { type ResolvedCatalogConfig, loadCatalog, resolveCatalogConfig } from '../catalog/load-catalog.ts';
-import { type TableIdentifier, parseIdentifier } from '../iceberg/catalog-port.ts';
-import { Table } from '../iceberg/table.ts';
+import { type TableIdentifier, parseIdentifier, Table } from '../iceberg/index.ts';
 
 /** Options every command accepts; config merges file < environment < these flags. */
 export interface GlobalOptions {

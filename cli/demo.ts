@@ -1,19 +1,18 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { identifierToString } from '../iceberg/catalog-port.ts';
-import { Table } from '../iceberg/table.ts';
-import { CAMPAIGN_EVENTS_TABLE, campaignEventsSchema, campaignEventsSpec } from '../pipeline/campaign-events.ts';
+import { identifierToString, Table } from '../iceberg/index.ts';
+import { CAMPAIGN_EVENTS_TABLE, campaignEventsSchema, campaignEventsSpec } from '../domain/campaign-events.ts';
 import { NdjsonDeadLetterFile } from '../pipeline/dead-letters.ts';
 import { generateMessages } from '../pipeline/event-generator.ts';
 import { FileSource } from '../pipeline/file-source.ts';
 import { Ingestor } from '../pipeline/ingest.ts';
-import { type LogFields, type Logger, silentLogger } from '../pipeline/log.ts';
+import { type LogFields, type Logger, silentLogger } from '../core/log.ts';
 import { DEFAULT_NAMESPACE, catalogConfig, globalOptions, withCatalog } from './context.ts';
 import { fraction, positiveInt } from './ingest.ts';
 import { printJson } from './output.ts';
 import { printTopCampaigns, writeMetricsReport } from './metrics.ts';
-import { CAMPAIGN_METRICS_TABLE } from '../sql/campaign-metrics-table.ts';
+import { CAMPAIGN_METRICS_TABLE } from '../domain/campaign-metrics-table.ts';
 import { runMetrics } from '../sql/metrics-job.ts';
 import { writeMessagesToFile } from './produce.ts';
 

@@ -1,5 +1,5 @@
-import { LakehouseError } from '../iceberg/errors.ts';
-import { stringifyJson } from '../iceberg/json.ts';
+import { LakehouseError } from '../core/errors.ts';
+import { stringifyJson } from '../core/json.ts';
 
 /** How commands print: a human table by default, JSON (`--json`) for scripts. */
 export interface OutputOptions {

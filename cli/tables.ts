@@ -1,20 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { identifierToString } from '../iceberg/catalog-port.ts';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
-import { parseJson } from '../iceberg/json.ts';
-import { partitionSpecToText, parsePartitionText } from '../iceberg/partition-spec-text.ts';
-import { UNPARTITIONED } from '../iceberg/partition-spec.ts';
-import { Schema } from '../iceberg/schema.ts';
-import { currentSchema, defaultSpec, specById } from '../iceberg/table-metadata.ts';
-import { typeToString, type NestedField } from '../iceberg/types.ts';
-import { formatValue } from '../iceberg/conversions.ts';
-import { partitionType } from '../iceberg/manifest.ts';
-import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../pipeline/campaign-events.ts';
+import { identifierToString, partitionSpecToText, parsePartitionText, UNPARTITIONED, Schema, currentSchema, defaultSpec, specById, typeToString, type NestedField, formatValue, partitionType, type PrimitiveType } from '../iceberg/index.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
+import { parseJson } from '../core/json.ts';
+import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { OFFSETS_KEY_PREFIX } from '../pipeline/offsets.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
-import type { PrimitiveType } from '../iceberg/types.ts';
 
 /** Built-in schemas `--schema` accepts by name. */
 const BUILTIN_SCHEMAS: Record<string, { schema: Schema; partition: string }> = {

@@ -1,7 +1,7 @@
-import { LakehouseError } from './errors.ts';
-import type { FileIO } from './file-io.ts';
-import type { TableMetadata } from './table-metadata.ts';
-import type { TableRequirement, TableUpdate } from './table-updates.ts';
+import { LakehouseError } from '../core/errors.ts';
+import type { FileIO } from './io/file-io.ts';
+import type { TableMetadata } from './spec/table-metadata.ts';
+import type { TableRequirement, TableUpdate } from './spec/table-updates.ts';
 
 /**
  * What the table format needs from a catalog (STYLE: the core declares the narrow interface, like

@@ -1,23 +1,23 @@
 import type * as arrow from 'apache-arrow';
 import type { CatalogPort, LoadedTable, TableIdentifier } from './catalog-port.ts';
 import { identifierToString } from './catalog-port.ts';
-import { writeDataFiles } from './data-file-writer.ts';
-import { type ExpireOptions, type ExpireResult, expireSnapshots } from './expire-snapshots.ts';
-import type { Expr } from './expressions.ts';
-import { FastAppend } from './fast-append.ts';
-import type { FileIO } from './file-io.ts';
-import type { DataFile } from './manifest-types.ts';
-import { Overwrite } from './overwrite.ts';
-import { RewriteFiles } from './rewrite-files.ts';
-import type { Schema } from './schema.ts';
-import type { TableHandle } from './snapshot-producer.ts';
-import type { PartitionSpec } from './partition-spec.ts';
-import type { Snapshot, TableMetadata } from './table-metadata.ts';
-import { currentSchema, currentSnapshot, defaultSpec } from './table-metadata.ts';
-import { readRows } from './table-reader.ts';
-import { type ScanOptions, type ScanPlan, planFiles } from './table-scan.ts';
+import { writeDataFiles } from './writer/data-file-writer.ts';
+import { type ExpireOptions, type ExpireResult, expireSnapshots } from './ops/expire-snapshots.ts';
+import type { Expr } from './expr/expressions.ts';
+import { FastAppend } from './ops/fast-append.ts';
+import type { FileIO } from './io/file-io.ts';
+import type { DataFile } from './spec/manifest/manifest-types.ts';
+import { Overwrite } from './ops/overwrite.ts';
+import { RewriteFiles } from './ops/rewrite-files.ts';
+import type { Schema } from './spec/schema.ts';
+import type { TableHandle } from './ops/snapshot-producer.ts';
+import type { PartitionSpec } from './spec/partition-spec.ts';
+import type { Snapshot, TableMetadata } from './spec/table-metadata.ts';
+import { currentSchema, currentSnapshot, defaultSpec } from './spec/table-metadata.ts';
+import { readRows } from './scan/table-reader.ts';
+import { type ScanOptions, type ScanPlan, planFiles } from './scan/table-scan.ts';
 import { randomUUID } from 'node:crypto';
-import { CommitStateUnknownError } from './errors.ts';
+import { CommitStateUnknownError } from '../core/errors.ts';
 
 export interface WriteOptions {
   /** Extra snapshot summary properties (e.g. source offsets). */

@@ -15,7 +15,7 @@
  * crashPoint (tests/support/ingest-crash-worker.ts): iceberg/ imports no sibling, and wrapping the
  * FileIO the catalog already accepts needs no hook in iceberg/ or catalog/.
  */
-import { LakehouseError } from '../iceberg/errors.ts';
+import { LakehouseError } from '../core/errors.ts';
 
 export const CRASH_AT_ENV = 'LAKEHOUSE_CRASH_AT';
 

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
 
 /**
  * Dead letters: records that cannot become rows (bad JSON, missing fields, oversize, ...) are kept with

@@ -1,9 +1,7 @@
 import * as arrow from 'apache-arrow';
-import { icebergToArrowSchema, nullData } from '../iceberg/arrow-schema.ts';
-import { LakehouseError } from '../iceberg/errors.ts';
-import type { Schema } from '../iceberg/schema.ts';
-import { typeToString } from '../iceberg/types.ts';
-import { PROCESSED_AT_COLUMN, campaignEventsSchema } from './campaign-events.ts';
+import { icebergToArrowSchema, nullData, type Schema, typeToString } from '../iceberg/index.ts';
+import { LakehouseError } from '../core/errors.ts';
+import { PROCESSED_AT_COLUMN, campaignEventsSchema } from '../domain/campaign-events.ts';
 import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, fieldSlot, isRejection, scanEvent } from './event-decoder.ts';
 
 /**
@@ -249,15 +247,15 @@ export class EventBuffer {
       const key = (SOURCE_TYPES.has(f.name) ? f.name : null) as RowKey | null;
       if (key === null) {
         if (f.required) {
-          throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but campaign events do not carry it; make it optional or teach pipeline/campaign-events.ts to fill it.`);
+          throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but campaign events do not carry it; make it optional or teach domain/campaign-events.ts to fill it.`);
         }
         return null;
       }
       if (f.type.kind !== SOURCE_TYPES.get(key)) {
-        throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is ${typeToString(f.type)}, but campaign events fill it with ${SOURCE_TYPES.get(key)} values; the table's schema does not match pipeline/campaign-events.ts.`);
+        throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is ${typeToString(f.type)}, but campaign events fill it with ${SOURCE_TYPES.get(key)} values; the table's schema does not match domain/campaign-events.ts.`);
       }
       if (f.required && NULLABLE.has(key)) {
-        throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but events may leave it out; make it optional (pipeline/campaign-events.ts allows nulls there).`);
+        throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but events may leave it out; make it optional (domain/campaign-events.ts allows nulls there).`);
       }
       return key;
     });

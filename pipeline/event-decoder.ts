@@ -1,5 +1,5 @@
-import { LakehouseError } from '../iceberg/errors.ts';
-import { EVENT_FIELDS, EVENT_RULES, EVENT_TYPES, MIN_EVENT_TIME_MS, type EventFieldRule } from './campaign-events.ts';
+import { LakehouseError } from '../core/errors.ts';
+import { EVENT_FIELDS, EVENT_RULES, EVENT_TYPES, MIN_EVENT_TIME_MS, type EventFieldRule } from '../domain/campaign-events.ts';
 
 /**
  * Kafka message value bytes -> one validated `campaign_events` row, or the reason it goes to the dead
@@ -79,7 +79,7 @@ const MIN_MICROS = MIN_EVENT_TIME_MS * 1000;
 
 function slotOf(key: string): number {
   const i = FIELDS.findIndex((f) => f.key === key);
-  if (i < 0) throw new LakehouseError('INTERNAL', `pipeline/campaign-events.ts has no message field "${key}", which the decoder fills; keep EVENT_FIELDS and CampaignEventRow in step.`);
+  if (i < 0) throw new LakehouseError('INTERNAL', `domain/campaign-events.ts has no message field "${key}", which the decoder fills; keep EVENT_FIELDS and CampaignEventRow in step.`);
   return i;
 }
 

@@ -1,5 +1,5 @@
-import { LakehouseError } from '../iceberg/errors.ts';
-import { EVENT_FIELDS, EVENT_RULES, type EventType } from './campaign-events.ts';
+import { LakehouseError } from '../core/errors.ts';
+import { EVENT_FIELDS, EVENT_RULES, type EventType } from '../domain/campaign-events.ts';
 import { REJECT_REASONS, type RejectReason } from './event-decoder.ts';
 
 /**

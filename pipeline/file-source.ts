@@ -1,7 +1,6 @@
 import * as path from 'node:path';
-import { LakehouseError } from '../iceberg/errors.ts';
-import type { FileIO } from '../iceberg/file-io.ts';
-import { resolveFileIO } from '../iceberg/io/resolve-file-io.ts';
+import { LakehouseError } from '../core/errors.ts';
+import { type FileIO, resolveFileIO } from '../iceberg/io/index.ts';
 import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
 
 /**

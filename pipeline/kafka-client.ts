@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
-import { type Logger, silentLogger } from './log.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
+import { type Logger, silentLogger } from '../core/log.ts';
 
 /**
  * The connection settings every Kafka adapter here shares (source, topics, dead-letter producer), and

@@ -1,5 +1,5 @@
 import { type Message, type Producer, Partitioners } from 'kafkajs';
-import { LakehouseError } from '../iceberg/errors.ts';
+import { LakehouseError } from '../core/errors.ts';
 import type { DeadLetter, DeadLetterSink } from './dead-letters.ts';
 import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
 import { DEAD_LETTER_TOPIC, validateTopicName } from './kafka-topics.ts';

@@ -1,8 +1,8 @@
 import { type Message, Partitioners } from 'kafkajs';
-import { LakehouseError } from '../iceberg/errors.ts';
+import { LakehouseError } from '../core/errors.ts';
 import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
 import { validateTopicName } from './kafka-topics.ts';
-import { silentLogger } from './log.ts';
+import { silentLogger } from '../core/log.ts';
 
 /**
  * Messages (e.g. pipeline/event-generator.ts generateMessages) produced to a Kafka topic, as the apps

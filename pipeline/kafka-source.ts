@@ -1,8 +1,8 @@
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
 import { missingTopicError, validateTopicName } from './kafka-topics.ts';
-import { type Logger, silentLogger } from './log.ts';
+import { type Logger, silentLogger } from '../core/log.ts';
 import { parsePositionKey } from './offsets.ts';
 import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
 

@@ -1,6 +1,6 @@
-import { LakehouseError } from '../iceberg/errors.ts';
+import { LakehouseError } from '../core/errors.ts';
 import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
-import { silentLogger } from './log.ts';
+import { silentLogger } from '../core/log.ts';
 
 /**
  * The Kafka topics ingest reads and writes, created when missing (issue 4: `campaign_events` 3 partitions,

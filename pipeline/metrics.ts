@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LakehouseError, errorMessage } from '../iceberg/errors.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
 
 /**
  * Prometheus metrics without a client library: a registry of counters, gauges and histograms rendered in

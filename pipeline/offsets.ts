@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { LakehouseError } from '../iceberg/errors.ts';
-import { FastAppend } from '../iceberg/fast-append.ts';
-import type { ApplyResult, TableHandle } from '../iceberg/snapshot-producer.ts';
-import { type Snapshot, type TableMetadata, ancestorsOf, currentSnapshot } from '../iceberg/table-metadata.ts';
+import { LakehouseError } from '../core/errors.ts';
+import { FastAppend, type ApplyResult, type TableHandle, type Snapshot, type TableMetadata, ancestorsOf, currentSnapshot } from '../iceberg/index.ts';
 import type { Positions } from './source.ts';
 
 /**

@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import type { FileIO } from '../iceberg/file-io.ts';
-import { isLocalLocation, toLocalPath } from '../iceberg/io/local-file-io.ts';
-import { mapLimit } from '../iceberg/table-scan.ts';
+import { mapLimit } from '../iceberg/index.ts';
+import { type FileIO, isLocalLocation, toLocalPath } from '../iceberg/io/index.ts';
 
 /**
  * Local paths DuckDB can read for the data files the Iceberg planner chose (issue 5: "on S3 it must work

@@ -1,5 +1,5 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { LakehouseError } from '../iceberg/errors.ts';
+import { LakehouseError } from '../core/errors.ts';
 
 /**
  * The one file that imports DuckDB (STYLE habit 8). An in-memory database per job run: the jobs read

@@ -1,21 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import type { Catalog } from '../catalog/catalog.ts';
-import { rowsToRecordBatch } from '../iceberg/arrow-rows.ts';
-import { identifierToString, type TableIdentifier } from '../iceberg/catalog-port.ts';
-import { fromBinary } from '../iceberg/conversions.ts';
-import { T } from '../iceberg/types.ts';
-import { CommitStateUnknownError, LakehouseError } from '../iceberg/errors.ts';
-import { alwaysTrue, and, gtEq, lt, or, type Expr } from '../iceberg/expressions.ts';
-import type { DataFile } from '../iceberg/manifest-types.ts';
-import { snapshotChanges, snapshotsBetween } from '../iceberg/snapshot-changes.ts';
-import { Table } from '../iceberg/table.ts';
-import { ancestorsOf, currentSnapshot, type TableMetadata } from '../iceberg/table-metadata.ts';
-import { CAMPAIGN_EVENTS_TABLE } from '../pipeline/campaign-events.ts';
-import { type Logger, silentLogger } from '../pipeline/log.ts';
+import { rowsToRecordBatch, identifierToString, type TableIdentifier, fromBinary, T, alwaysTrue, and, gtEq, lt, or, type Expr, type DataFile, snapshotChanges, snapshotsBetween, Table, ancestorsOf, currentSnapshot, type TableMetadata } from '../iceberg/index.ts';
+import { CommitStateUnknownError, LakehouseError } from '../core/errors.ts';
+import { CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
+import { type Logger, silentLogger } from '../core/log.ts';
 import {
   CAMPAIGN_METRICS_TABLE, DEFAULT_WINDOW, METRIC_DIMENSIONS, type MetricDimension, WINDOW_SIZES, type WindowSize,
   campaignMetricsSchema, campaignMetricsSpec,
-} from './campaign-metrics-table.ts';
+} from '../domain/campaign-metrics-table.ts';
 import { DataFileCache } from './data-file-cache.ts';
 import { DuckDb, sqlStringList } from './duckdb.ts';
 

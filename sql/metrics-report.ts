@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { LakehouseError } from '../iceberg/errors.ts';
-import { WINDOW_SIZES, type CampaignMetricsRow } from './campaign-metrics-table.ts';
+import { LakehouseError } from '../core/errors.ts';
+import { WINDOW_SIZES, type CampaignMetricsRow } from '../domain/campaign-metrics-table.ts';
 
 /**
  * The self-contained HTML report of `campaign_metrics` that `make demo` writes (issue 5): one file that

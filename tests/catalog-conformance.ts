@@ -1,14 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Catalog } from '../catalog/catalog.ts';
-import { rowsToRecordBatch } from '../iceberg/arrow-rows.ts';
-import type { Namespace, TableIdentifier } from '../iceberg/catalog-port.ts';
-import { CommitConflictError, LakehouseError } from '../iceberg/errors.ts';
-import type { FileIO } from '../iceberg/file-io.ts';
-import { readManifestList } from '../iceberg/manifest-list.ts';
-import { Schema } from '../iceberg/schema.ts';
-import { Table } from '../iceberg/table.ts';
-import { T } from '../iceberg/types.ts';
+import { rowsToRecordBatch, type Namespace, type TableIdentifier, readManifestList, Schema, Table, T } from '../iceberg/index.ts';
+import type { FileIO } from '../iceberg/io/index.ts';
+import { CommitConflictError, LakehouseError } from '../core/errors.ts';
 
 /**
  * The behaviour every catalog must show (STYLE habit 10, iceberg-go `catalogtest`): SQLite and

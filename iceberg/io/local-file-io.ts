@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { LakehouseError, errorMessage } from '../errors.ts';
-import type { FileInfo, FileIO, WriteOptions } from '../file-io.ts';
+import { LakehouseError, errorMessage } from '../../core/errors.ts';
+import type { FileInfo, FileIO, WriteOptions } from './file-io.ts';
 
 /**
  * FileIO on the local file system, and the only file in the project that imports `fs` (STYLE habit 8).

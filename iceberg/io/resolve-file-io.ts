@@ -1,5 +1,5 @@
-import { LakehouseError } from '../errors.ts';
-import type { FileIO } from '../file-io.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import type { FileIO } from './file-io.ts';
 import { LocalFileIO, isLocalLocation } from './local-file-io.ts';
 import { S3FileIO, type S3FileIOOptions } from './s3-file-io.ts';
 

@@ -12,9 +12,9 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { LakehouseError, errorMessage } from '../errors.ts';
-import type { FileInfo, FileIO, WriteOptions } from '../file-io.ts';
-import { withRetry, type RetryOptions } from '../retry.ts';
+import { LakehouseError, errorMessage } from '../../core/errors.ts';
+import type { FileInfo, FileIO, WriteOptions } from './file-io.ts';
+import { withRetry, type RetryOptions } from '../../core/retry.ts';
 
 /**
  * FileIO on S3 and S3-compatible stores (MinIO, versitygw), and the only file that imports the AWS SDK

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import { Table } from '../../iceberg/table.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../../pipeline/campaign-events.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { Table } from '../../iceberg/index.ts';
+import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { decodeEvent, isRejection } from '../../pipeline/event-decoder.ts';
 import { type GeneratedMessage, generateMessages } from '../../pipeline/event-generator.ts';
 import { Ingestor, type IngestStats, type IngestorOptions } from '../../pipeline/ingest.ts';

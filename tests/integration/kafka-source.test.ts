@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LakehouseError } from '../../iceberg/errors.ts';
+import { LakehouseError } from '../../core/errors.ts';
 import type { DeadLetter } from '../../pipeline/dead-letters.ts';
 import { DLQ_HEADERS, KafkaDeadLetterSink } from '../../pipeline/kafka-dead-letters.ts';
 import { type KafkaAssignment, type KafkaSource, createKafkaSource } from '../../pipeline/kafka-source.ts';

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CampaignMetricsRow } from '../../sql/campaign-metrics-table.ts';
+import type { CampaignMetricsRow } from '../../domain/campaign-metrics-table.ts';
 import { renderMetricsReport } from '../../sql/metrics-report.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

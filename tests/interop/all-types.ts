@@ -1,5 +1,4 @@
-import { Schema } from '../../iceberg/schema.ts';
-import { T } from '../../iceberg/types.ts';
+import { Schema, T } from '../../iceberg/index.ts';
 
 /**
  * One table's worth of every Iceberg type with nulls, unicode and extreme values: shared by the

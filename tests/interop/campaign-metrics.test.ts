@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import { Table } from '../../iceberg/table.ts';
-import type { TableIdentifier } from '../../iceberg/catalog-port.ts';
+import { rowsToRecordBatch, Table, type TableIdentifier } from '../../iceberg/index.ts';
 import { type GeneratedMessage, type ProduceOptions, generateMessages } from '../../pipeline/event-generator.ts';
-import type { MetricDimension, WindowSize } from '../../sql/campaign-metrics-table.ts';
+import type { MetricDimension, WindowSize } from '../../domain/campaign-metrics-table.ts';
 import { type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../../sql/metrics-job.ts';
 import {
   DEFAULT_ALLOWED_LATENESS_MS, type OracleCommit, type OracleRow, type RawMessage, expectedMetrics, parseTimestampMicros, rowKey, tableEvents,

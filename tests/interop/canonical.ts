@@ -1,11 +1,10 @@
-import { LakehouseError } from '../../iceberg/errors.ts';
-import type { Schema } from '../../iceberg/schema.ts';
-import { typeToString, type IcebergType, type NestedField } from '../../iceberg/types.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { type Schema, typeToString, type IcebergType, type NestedField } from '../../iceberg/index.ts';
 
 /**
  * The canonical row encoding shared with tests/interop/verify.py, so rows we wrote and rows an
  * independent reader returns compare as plain strings. Python produces it from what PyIceberg and
- * DuckDB return; this file produces it from our in-memory values (iceberg/types.ts). Change both
+ * DuckDB return; this file produces it from our in-memory values (iceberg/spec/types.ts). Change both
  * together.
  *
  *   boolean -> true/false

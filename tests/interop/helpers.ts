@@ -2,10 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import type { TableIdentifier } from '../../iceberg/catalog-port.ts';
-import type { PartitionSpec } from '../../iceberg/partition-spec.ts';
-import type { Schema } from '../../iceberg/schema.ts';
-import { Table } from '../../iceberg/table.ts';
+import { type TableIdentifier, type PartitionSpec, type Schema, Table } from '../../iceberg/index.ts';
 import { sqliteCatalogUri, warehouseUri } from './readers.ts';
 
 /**

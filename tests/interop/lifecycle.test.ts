@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { T } from '../../iceberg/types.ts';
+import { rowsToRecordBatch, Schema, T } from '../../iceberg/index.ts';
 import { canonicalRows } from './canonical.ts';
 import { type Warehouse, localPath, openWarehouse } from './helpers.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readWithDuckDB, readWithPyIceberg } from './readers.ts';

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import type { PartitionSpec } from '../../iceberg/partition-spec.ts';
+import { rowsToRecordBatch, type PartitionSpec } from '../../iceberg/index.ts';
 import { ALL_TYPES_ROWS, ALL_TYPES_SCHEMA } from './all-types.ts';
 import { canonicalRows } from './canonical.ts';
 import { type Warehouse, localPath, openWarehouse } from './helpers.ts';

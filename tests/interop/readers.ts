@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import type { Schema } from '../../iceberg/schema.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import type { Schema } from '../../iceberg/index.ts';
 import { canonicalRow, type Canonical } from './canonical.ts';
 
 /**
@@ -301,7 +301,7 @@ export interface PyIcebergWriteOptions extends CatalogTableRef {
   /** Used when PyIceberg creates the table; note PyIceberg re-assigns field ids on create. */
   schema: Schema;
   partition?: PartitionFieldInput[];
-  /** Rows in our in-memory representation (iceberg/types.ts), keyed by top-level column name. */
+  /** Rows in our in-memory representation (iceberg/spec/types.ts), keyed by top-level column name. */
   rows: Record<string, unknown>[];
   mode?: 'append' | 'overwrite';
   formatVersion?: 1 | 2;

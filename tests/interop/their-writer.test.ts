@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import { Table } from '../../iceberg/table.ts';
+import { rowsToRecordBatch, Table } from '../../iceberg/index.ts';
 import { ALL_TYPES_ROWS, ALL_TYPES_SCHEMA, NULLS } from './all-types.ts';
 import { canonicalRows } from './canonical.ts';
 import { type Warehouse, openWarehouse } from './helpers.ts';

@@ -4,9 +4,7 @@
  * The catalog comes from a config file through loadCatalog, exactly as the CLI gets it.
  */
 import { loadCatalog } from '../../catalog/load-catalog.ts';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import { parseIdentifier } from '../../iceberg/catalog-port.ts';
-import { Table } from '../../iceberg/table.ts';
+import { rowsToRecordBatch, parseIdentifier, Table } from '../../iceberg/index.ts';
 
 const [configFile, name, writer, count, tableName = 'race.t'] = process.argv.slice(2) as [string, string, string, string, string?];
 const catalog = await loadCatalog({ name, configFile });

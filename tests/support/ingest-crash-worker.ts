@@ -13,15 +13,13 @@
  * The flush steps themselves are FLUSH_CRASH_POINTS, called by pipeline/ingest.ts.
  */
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { parseIdentifier } from '../../iceberg/catalog-port.ts';
-import type { FileInfo, FileIO, WriteOptions } from '../../iceberg/file-io.ts';
-import { LocalFileIO } from '../../iceberg/io/local-file-io.ts';
-import { Table } from '../../iceberg/table.ts';
+import { parseIdentifier, Table } from '../../iceberg/index.ts';
+import { type FileInfo, type FileIO, type WriteOptions, LocalFileIO } from '../../iceberg/io/index.ts';
 import { TABLE_CRASH_POINTS, crashPoint } from '../../pipeline/crash-points.ts';
 import { Ingestor } from '../../pipeline/ingest.ts';
 import { KafkaDeadLetterSink } from '../../pipeline/kafka-dead-letters.ts';
 import { createKafkaSource } from '../../pipeline/kafka-source.ts';
-import { createLogger } from '../../pipeline/log.ts';
+import { createLogger } from '../../core/log.ts';
 
 export interface WorkerConfig {
   brokers: string[];

@@ -1,5 +1,5 @@
-import { LakehouseError } from '../../iceberg/errors.ts';
-import type { FileIO, FileInfo, WriteOptions } from '../../iceberg/file-io.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import type { FileIO, FileInfo, WriteOptions } from '../../iceberg/io/index.ts';
 
 /**
  * Storage as a Map, with the FileIO error codes, for unit tests of code above the FileIO port

@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { TableIdentifier } from '../../iceberg/catalog-port.ts';
-import type { Table } from '../../iceberg/table.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../../pipeline/campaign-events.ts';
+import type { TableIdentifier, Table } from '../../iceberg/index.ts';
+import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { MemoryDeadLetterSink } from '../../pipeline/dead-letters.ts';
 import type { GeneratedMessage } from '../../pipeline/event-generator.ts';
 import { FileSource } from '../../pipeline/file-source.ts';

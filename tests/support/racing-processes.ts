@@ -3,10 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import type { Catalog } from '../../catalog/catalog.ts';
-import { parseIdentifier } from '../../iceberg/catalog-port.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { Table } from '../../iceberg/table.ts';
-import { T } from '../../iceberg/types.ts';
+import { parseIdentifier, Schema, Table, T } from '../../iceberg/index.ts';
 
 const run = promisify(execFile);
 const WORKER = fileURLToPath(new URL('./append-worker.ts', import.meta.url));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { S3FileIOOptions } from '../../iceberg/io/s3-file-io.ts';
+import type { S3FileIOOptions } from '../../iceberg/io/index.ts';
 
 /**
  * The S3-compatible server the integration tests use, from the LAKEHOUSE_S3_* variables that

@@ -1,12 +1,7 @@
 import * as arrow from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { recordBatchToRows, rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import {
-  PARQUET_FIELD_ID_KEY, arrowToIcebergSchema, arrowToIcebergType, checkBatchSchema, icebergToArrowSchema,
-} from '../../iceberg/arrow-schema.ts';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import { Schema, assignFreshIds } from '../../iceberg/schema.ts';
-import { T } from '../../iceberg/types.ts';
+import { recordBatchToRows, rowsToRecordBatch, PARQUET_FIELD_ID_KEY, arrowToIcebergSchema, arrowToIcebergType, checkBatchSchema, icebergToArrowSchema, Schema, assignFreshIds, T } from '../../iceberg/index.ts';
+import { LakehouseError } from '../../core/errors.ts';
 
 const allTypes = new Schema([
   T.field(1, 'b', T.boolean()),

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Schema } from '../../iceberg/schema.ts';
-import { T } from '../../iceberg/types.ts';
+import { Schema, T } from '../../iceberg/index.ts';
 import {
   canonicalRow, canonicalRows, canonicalToValue, canonicalValue, compareCodePoints, rowFromCanonical,
 } from '../interop/canonical.ts';

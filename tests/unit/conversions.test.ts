@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  compareValues, daysToIsoDate, formatValue, fromBinary, microsToIso, parseLiteral, toBinary, truncateLowerBound,
-  truncateUpperBound, valueFromJson, valueToJson,
-} from '../../iceberg/conversions.ts';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import { T, type PrimitiveType, type Value } from '../../iceberg/types.ts';
+import { compareValues, daysToIsoDate, formatValue, fromBinary, microsToIso, parseLiteral, toBinary, truncateLowerBound, truncateUpperBound, valueFromJson, valueToJson, T, type PrimitiveType, type Value } from '../../iceberg/index.ts';
+import { LakehouseError } from '../../core/errors.ts';
 
 // 2017-11-16 is 47 * 365 + 12 leap days + 304 + 15 = 17486 days after 1970-01-01.
 const DAY_2017_11_16 = 17486;

@@ -1,15 +1,9 @@
 import * as arrow from 'apache-arrow';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { recordBatchToRows, rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import { writeDataFiles, type DataFileWriterOptions } from '../../iceberg/data-file-writer.ts';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import type { DataFile } from '../../iceberg/manifest-types.ts';
-import { readParquetBytes } from '../../iceberg/parquet-reader.ts';
-import { UNPARTITIONED, type PartitionSpec } from '../../iceberg/partition-spec.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { T } from '../../iceberg/types.ts';
-import type { FileIO } from '../../iceberg/file-io.ts';
+import { recordBatchToRows, rowsToRecordBatch, writeDataFiles, type DataFileWriterOptions, type DataFile, readParquetBytes, UNPARTITIONED, type PartitionSpec, Schema, T } from '../../iceberg/index.ts';
+import type { FileIO } from '../../iceberg/io/index.ts';
+import { LakehouseError } from '../../core/errors.ts';
 import { MemoryIO } from '../support/memory-file-io.ts';
 
 /** hyparquet only decompresses snappy: tests that read values back write snappy files. */

@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  evaluatePartition, evaluateRow, manifestMightMatch, metricsAllMatch, metricsMightMatch,
-} from '../../iceberg/evaluators.ts';
-import {
-  and, bind, eq, gt, gtEq, isIn, isNan, isNull, lt, ltEq, not, notEq, notIn, notNan, notNull, notStartsWith, or,
-  rewriteNot, startsWith, type BoundExpr, type Expr,
-} from '../../iceberg/expressions.ts';
-import type { DataFile, FieldSummary } from '../../iceberg/manifest-types.ts';
-import type { PartitionField, PartitionSpec } from '../../iceberg/partition-spec.ts';
-import { inclusiveProjection, strictProjection, type PartitionExpr, type PartitionReference } from '../../iceberg/projection.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { T, type PrimitiveType, type Value } from '../../iceberg/types.ts';
+import { evaluatePartition, evaluateRow, manifestMightMatch, metricsAllMatch, metricsMightMatch, and, bind, eq, gt, gtEq, isIn, isNan, isNull, lt, ltEq, not, notEq, notIn, notNan, notNull, notStartsWith, or, rewriteNot, startsWith, type BoundExpr, type Expr, type DataFile, type FieldSummary, type PartitionField, type PartitionSpec, inclusiveProjection, strictProjection, type PartitionExpr, type PartitionReference, Schema, T, type PrimitiveType, type Value } from '../../iceberg/index.ts';
 
 const schema = new Schema([
   T.field(1, 'id', T.long(), true),

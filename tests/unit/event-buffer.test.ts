@@ -1,13 +1,8 @@
 import * as arrow from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { recordBatchToRows } from '../../iceberg/arrow-rows.ts';
-import { PARQUET_FIELD_ID_KEY, checkBatchSchema } from '../../iceberg/arrow-schema.ts';
-import { writeDataFiles } from '../../iceberg/data-file-writer.ts';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import { readParquetBytes } from '../../iceberg/parquet-reader.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { T } from '../../iceberg/types.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../../pipeline/campaign-events.ts';
+import { recordBatchToRows, PARQUET_FIELD_ID_KEY, checkBatchSchema, writeDataFiles, readParquetBytes, Schema, T } from '../../iceberg/index.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { EventBuffer } from '../../pipeline/event-buffer.ts';
 import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, isRejection, scanEvent } from '../../pipeline/event-decoder.ts';
 import { generateMessages } from '../../pipeline/event-generator.ts';

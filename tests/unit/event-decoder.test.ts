@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { campaignEventsSchema, EVENT_RULES } from '../../pipeline/campaign-events.ts';
+import { campaignEventsSchema, EVENT_RULES } from '../../domain/campaign-events.ts';
 import { type CampaignEventRow, type RejectReason, decodeEvent, isRejection, parseIsoTimestampMicros } from '../../pipeline/event-decoder.ts';
 
 /** Processing time of every test: 2026-11-21T12:00:00Z. */

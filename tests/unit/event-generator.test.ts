@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_RULES } from '../../pipeline/campaign-events.ts';
+import { EVENT_RULES } from '../../domain/campaign-events.ts';
 import { REJECT_REASONS, decodeEvent, isRejection } from '../../pipeline/event-decoder.ts';
 import { type GeneratedMessage, formatIsoMicros, generateMessages } from '../../pipeline/event-generator.ts';
 

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import {
-  alwaysFalse, alwaysTrue, and, bind, eq, exprToString, gt, gtEq, isIn, isNan, isNull, lt, ltEq, not, notEq, notIn,
-  notNan, notNull, notStartsWith, or, rewriteNot, startsWith, type BoundExpr, type Expr,
-} from '../../iceberg/expressions.ts';
-import { parseFilter } from '../../iceberg/expression-parser.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { T } from '../../iceberg/types.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { alwaysFalse, alwaysTrue, and, bind, eq, exprToString, gt, gtEq, isIn, isNan, isNull, lt, ltEq, not, notEq, notIn, notNan, notNull, notStartsWith, or, rewriteNot, startsWith, type BoundExpr, type Expr, parseFilter, Schema, T } from '../../iceberg/index.ts';
 
 const schema = new Schema([
   T.field(1, 'id', T.long(), true),

@@ -12,12 +12,8 @@ import {
   namespacePropertiesOf,
   type GlueClientLike,
 } from '../../catalog/glue-catalog.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError } from '../../iceberg/errors.ts';
-import { writeTableMetadata } from '../../iceberg/metadata-files.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import type { TableMetadata } from '../../iceberg/table-metadata.ts';
-import { newTableMetadata } from '../../iceberg/table-metadata-builder.ts';
-import { T } from '../../iceberg/types.ts';
+import { CommitConflictError, CommitStateUnknownError, LakehouseError } from '../../core/errors.ts';
+import { writeTableMetadata, Schema, type TableMetadata, newTableMetadata, T } from '../../iceberg/index.ts';
 import { MemoryIO } from '../support/memory-file-io.ts';
 
 /**

@@ -2,14 +2,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { toBinary } from '../../iceberg/conversions.ts';
-import { DataFileContent, type DataFile, ManifestEntryStatus } from '../../iceberg/manifest-types.ts';
-import { encodeManifest } from '../../iceberg/manifest.ts';
-import { encodeManifestList } from '../../iceberg/manifest-list.ts';
-import { applyUpdates, newTableMetadata } from '../../iceberg/table-metadata-builder.ts';
-import { serializeTableMetadata } from '../../iceberg/table-metadata.ts';
-import { T } from '../../iceberg/types.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../../pipeline/campaign-events.ts';
+import { toBinary, DataFileContent, type DataFile, ManifestEntryStatus, encodeManifest, encodeManifestList, applyUpdates, newTableMetadata, serializeTableMetadata, T } from '../../iceberg/index.ts';
+import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 
 /**
  * Pins the exact bytes of the Avro manifest, the manifest list and the metadata JSON we write for a

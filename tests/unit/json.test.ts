@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJson, stringifyJson } from '../../iceberg/json.ts';
+import { parseJson, stringifyJson } from '../../core/json.ts';
 
 describe('bigint-safe JSON', () => {
   it('keeps a 63-bit snapshot id exact through parse and stringify', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadCatalog, redactConfig, resolveCatalogConfig } from '../../catalog/load-catalog.ts';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { LakehouseError } from '../../iceberg/errors.ts';
+import { LakehouseError } from '../../core/errors.ts';
 
 async function errorOf(p: Promise<unknown>): Promise<LakehouseError> {
   try {

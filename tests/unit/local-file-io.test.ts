@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import { LocalFileIO, isLocalLocation, toFileUri, toLocalPath } from '../../iceberg/io/local-file-io.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { LocalFileIO, isLocalLocation, toFileUri, toLocalPath } from '../../iceberg/io/index.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -1,13 +1,6 @@
 import avsc from 'avsc';
 import { describe, expect, it } from 'vitest';
-import { encodeManifest, partitionType, readManifest, writeManifest, type ManifestWriteOptions } from '../../iceberg/manifest.ts';
-import { encodeManifestList, readManifestList, writeManifestList } from '../../iceberg/manifest-list.ts';
-import {
-  DataFileContent, ManifestContent, ManifestEntryStatus, type DataFile, type ManifestEntry, type ManifestFile,
-} from '../../iceberg/manifest-types.ts';
-import type { PartitionSpec } from '../../iceberg/partition-spec.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { T, type Value } from '../../iceberg/types.ts';
+import { encodeManifest, partitionType, readManifest, writeManifest, type ManifestWriteOptions, encodeManifestList, readManifestList, writeManifestList, DataFileContent, ManifestContent, ManifestEntryStatus, type DataFile, type ManifestEntry, type ManifestFile, type PartitionSpec, Schema, T, type Value } from '../../iceberg/index.ts';
 import { MemoryIO } from '../support/memory-file-io.ts';
 
 // ---- test doubles and an independent Avro reader/writer (plain avsc streams, not iceberg/avro.ts) ----

@@ -4,13 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../catalog/catalog.ts';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import type { TableIdentifier } from '../../iceberg/catalog-port.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { Table } from '../../iceberg/table.ts';
-import type { TableRequirement, TableUpdate } from '../../iceberg/table-updates.ts';
-import { T } from '../../iceberg/types.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../../pipeline/campaign-events.ts';
+import { rowsToRecordBatch, type TableIdentifier, Schema, Table, type TableRequirement, type TableUpdate, T } from '../../iceberg/index.ts';
+import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { mergeWindows, rebuildMetrics, runMetrics, unionRanges } from '../../sql/metrics-job.ts';
 
 /**

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { CampaignMetricsRow } from '../../sql/campaign-metrics-table.ts';
+import type { CampaignMetricsRow } from '../../domain/campaign-metrics-table.ts';
 import { buildMetricsReportModel, escapeHtml, jsonForScript, renderMetricsReport } from '../../sql/metrics-report.ts';
 
 const MIN_5 = 300_000_000n; // microseconds

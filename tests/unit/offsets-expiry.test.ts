@@ -5,11 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import type { Snapshot } from '../../iceberg/table-metadata.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { Table } from '../../iceberg/table.ts';
-import { T } from '../../iceberg/types.ts';
+import { rowsToRecordBatch, type Snapshot, Schema, Table, T } from '../../iceberg/index.ts';
 import { OFFSETS_KEY_PREFIX, OffsetsAppend, findRecordedOffsets } from '../../pipeline/offsets.ts';
 
 /**

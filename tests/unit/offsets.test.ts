@@ -3,9 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { Table } from '../../iceberg/table.ts';
-import { T } from '../../iceberg/types.ts';
+import { Schema, Table, T } from '../../iceberg/index.ts';
 import {
   AlreadyCommittedError, COMMIT_ID_KEY, OffsetsAppend, OffsetsFencedError, SOURCE_KEY, decodePositions, encodePositions,
   findRecordedOffsets, offsetsKey, positionsSummary, recordedPositions,

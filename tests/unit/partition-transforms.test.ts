@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { murmur3_32, murmur3_32_utf8 } from '../../iceberg/murmur3.ts';
+import { murmur3_32, murmur3_32_utf8 } from '../../iceberg/spec/murmur3.ts';
 import {
   applyTransform, bucketHash, canTransform, humanString, parseTransform, partitionPath, preservesOrder,
   transformFunction, transformResultType, transformToString,
-} from '../../iceberg/partition-transforms.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { T, type PrimitiveType } from '../../iceberg/types.ts';
-import { LakehouseError } from '../../iceberg/errors.ts';
+} from '../../iceberg/spec/partition-transforms.ts';
+import { Schema } from '../../iceberg/spec/schema.ts';
+import { T, type PrimitiveType } from '../../iceberg/spec/types.ts';
+import { LakehouseError } from '../../core/errors.ts';
 
 // Hand-computed anchors: 2017-11-16 is 47 * 365 + 12 leap days + 304 + 15 = 17486 days after 1970-01-01;
 // 2024-01-01 is 54 * 365 + 13 leap days = 19723.

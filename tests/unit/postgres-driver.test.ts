@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { hostPort, isPostgresUri, numberedPlaceholders, postgresSettingsFromUri } from '../../catalog/postgres-driver.ts';
-import { LakehouseError } from '../../iceberg/errors.ts';
+import { LakehouseError } from '../../core/errors.ts';
 
 // Parsing only; everything that needs a server is in tests/integration/postgres-catalog.test.ts.
 

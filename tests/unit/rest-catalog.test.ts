@@ -4,14 +4,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientCredentialsAuth } from '../../catalog/rest-auth.ts';
 import { RestCatalog, createRestCatalog, type RestCatalogOptions } from '../../catalog/rest-catalog.ts';
 import { uuidv7 } from '../../catalog/rest-http.ts';
-import type { TableIdentifier } from '../../iceberg/catalog-port.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError } from '../../iceberg/errors.ts';
+import { type TableIdentifier, Schema, tableMetadataToJson, newTableMetadata, T } from '../../iceberg/index.ts';
+import { CommitConflictError, CommitStateUnknownError, LakehouseError } from '../../core/errors.ts';
 import * as resolveFileIOModule from '../../iceberg/io/resolve-file-io.ts';
-import { stringifyJson } from '../../iceberg/json.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { tableMetadataToJson } from '../../iceberg/table-metadata.ts';
-import { newTableMetadata } from '../../iceberg/table-metadata-builder.ts';
-import { T } from '../../iceberg/types.ts';
+import { stringifyJson } from '../../core/json.ts';
 
 /**
  * Error paths and wire details of the REST catalog that a real server cannot be made to show on

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LakehouseError } from '../../iceberg/errors.ts';
+import { LakehouseError } from '../../core/errors.ts';
 import { LocalFileIO } from '../../iceberg/io/local-file-io.ts';
 import { resolveFileIO, s3OptionsFrom } from '../../iceberg/io/resolve-file-io.ts';
 import {

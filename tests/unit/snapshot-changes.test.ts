@@ -3,11 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { snapshotChanges, snapshotsBetween } from '../../iceberg/snapshot-changes.ts';
-import { Table } from '../../iceberg/table.ts';
-import { T } from '../../iceberg/types.ts';
+import { rowsToRecordBatch, Schema, snapshotChanges, snapshotsBetween, Table, T } from '../../iceberg/index.ts';
 
 const schema = new Schema([T.field(1, 'id', T.long(), true), T.field(2, 'ts', T.timestamptz(), true)]);
 const DAY = 86_400_000_000n;

@@ -1,18 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CommitConflictError, LakehouseError } from '../../iceberg/errors.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import {
-  parseTableMetadata, serializeTableMetadata, snapshotById, type Snapshot, type TableMetadata,
-} from '../../iceberg/table-metadata.ts';
-import {
-  applyUpdates, checkRequirements, createTableUpdates, emptyTableMetadata, generateSnapshotId, newTableMetadata,
-} from '../../iceberg/table-metadata-builder.ts';
-import {
-  describeRequirement, requirementFromJson, requirementToJson, updateFromJson, updateToJson,
-  type TableRequirement, type TableUpdate,
-} from '../../iceberg/table-updates.ts';
-import { T } from '../../iceberg/types.ts';
+import { CommitConflictError, LakehouseError } from '../../core/errors.ts';
+import { Schema, parseTableMetadata, serializeTableMetadata, snapshotById, type Snapshot, type TableMetadata, applyUpdates, checkRequirements, createTableUpdates, emptyTableMetadata, generateSnapshotId, newTableMetadata, describeRequirement, requirementFromJson, requirementToJson, updateFromJson, updateToJson, type TableRequirement, type TableUpdate, T } from '../../iceberg/index.ts';
 
 const FIXTURES = new URL('../fixtures/metadata/', import.meta.url);
 const load = (name: string) => parseTableMetadata(readFileSync(new URL(name, FIXTURES), 'utf8'), name);

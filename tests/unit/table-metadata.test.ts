@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { LakehouseError } from '../../iceberg/errors.ts';
-import { parseJson, stringifyJson } from '../../iceberg/json.ts';
-import {
-  metadataFileLocation, nextMetadataLocation, parseMetadataVersion, readTableMetadata, writeTableMetadata,
-} from '../../iceberg/metadata-files.ts';
-import {
-  ancestorsOf, currentSchema, currentSnapshot, defaultSpec, parseTableMetadata, schemaById, serializeTableMetadata,
-  snapshotAsOf, snapshotById, sortOrderById, specById, tableMetadataFromJson, tableMetadataToJson, type TableMetadata,
-} from '../../iceberg/table-metadata.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { parseJson, stringifyJson } from '../../core/json.ts';
+import { metadataFileLocation, nextMetadataLocation, parseMetadataVersion, readTableMetadata, writeTableMetadata, ancestorsOf, currentSchema, currentSnapshot, defaultSpec, parseTableMetadata, schemaById, serializeTableMetadata, snapshotAsOf, snapshotById, sortOrderById, specById, tableMetadataFromJson, tableMetadataToJson, type TableMetadata } from '../../iceberg/index.ts';
 import { MemoryIO } from '../support/memory-file-io.ts';
 
 const FIXTURES = new URL('../fixtures/metadata/', import.meta.url);

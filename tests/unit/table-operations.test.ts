@@ -3,13 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { rowsToRecordBatch } from '../../iceberg/arrow-rows.ts';
-import type { CatalogPort, LoadedTable, TableIdentifier } from '../../iceberg/catalog-port.ts';
-import { CommitStateUnknownError, LakehouseError } from '../../iceberg/errors.ts';
-import { Schema } from '../../iceberg/schema.ts';
-import { Table } from '../../iceberg/table.ts';
-import type { TableRequirement, TableUpdate } from '../../iceberg/table-updates.ts';
-import { T } from '../../iceberg/types.ts';
+import { rowsToRecordBatch, type CatalogPort, type LoadedTable, type TableIdentifier, Schema, Table, type TableRequirement, type TableUpdate, T } from '../../iceberg/index.ts';
+import { CommitStateUnknownError, LakehouseError } from '../../core/errors.ts';
 
 const schema = new Schema([
   T.field(1, 'id', T.long(), true),

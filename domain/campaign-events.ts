@@ -1,0 +1,117 @@
+import { Schema, T, type NestedField, type PrimitiveType, type PartitionSpec } from '../iceberg/index.ts';
+
+/**
+ * The `campaign_events` table: one row per ad event, and the rules a Kafka message must meet to become
+ * one. Both come from EVENT_FIELDS below, so the validation (pipeline/event-decoder.ts) and the Iceberg
+ * schema cannot drift (issue 4). Field ids are fixed here so every deployment gets the same ids (Iceberg
+ * readers resolve by id); ids 1..10 are the original table, 11 and 12 were added by the ingest issue.
+ */
+export const CAMPAIGN_EVENTS_TABLE = 'campaign_events';
+export const EVENT_TYPES = ['impression', 'click', 'conversion'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * What a message field holds, and so how it is checked and which Iceberg type stores it:
+ * - `string`: a JSON string (Iceberg string), at most `maxChars` UTF-16 code units (JS `length`);
+ *   a required one must also be non-empty.
+ * - `event_type`: a string that is exactly one of EVENT_TYPES (lower case).
+ * - `timestamp`: an ISO-8601 string WITH a zone (`Z` or `±hh:mm`), or a JSON number of epoch
+ *   milliseconds (fractions kept to the microsecond); Iceberg timestamptz (UTC microseconds).
+ * - `amount`: a JSON number, 0 <= x <= EVENT_RULES.maxAmount (Iceberg double).
+ */
+export type EventFieldKind = 'string' | 'event_type' | 'timestamp' | 'amount';
+
+export interface EventFieldRule {
+  /** Key in the JSON message. */
+  key: string;
+  /** Table column it fills (differs from the key only for `timestamp` -> `event_time`). */
+  column: string;
+  fieldId: number;
+  kind: EventFieldKind;
+  /** The message must carry a non-null value; otherwise `missing_field`. */
+  required: boolean;
+  /** Value used when an optional field is absent or null; the column is then required in the table. */
+  default?: number;
+  /** `string` only: longest accepted value in UTF-16 code units; longer is `oversize`. */
+  maxChars?: number;
+  doc?: string;
+}
+
+/**
+ * Every field of an event message, in message order. Platform, country and device type are optional:
+ * the table has always allowed nulls there, and dropping a whole event because an app does not know
+ * the device would lose revenue rows. Unknown keys in a message are ignored (apps may add fields
+ * before the table grows a column for them).
+ */
+export const EVENT_FIELDS: readonly EventFieldRule[] = [
+  { key: 'event_id', column: 'event_id', fieldId: 1, kind: 'string', required: true, maxChars: 128, doc: 'Unique id of the event, set by the app that emitted it' },
+  { key: 'user_id', column: 'user_id', fieldId: 2, kind: 'string', required: true, maxChars: 128 },
+  { key: 'campaign_id', column: 'campaign_id', fieldId: 3, kind: 'string', required: true, maxChars: 128 },
+  { key: 'event_type', column: 'event_type', fieldId: 4, kind: 'event_type', required: true, doc: 'impression, click or conversion' },
+  { key: 'platform', column: 'platform', fieldId: 5, kind: 'string', required: false, maxChars: 64 },
+  { key: 'timestamp', column: 'event_time', fieldId: 6, kind: 'timestamp', required: true, doc: 'When the event happened (UTC, microseconds)' },
+  { key: 'revenue', column: 'revenue', fieldId: 7, kind: 'amount', required: false, default: 0, doc: 'Revenue of a conversion, 0 otherwise' },
+  { key: 'country', column: 'country', fieldId: 8, kind: 'string', required: false, maxChars: 64 },
+  { key: 'device_type', column: 'device_type', fieldId: 9, kind: 'string', required: false, maxChars: 64 },
+  { key: 'channel', column: 'channel', fieldId: 11, kind: 'string', required: false, maxChars: 64, doc: 'Marketing channel (search, social, display, ...), when the app knows it' },
+  { key: 'cost', column: 'cost', fieldId: 12, kind: 'amount', required: false, doc: 'Spend attributed to the event, when the app knows it' },
+];
+
+/** Columns the table adds to what a message carries. */
+export const PROCESSED_AT_COLUMN = 'processed_at';
+const processedAtField = T.field(10, PROCESSED_AT_COLUMN, T.timestamptz(), true, 'When lakehouse wrote the row');
+
+/** Limits every message is held to (issue 4: oversize, string lengths, absurd timestamps, value ranges). */
+export const EVENT_RULES = {
+  /**
+   * Largest accepted message value in bytes, checked before decoding so a runaway producer cannot make
+   * us parse megabytes. A typical event is ~250 B; 16 KiB leaves room for long ids and extra keys.
+   */
+  maxMessageBytes: 16 * 1024,
+  /** Longest value per string field (by message key), in UTF-16 code units. */
+  maxStringChars: Object.fromEntries(EVENT_FIELDS.filter((f) => f.maxChars !== undefined).map((f) => [f.key, f.maxChars!])) as Record<string, number>,
+  /**
+   * Earliest plausible event time. Earlier is `absurd_timestamp`: it catches epoch seconds sent as
+   * milliseconds (which land in January 1970) and zero/placeholder dates.
+   */
+  minEventTime: '2000-01-01T00:00:00Z',
+  /**
+   * How far past the processing time an event may claim to be (clock skew on devices); further is
+   * `absurd_timestamp`. Also catches epoch microseconds sent as milliseconds.
+   */
+  maxFutureMs: 24 * 3600 * 1000,
+  /** Largest revenue or cost accepted; above it is `out_of_range` (a unit bug, not a sale). */
+  maxAmount: 1e12,
+  eventTypes: EVENT_TYPES,
+  fields: EVENT_FIELDS,
+} as const;
+
+/** EVENT_RULES.minEventTime in epoch milliseconds. */
+export const MIN_EVENT_TIME_MS = Date.parse(EVENT_RULES.minEventTime);
+
+function icebergType(kind: EventFieldKind): PrimitiveType {
+  switch (kind) {
+    case 'string':
+    case 'event_type': return T.string();
+    case 'timestamp': return T.timestamptz();
+    case 'amount': return T.double();
+  }
+}
+
+function tableField(f: EventFieldRule): NestedField {
+  return T.field(f.fieldId, f.column, icebergType(f.kind), f.required || f.default !== undefined, f.doc);
+}
+
+/** The table schema, derived from EVENT_FIELDS plus processed_at, in field-id order. */
+export const campaignEventsSchema = new Schema(
+  [...EVENT_FIELDS.map(tableField), processedAtField].sort((a, b) => a.id - b.id),
+);
+
+/** day(event_time) and event_type: metrics jobs scan one day and one event type at a time. */
+export const campaignEventsSpec: PartitionSpec = {
+  specId: 0,
+  fields: [
+    { sourceId: 6, fieldId: 1000, name: 'event_time_day', transform: 'day' },
+    { sourceId: 4, fieldId: 1001, name: 'event_type', transform: 'identity' },
+  ],
+};

@@ -1,0 +1,11 @@
+/**
+ * Operations that produce snapshots (append, overwrite, rewrite, expire) and the metadata builder
+ * that applies updates. Each operation returns its updates and requirements as data; the catalog
+ * applies them (catalog-port.ts).
+ */
+export * from './snapshot-producer.ts';
+export * from './fast-append.ts';
+export * from './overwrite.ts';
+export * from './rewrite-files.ts';
+export * from './expire-snapshots.ts';
+export * from './table-metadata-builder.ts';
