@@ -67,7 +67,7 @@ bench: install
 	@if ! bash infra/services.sh status kafka >/dev/null 2>&1; then \
 	  bash infra/services.sh up kafka || exit 1; trap 'bash infra/services.sh down kafka' EXIT; fi; \
 	  node --import tsx bench/ingest-bench.ts
-	EVENTS=$${METRICS_EVENTS:-10000000} node --import tsx bench/metrics-bench.ts
+	EVENTS=$${METRICS_EVENTS:-10000000} node --import tsx bench/campaign-metrics-bench.ts
 
 clean:
 	bash infra/services.sh down

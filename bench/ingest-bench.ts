@@ -42,7 +42,7 @@ import { type ProducedMessage, produceMessages } from '../pipeline/kafka-produce
 import { createKafkaSource } from '../pipeline/kafka-source.ts';
 import { ensureTopics } from '../pipeline/kafka-topics.ts';
 import type { LogFields, Logger } from '../core/log.ts';
-import { createIngestMetrics } from '../pipeline/metrics.ts';
+import { createIngestMetrics } from '../pipeline/prometheus.ts';
 import { decodePositions, offsetsKey, parsePositionKey } from '../pipeline/offsets.ts';
 import { CONSUME_CLIENTS, type ConsumeClient, type ConsumeResult } from './consume-bench.ts';
 

@@ -1,6 +1,6 @@
-import { type CatalogPort, type LoadedTable, type Namespace, type TableIdentifier, identifierToString, nextMetadataLocation, writeTableMetadata, applyUpdates, newTableMetadata, type TableUpdate, readManifest, readManifestList, type PartitionSpec, type Schema, type SortOrder, type TableMetadata } from '../iceberg/index.ts';
+import { type CatalogPort, type LoadedTable, type Namespace, type TableIdentifier, identifierToString, nextMetadataLocation, writeTableMetadata, applyUpdates, newTableMetadata, type TableUpdate, readManifest, readManifestList, type PartitionSpec, type Schema, type SortOrder, type TableMetadata, CommitConflictError } from '../iceberg/index.ts';
 import type { FileIO } from '../iceberg/io/index.ts';
-import { CommitConflictError, LakehouseError, errorMessage } from '../core/errors.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
 
 /**
  * The full catalog API the CLI and pipeline use: namespaces, table lifecycle and the commit of the

@@ -17,9 +17,9 @@ import {
   type TableInput,
 } from '@aws-sdk/client-glue';
 import * as path from 'node:path';
-import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, readTableMetadata, type TableMetadata, checkRequirements, type TableRequirement, type TableUpdate, isPrimitive, type IcebergType, type NestedField } from '../iceberg/index.ts';
+import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, readTableMetadata, type TableMetadata, checkRequirements, type TableRequirement, type TableUpdate, isPrimitive, type IcebergType, type NestedField, CommitConflictError, CommitStateUnknownError } from '../iceberg/index.ts';
 import { type FileIO, isLocalLocation, toFileUri, CLIENT_REGION, resolveFileIO, classifyS3Error } from '../iceberg/io/index.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage, type ErrorCode } from '../core/errors.ts';
+import { LakehouseError, errorMessage, type ErrorCode } from '../core/errors.ts';
 import { withRetry, type RetryOptions } from '../core/retry.ts';
 import { purgeDroppedTable, writeNewTableMetadata, writeNextMetadata, type Catalog, type CreateTableOptions, type DropTableOptions, type PropertiesUpdateSummary } from './catalog.ts';
 

@@ -1,6 +1,6 @@
-import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, UNPARTITIONED, partitionSpecToJson, UNSORTED, sortOrderToJson, tableMetadataFromJson, type TableMetadata, FORMAT_VERSION, requirementToJson, updateToJson, type TableRequirement, type TableUpdate } from '../iceberg/index.ts';
+import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, UNPARTITIONED, partitionSpecToJson, UNSORTED, sortOrderToJson, tableMetadataFromJson, type TableMetadata, FORMAT_VERSION, requirementToJson, updateToJson, type TableRequirement, type TableUpdate, CommitConflictError, CommitStateUnknownError } from '../iceberg/index.ts';
 import { type FileIO, isLocalLocation, resolveFileIO } from '../iceberg/io/index.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage, type ErrorCode } from '../core/errors.ts';
+import { LakehouseError, errorMessage, type ErrorCode } from '../core/errors.ts';
 import {
   checkNamespace,
   namespaceToString,

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
-import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, readTableMetadata, checkRequirements, type TableRequirement, type TableUpdate } from '../iceberg/index.ts';
+import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, readTableMetadata, checkRequirements, type TableRequirement, type TableUpdate, CommitConflictError, CommitStateUnknownError } from '../iceberg/index.ts';
 import { type FileIO, isLocalLocation, toFileUri, resolveFileIO } from '../iceberg/io/index.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage } from '../core/errors.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
 import {
   checkNamespace,
   namespaceToString,

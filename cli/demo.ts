@@ -11,9 +11,9 @@ import { type LogFields, type Logger, silentLogger } from '../core/log.ts';
 import { DEFAULT_NAMESPACE, catalogConfig, globalOptions, withCatalog } from './context.ts';
 import { fraction, positiveInt } from './ingest.ts';
 import { printJson } from './output.ts';
-import { printTopCampaigns, writeMetricsReport } from './metrics.ts';
+import { printTopCampaigns, writeMetricsReport } from './campaign-metrics.ts';
 import { CAMPAIGN_METRICS_TABLE } from '../domain/campaign-metrics-table.ts';
-import { runMetrics } from '../sql/metrics-job.ts';
+import { runMetrics } from '../sql/campaign-metrics-job.ts';
 import { writeMessagesToFile } from './produce.ts';
 
 /**

@@ -10,7 +10,7 @@ import { type DeadLetterSink, NdjsonDeadLetterFile } from '../pipeline/dead-lett
 import { FileSource } from '../pipeline/file-source.ts';
 import { DEFAULT_FLUSH_BYTES, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_ROWS, DEFAULT_MEMORY_BUDGET_BYTES, Ingestor, type IngestStats } from '../pipeline/ingest.ts';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../core/log.ts';
-import { type IngestMetrics, createIngestMetrics, startMetricsServer } from '../pipeline/metrics.ts';
+import { type IngestMetrics, createIngestMetrics, startMetricsServer } from '../pipeline/prometheus.ts';
 import type { KafkaConnectionOptions } from '../pipeline/kafka-client.ts';
 import { KafkaDeadLetterSink } from '../pipeline/kafka-dead-letters.ts';
 import { createKafkaSource } from '../pipeline/kafka-source.ts';

@@ -4,7 +4,7 @@ import { tablesCommand } from './tables.ts';
 import { demoCommand } from './demo.ts';
 import { ingestCommand } from './ingest.ts';
 import { produceCommand } from './produce.ts';
-import { metricsCommand } from './metrics.ts';
+import { metricsCommand } from './campaign-metrics.ts';
 
 /**
  * `lakehouse`: the only place that wires concrete pieces together (STYLE layering:

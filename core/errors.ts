@@ -3,24 +3,23 @@
  * `KafkaJSError`): a stable `code` scripts can match on, a `retryable` flag the retry helper obeys,
  * context fields for logs, and the underlying `cause`. Messages say what failed and how to fix it.
  */
-export type ErrorCode =
+/**
+ * Codes every layer may use. Each edge adds its own (the table format's commit and metadata codes in
+ * `iceberg/errors.ts`, `QUERY_FAILED` in the DuckDB adapter): `code` is an open string so that a
+ * layer's codes live with the layer, and scripts match on the string either way.
+ */
+export type CoreErrorCode =
   | 'INVALID_ARGUMENT'
   | 'INVALID_CONFIG'
-  | 'INVALID_METADATA'
   | 'UNSUPPORTED'
-  | 'SCHEMA_MISMATCH'
   | 'NOT_FOUND'
-  | 'NAMESPACE_NOT_FOUND'
-  | 'TABLE_NOT_FOUND'
   | 'ALREADY_EXISTS'
-  | 'NAMESPACE_NOT_EMPTY'
-  | 'COMMIT_CONFLICT'
-  | 'COMMIT_STATE_UNKNOWN'
-  | 'COMMIT_FAILED'
   | 'VALIDATION_FAILED'
   | 'IO_ERROR'
-  | 'QUERY_FAILED'
   | 'INTERNAL';
+
+/** A code of the core's list, or one an edge declares (a string literal type of its own). */
+export type ErrorCode = CoreErrorCode | (string & {});
 
 export interface ErrorOptions {
   retryable?: boolean;
@@ -39,25 +38,6 @@ export class LakehouseError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.context = options.context ?? {};
-  }
-}
-
-/** A commit whose requirements failed: nothing landed; rebase and retry (REST 409). */
-export class CommitConflictError extends LakehouseError {
-  constructor(message: string, options: ErrorOptions = {}) {
-    super('COMMIT_CONFLICT', message, { ...options, retryable: true });
-    this.name = 'CommitConflictError';
-  }
-}
-
-/**
- * A commit whose outcome is not known (5xx, timeout, lost connection): it may have landed.
- * Never retried blindly and never followed by deleting files: reload the table and look for our snapshot.
- */
-export class CommitStateUnknownError extends LakehouseError {
-  constructor(message: string, options: ErrorOptions = {}) {
-    super('COMMIT_STATE_UNKNOWN', message, { ...options, retryable: false });
-    this.name = 'CommitStateUnknownError';
   }
 }
 

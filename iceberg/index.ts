@@ -22,3 +22,4 @@ export * from './ops/index.ts';
 export * from './catalog-port.ts';
 export { Table, type WriteOptions as TableWriteOptions } from './table.ts';
 export type { FileIO, FileInfo, WriteOptions as FileWriteOptions } from './io/file-io.ts';
+export * from './errors.ts';

@@ -17,7 +17,7 @@ import { currentSchema, currentSnapshot, defaultSpec } from './spec/table-metada
 import { readRows } from './scan/table-reader.ts';
 import { type ScanOptions, type ScanPlan, planFiles } from './scan/table-scan.ts';
 import { randomUUID } from 'node:crypto';
-import { CommitStateUnknownError } from '../core/errors.ts';
+import { CommitStateUnknownError } from './errors.ts';
 
 export interface WriteOptions {
   /** Extra snapshot summary properties (e.g. source offsets). */

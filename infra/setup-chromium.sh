@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes a headless-capable Chromium available for tests/integration/metrics-report-chromium.test.ts,
-# which opens the self-contained HTML metrics report (sql/metrics-report.ts) and checks its charts drew.
+# Makes a headless-capable Chromium available for tests/integration/campaign-metrics-report-chromium.test.ts,
+# which opens the self-contained HTML metrics report (sql/campaign-metrics-report.ts) and checks its charts drew.
 #
 # Prints the browser's absolute path on stdout (one line, nothing else there); messages go to stderr.
 # Idempotent and quick when a browser is already there: an existing chromium, chromium-browser,

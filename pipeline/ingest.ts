@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type * as arrow from 'apache-arrow';
-import { CommitStateUnknownError, LakehouseError, errorMessage } from '../core/errors.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
+import { CommitStateUnknownError } from '../iceberg/index.ts';
 import type { DataFile, Snapshot, Table } from '../iceberg/index.ts';
 import { backoffMs } from '../core/retry.ts';
 import { FLUSH_CRASH_POINTS as CRASH, crashPoint } from './crash-points.ts';
@@ -8,7 +9,7 @@ import type { DeadLetterSink } from './dead-letters.ts';
 import { EventBuffer } from './event-buffer.ts';
 import { decodeEvent, isRejection } from './event-decoder.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
-import { type IngestMetrics, createIngestMetrics } from './metrics.ts';
+import { type IngestMetrics, createIngestMetrics } from './prometheus.ts';
 import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
 import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
 

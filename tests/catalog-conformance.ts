@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Catalog } from '../catalog/catalog.ts';
-import { rowsToRecordBatch, type Namespace, type TableIdentifier, readManifestList, Schema, Table, T } from '../iceberg/index.ts';
+import { rowsToRecordBatch, type Namespace, type TableIdentifier, readManifestList, Schema, Table, T, CommitConflictError } from '../iceberg/index.ts';
 import type { FileIO } from '../iceberg/io/index.ts';
-import { CommitConflictError, LakehouseError } from '../core/errors.ts';
+import { LakehouseError } from '../core/errors.ts';
 
 /**
  * The behaviour every catalog must show (STYLE habit 10, iceberg-go `catalogtest`): SQLite and

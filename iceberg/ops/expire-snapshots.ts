@@ -1,4 +1,5 @@
-import { CommitConflictError, LakehouseError } from '../../core/errors.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { CommitConflictError } from '../errors.ts';
 import type { ManifestFile } from '../spec/manifest/manifest-types.ts';
 import { ManifestEntryStatus } from '../spec/manifest/manifest-types.ts';
 import { readManifest } from '../spec/manifest/manifest.ts';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError, errorMessage } from '../../core/errors.ts';
+import { LakehouseError, errorMessage } from '../../core/errors.ts';
+import { CommitConflictError, CommitStateUnknownError } from '../errors.ts';
 import type { CatalogPort, LoadedTable } from '../catalog-port.ts';
 import { identifierToString } from '../catalog-port.ts';
 import type { DataFile, ManifestEntry, ManifestFile } from '../spec/manifest/manifest-types.ts';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { CommitConflictError, LakehouseError } from '../../core/errors.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { CommitConflictError } from '../errors.ts';
 import { PARTITION_DATA_ID_START, specsCompatible, type PartitionField, type PartitionSpec } from '../spec/partition-spec.ts';
 import { Schema, assignFreshIds } from '../spec/schema.ts';
 import { UNSORTED, type SortOrder } from '../spec/sort-order.ts';

@@ -37,9 +37,9 @@ export const METRICS_MODE_COLUMN_PREFIX = 'write.metadata.metrics.column.';
 export const METRICS_MAX_INFERRED_COLUMNS = 'write.metadata.metrics.max-inferred-column-defaults';
 export const METRICS_MAX_INFERRED_COLUMNS_DEFAULT = 100;
 
-export type MetricsMode = { kind: 'none' } | { kind: 'counts' } | { kind: 'truncate'; length: number } | { kind: 'full' };
+export type ColumnMetricsMode = { kind: 'none' } | { kind: 'counts' } | { kind: 'truncate'; length: number } | { kind: 'full' };
 
-export function parseMetricsMode(text: string, setting: string): MetricsMode {
+export function parseColumnMetricsMode(text: string, setting: string): ColumnMetricsMode {
   const s = text.trim().toLowerCase();
   if (s === 'none' || s === 'counts' || s === 'full') return { kind: s };
   const m = /^truncate\((\d+)\)$/.exec(s);
@@ -48,11 +48,11 @@ export function parseMetricsMode(text: string, setting: string): MetricsMode {
 }
 
 /** The metrics mode of every primitive field id, as Java `MetricsConfig.from` decides it (sort order aside). */
-export function metricsModes(schema: Schema, properties: Record<string, string> = {}): Map<number, MetricsMode> {
+export function columnMetricsModes(schema: Schema, properties: Record<string, string> = {}): Map<number, ColumnMetricsMode> {
   const explicit = properties[METRICS_MODE_DEFAULT];
-  const fallback = parseMetricsMode(explicit ?? METRICS_MODE_DEFAULT_DEFAULT, METRICS_MODE_DEFAULT);
+  const fallback = parseColumnMetricsMode(explicit ?? METRICS_MODE_DEFAULT_DEFAULT, METRICS_MODE_DEFAULT);
   const primitives = schema.allFields().filter((f) => isPrimitive(f.type));
-  const modes = new Map<number, MetricsMode>();
+  const modes = new Map<number, ColumnMetricsMode>();
   const limit = intProperty(properties, METRICS_MAX_INFERRED_COLUMNS, METRICS_MAX_INFERRED_COLUMNS_DEFAULT);
   if (explicit !== undefined || primitives.length <= limit) {
     for (const f of primitives) modes.set(f.id, fallback);
@@ -66,7 +66,7 @@ export function metricsModes(schema: Schema, properties: Record<string, string> 
     const name = key.slice(METRICS_MODE_COLUMN_PREFIX.length);
     const f = schema.findFieldByName(name);
     if (!f) throw new LakehouseError('INVALID_CONFIG', `Table property ${key} names column "${name}", which is not in the table schema.`);
-    if (isPrimitive(f.type)) modes.set(f.id, parseMetricsMode(value, key));
+    if (isPrimitive(f.type)) modes.set(f.id, parseColumnMetricsMode(value, key));
   }
   return modes;
 }
@@ -92,7 +92,7 @@ function limitFieldIds(fields: NestedField[], limit: number): Set<number> {
 interface Leaf {
   id: number;
   type: PrimitiveType;
-  mode: MetricsMode;
+  mode: ColumnMetricsMode;
   /** Child indexes from the batch root down to this leaf, through structs only. */
   path: number[];
   values: number;
@@ -103,7 +103,7 @@ interface Leaf {
 }
 
 /** Leaves in table order; the batches given to `add` must be in the table's column order (conformBatch). */
-function statLeaves(schema: Schema, modes: Map<number, MetricsMode>): Leaf[] {
+function statLeaves(schema: Schema, modes: Map<number, ColumnMetricsMode>): Leaf[] {
   const leaves: Leaf[] = [];
   const walk = (fields: NestedField[], path: number[]) => fields.forEach((f, i) => {
     if (f.type.kind === 'struct') walk(f.type.fields, [...path, i]);
@@ -155,9 +155,9 @@ const decoder = new TextDecoder();
  */
 export class ColumnStatsCollector {
   private readonly leaves: Leaf[];
-  private readonly modes: Map<number, MetricsMode>;
+  private readonly modes: Map<number, ColumnMetricsMode>;
 
-  constructor(schema: Schema, modes: Map<number, MetricsMode>) {
+  constructor(schema: Schema, modes: Map<number, ColumnMetricsMode>) {
     this.modes = modes;
     this.leaves = statLeaves(schema, modes);
   }

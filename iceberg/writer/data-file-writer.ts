@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as arrow from 'apache-arrow';
 import { valueGetter } from '../arrow/arrow-rows.ts';
 import { type ValidMask, checkBatchSchema, conformBatch, isValidAt, validMask } from '../arrow/arrow-schema.ts';
-import { ColumnStatsCollector, type MetricsMode, metricsModes } from './column-stats.ts';
+import { ColumnStatsCollector, type ColumnMetricsMode, columnMetricsModes } from './column-stats.ts';
 import { bytesToHex } from '../spec/values/conversions.ts';
 import { LakehouseError, errorMessage } from '../../core/errors.ts';
 import type { FileIO } from '../io/file-io.ts';
@@ -56,7 +56,7 @@ interface Resolved {
   prefix: string;
   targetBytes: number;
   parquet: ParquetWriteOptions;
-  modes: Map<number, MetricsMode>;
+  modes: Map<number, ColumnMetricsMode>;
   sources: PartitionSource[];
 }
 
@@ -91,7 +91,7 @@ function resolveOptions(opts: DataFileWriterOptions): Resolved {
     prefix: opts.fileNamePrefix ?? randomUUID(),
     targetBytes,
     parquet: { compression: parquetCompression(props), rowGroupSize, rowGroupBytes },
-    modes: metricsModes(opts.schema, props),
+    modes: columnMetricsModes(opts.schema, props),
     sources: isUnpartitioned(opts.spec) ? [] : opts.spec.fields.map((f) => partitionSource(opts.schema, f.sourceId, f.name, f.transform)),
   };
 }

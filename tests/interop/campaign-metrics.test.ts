@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsToRecordBatch, Table, type TableIdentifier } from '../../iceberg/index.ts';
 import { type GeneratedMessage, type ProduceOptions, generateMessages } from '../../pipeline/event-generator.ts';
 import type { MetricDimension, WindowSize } from '../../domain/campaign-metrics-table.ts';
-import { type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../../sql/metrics-job.ts';
+import { type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../../sql/campaign-metrics-job.ts';
 import {
   DEFAULT_ALLOWED_LATENESS_MS, type OracleCommit, type OracleRow, type RawMessage, expectedMetrics, parseTimestampMicros, rowKey, tableEvents,
-} from '../support/metrics-oracle.ts';
+} from '../support/campaign-metrics-oracle.ts';
 import {
   IngestedEvents, type MetricsRead, chunks, diffMetrics, messageTimeMicros, readMetricsWithDuckDB, readMetricsWithPyIceberg, tableId,
-} from '../support/metrics-scenarios.ts';
+} from '../support/campaign-metrics-scenarios.ts';
 import { type Warehouse, openWarehouse } from './helpers.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readDetailedWithPyIceberg } from './readers.ts';
 

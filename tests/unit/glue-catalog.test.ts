@@ -12,8 +12,8 @@ import {
   namespacePropertiesOf,
   type GlueClientLike,
 } from '../../catalog/glue-catalog.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError } from '../../core/errors.ts';
-import { writeTableMetadata, Schema, type TableMetadata, newTableMetadata, T } from '../../iceberg/index.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { writeTableMetadata, Schema, type TableMetadata, newTableMetadata, T, CommitConflictError, CommitStateUnknownError } from '../../iceberg/index.ts';
 import { MemoryIO } from '../support/memory-file-io.ts';
 
 /**

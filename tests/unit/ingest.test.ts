@@ -5,14 +5,13 @@ import { fileURLToPath } from 'node:url';
 import type * as arrow from 'apache-arrow';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { type CatalogPort, type LoadedTable, type TableIdentifier, type DataFile, Table, rowsToRecordBatch, type TableRequirement, type TableUpdate } from '../../iceberg/index.ts';
-import { CommitStateUnknownError } from '../../core/errors.ts';
+import { type CatalogPort, type LoadedTable, type TableIdentifier, type DataFile, Table, rowsToRecordBatch, type TableRequirement, type TableUpdate, CommitStateUnknownError } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { MemoryDeadLetterSink, NdjsonDeadLetterFile } from '../../pipeline/dead-letters.ts';
 import { generateMessages } from '../../pipeline/event-generator.ts';
 import { FileSource } from '../../pipeline/file-source.ts';
 import { Ingestor, type IngestorOptions, type IngestStats } from '../../pipeline/ingest.ts';
-import { createIngestMetrics, startMetricsServer } from '../../pipeline/metrics.ts';
+import { createIngestMetrics, startMetricsServer } from '../../pipeline/prometheus.ts';
 import { CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, OffsetsFencedError, offsetsKey, recordedPositions } from '../../pipeline/offsets.ts';
 import type { Positions, Source } from '../../pipeline/source.ts';
 

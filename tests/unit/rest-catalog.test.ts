@@ -4,8 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientCredentialsAuth } from '../../catalog/rest-auth.ts';
 import { RestCatalog, createRestCatalog, type RestCatalogOptions } from '../../catalog/rest-catalog.ts';
 import { uuidv7 } from '../../catalog/rest-http.ts';
-import { type TableIdentifier, Schema, tableMetadataToJson, newTableMetadata, T } from '../../iceberg/index.ts';
-import { CommitConflictError, CommitStateUnknownError, LakehouseError } from '../../core/errors.ts';
+import { type TableIdentifier, Schema, tableMetadataToJson, newTableMetadata, T, CommitConflictError, CommitStateUnknownError } from '../../iceberg/index.ts';
+import { LakehouseError } from '../../core/errors.ts';
 import * as resolveFileIOModule from '../../iceberg/io/resolve-file-io.ts';
 import { stringifyJson } from '../../core/json.ts';
 

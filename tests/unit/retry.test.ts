@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CommitConflictError, LakehouseError } from '../../core/errors.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { CommitConflictError } from '../../iceberg/index.ts';
 import { withRetry } from '../../core/retry.ts';
 
 const noSleep = { retries: 3, minWaitMs: 10, maxWaitMs: 100, sleep: async () => {}, random: () => 1 };

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SqlCatalog, normalizeWarehouse, sqlitePathFromUri } from '../../catalog/sql-catalog.ts';
-import { type TableIdentifier, Schema, T } from '../../iceberg/index.ts';
+import { type TableIdentifier, Schema, T, CommitConflictError } from '../../iceberg/index.ts';
 import { type FileIO, LocalFileIO } from '../../iceberg/io/index.ts';
-import { CommitConflictError, LakehouseError } from '../../core/errors.ts';
+import { LakehouseError } from '../../core/errors.ts';
 import { catalogConformance } from '../catalog-conformance.ts';
 
 /** SQLite specifics: the JDBC table layout, file locations, V0 databases, Java's view rows. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CommitConflictError, LakehouseError } from '../../core/errors.ts';
-import { Schema, parseTableMetadata, serializeTableMetadata, snapshotById, type Snapshot, type TableMetadata, applyUpdates, checkRequirements, createTableUpdates, emptyTableMetadata, generateSnapshotId, newTableMetadata, describeRequirement, requirementFromJson, requirementToJson, updateFromJson, updateToJson, type TableRequirement, type TableUpdate, T } from '../../iceberg/index.ts';
+import { LakehouseError } from '../../core/errors.ts';
+import { Schema, parseTableMetadata, serializeTableMetadata, snapshotById, type Snapshot, type TableMetadata, applyUpdates, checkRequirements, createTableUpdates, emptyTableMetadata, generateSnapshotId, newTableMetadata, describeRequirement, requirementFromJson, requirementToJson, updateFromJson, updateToJson, type TableRequirement, type TableUpdate, T, CommitConflictError } from '../../iceberg/index.ts';
 
 const FIXTURES = new URL('../fixtures/metadata/', import.meta.url);
 const load = (name: string) => parseTableMetadata(readFileSync(new URL(name, FIXTURES), 'utf8'), name);

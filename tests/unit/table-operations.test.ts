@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { rowsToRecordBatch, type CatalogPort, type LoadedTable, type TableIdentifier, Schema, Table, type TableRequirement, type TableUpdate, T } from '../../iceberg/index.ts';
-import { CommitStateUnknownError, LakehouseError } from '../../core/errors.ts';
+import { rowsToRecordBatch, type CatalogPort, type LoadedTable, type TableIdentifier, Schema, Table, type TableRequirement, type TableUpdate, T, CommitStateUnknownError } from '../../iceberg/index.ts';
+import { LakehouseError } from '../../core/errors.ts';
 
 const schema = new Schema([
   T.field(1, 'id', T.long(), true),

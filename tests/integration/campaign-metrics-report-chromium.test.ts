@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignMetricsRow } from '../../domain/campaign-metrics-table.ts';
-import { renderMetricsReport } from '../../sql/metrics-report.ts';
+import { renderMetricsReport } from '../../sql/campaign-metrics-report.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SETUP_SCRIPT = path.join(ROOT, 'infra', 'setup-chromium.sh');

@@ -9,7 +9,7 @@ import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { rowsToRecordBatch, type TableIdentifier, Table } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { generateEvents } from '../../pipeline/event-generator.ts';
-import { runMetrics } from '../../sql/metrics-job.ts';
+import { runMetrics } from '../../sql/campaign-metrics-job.ts';
 import { serviceCatalogsConfig } from '../support/service-catalogs.ts';
 
 /**

@@ -51,7 +51,7 @@ import type { Logger } from '../core/log.ts';
 import { DEFAULT_WINDOW, WINDOW_SIZES } from '../domain/campaign-metrics-table.ts';
 import { DataFileCache } from '../sql/data-file-cache.ts';
 import { DuckDb, sqlString, sqlStringList } from '../sql/duckdb.ts';
-import { DEFAULT_ALLOWED_LATENESS_MS, runMetrics } from '../sql/metrics-job.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, runMetrics } from '../sql/campaign-metrics-job.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const REPO = path.resolve(path.dirname(SELF), '..');

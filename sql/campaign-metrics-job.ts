@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Catalog } from '../catalog/catalog.ts';
-import { rowsToRecordBatch, identifierToString, type TableIdentifier, fromBinary, T, alwaysTrue, and, gtEq, lt, or, type Expr, type DataFile, snapshotChanges, snapshotsBetween, Table, ancestorsOf, currentSnapshot, type TableMetadata } from '../iceberg/index.ts';
-import { CommitStateUnknownError, LakehouseError } from '../core/errors.ts';
+import { rowsToRecordBatch, identifierToString, type TableIdentifier, fromBinary, T, alwaysTrue, and, gtEq, lt, or, type Expr, type DataFile, snapshotChanges, snapshotsBetween, Table, ancestorsOf, currentSnapshot, type TableMetadata, CommitStateUnknownError } from '../iceberg/index.ts';
+import { LakehouseError } from '../core/errors.ts';
 import { CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import {

@@ -6,7 +6,7 @@ import type { Catalog } from '../../catalog/catalog.ts';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { rowsToRecordBatch, type TableIdentifier, Schema, Table, type TableRequirement, type TableUpdate, T } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
-import { mergeWindows, rebuildMetrics, runMetrics, unionRanges } from '../../sql/metrics-job.ts';
+import { mergeWindows, rebuildMetrics, runMetrics, unionRanges } from '../../sql/campaign-metrics-job.ts';
 
 /**
  * The metrics job's own behaviour: idempotence, crash safety, races with other writers, clear errors.

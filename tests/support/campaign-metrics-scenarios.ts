@@ -9,7 +9,7 @@ import { Ingestor, type IngestStats } from '../../pipeline/ingest.ts';
 import { bitsToDouble } from '../interop/canonical.ts';
 import { type Warehouse, localPath } from '../interop/helpers.ts';
 import { readDetailedWithDuckDB, readDetailedWithPyIceberg } from '../interop/readers.ts';
-import { type OracleCommit, type OracleRow, type RawMessage, messageEvent, parseTimestampMicros, rowKey, tableEvents } from './metrics-oracle.ts';
+import { type OracleCommit, type OracleRow, type RawMessage, messageEvent, parseTimestampMicros, rowKey, tableEvents } from './campaign-metrics-oracle.ts';
 
 /**
  * The harness of tests/interop/campaign-metrics.test.ts: events go into `campaign_events` through the

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { CampaignMetricsRow } from '../../domain/campaign-metrics-table.ts';
-import { buildMetricsReportModel, escapeHtml, jsonForScript, renderMetricsReport } from '../../sql/metrics-report.ts';
+import { buildMetricsReportModel, escapeHtml, jsonForScript, renderMetricsReport } from '../../sql/campaign-metrics-report.ts';
 
 const MIN_5 = 300_000_000n; // microseconds
 const T0 = BigInt(Date.parse('2024-03-09T23:55:00Z')) * 1000n;
