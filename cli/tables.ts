@@ -4,7 +4,7 @@ import { identifierToString, partitionSpecToText, parsePartitionText, UNPARTITIO
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { parseJson } from '../core/json.ts';
 import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
-import { OFFSETS_KEY_PREFIX } from '../pipeline/offsets.ts';
+import { OFFSETS_KEY_PREFIX } from '../domain/ingest-summary-keys.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
 

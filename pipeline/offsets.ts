@@ -1,38 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { LakehouseError } from '../core/errors.ts';
-import { FastAppend, type ApplyResult, type TableHandle, type Snapshot, type TableMetadata, ancestorsOf, currentSnapshot } from '../iceberg/index.ts';
+import { FastAppend, type TableHandle, type Snapshot, type TableMetadata, ancestorsOf, currentSnapshot } from '../iceberg/index.ts';
 import type { Positions } from './source.ts';
+import { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY } from '../domain/ingest-summary-keys.ts';
+
+export { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY };
 
 /**
- * Source positions recorded in Iceberg snapshot summaries, the way Kafka Connect's Iceberg sink records
- * `kafka.connect.offsets.<topic>.<group>` (FIELD-NOTES). The table is the only durable record of progress:
- * a position is recorded in the very snapshot that holds the rows read up to it, so a crash anywhere
- * before that commit lands replays the records, and anywhere after skips them.
- *
- * Every key we write is under the one prefix `lakehouse.`:
- * - `lakehouse.source`            description of the source, e.g. `kafka:campaign_events` (for people)
- * - `lakehouse.offsets.<group>`   JSON object `{"<topic>:<partition>": "<next offset>"}`: the next offset to
- *                                 read per partition, as a decimal string (offsets are 64-bit). It covers
- *                                 every partition the group has ever recorded, not only the ones in this
- *                                 snapshot (carried forward), so the newest such snapshot is the whole truth.
- * - `lakehouse.commit-id`         UUID of the flush, to find our snapshot after an unknown commit outcome
- * - `lakehouse.ingest.consumed`, `.dead-lettered`, `.duplicates`: counts of this flush, so that for every
- *                                 ingest snapshot consumed = added-records + dead-lettered + duplicates.
- *
- * Snapshot expiry must not take the newest carrier of a group's offsets, nor any snapshot between it and
- * the head (the walk back follows parent links): `lakehouse tables expire` passes OFFSETS_KEY_PREFIX as
- * the expiry's retainSummaryKeyPrefixes. Without that, a head written by someone else (a compaction,
- * another group) would leave the group nothing to resume from, and it would start over from the
- * source's default, duplicating everything it had ingested.
+ * Source positions recorded in Iceberg snapshot summaries (the keys and their meaning are in
+ * domain/ingest-summary-keys.ts): recording them, reading them back, and refusing a commit that would
+ * duplicate rows.
  */
-export const SUMMARY_PREFIX = 'lakehouse.';
-export const SOURCE_KEY = 'lakehouse.source';
-export const OFFSETS_KEY_PREFIX = 'lakehouse.offsets.';
-export const COMMIT_ID_KEY = 'lakehouse.commit-id';
-export const CONSUMED_KEY = 'lakehouse.ingest.consumed';
-export const DEAD_LETTERED_KEY = 'lakehouse.ingest.dead-lettered';
-export const DUPLICATES_KEY = 'lakehouse.ingest.duplicates';
-
 /** Group names end up in a summary key; keep them to characters every catalog stores unchanged. */
 const GROUP_PATTERN = /^[A-Za-z0-9._-]{1,200}$/;
 
@@ -190,35 +168,34 @@ export interface OffsetsAppendOptions {
  * of overwriting it with a stale copy), and that refuses to commit a range someone else already
  * committed: the recorded position of each partition must not be past the first offset we read.
  * A gap (recorded < first) is allowed: Kafka offsets skip transaction markers and compacted records.
+ * It only registers a summary hook of the append; the append's own work is untouched.
  */
 export class OffsetsAppend extends FastAppend {
-  private readonly opts: OffsetsAppendOptions;
-
   constructor(table: TableHandle, opts: OffsetsAppendOptions) {
     super(table);
-    this.opts = opts;
+    this.summaryFrom((base, parent) => offsetsSummaryFor(base, parent, opts));
   }
+}
 
-  protected override async apply(base: TableMetadata, parent: Snapshot | null): Promise<ApplyResult> {
-    const chain = ancestorsOf(base, parent?.snapshotId ?? null);
-    const ours = chain.find((s) => s.summary[COMMIT_ID_KEY] === this.opts.commitId);
-    if (ours) throw new AlreadyCommittedError(ours);
-    const recorded = findRecordedOffsets(base, this.opts.group);
-    const next: Positions = new Map();
-    for (const [key, range] of this.opts.ranges) {
-      const at = recorded.positions.get(key);
-      if (at !== undefined && at > range.first) {
-        throw new OffsetsFencedError(
-          `Not committing offsets ${range.first}..${range.next - 1n} of ${key} for group "${this.opts.group}": snapshot ${recorded.snapshot?.snapshotId} already records position ${at}, so another writer of this group committed part of that range (this consumer lost the partition, or two processes read the same source). Nothing was committed; restart to resume from the table's recorded offsets.`,
-          { key, group: this.opts.group, first: range.first.toString(), recorded: at.toString(), snapshotId: recorded.snapshot?.snapshotId.toString() },
-        );
-      }
-      next.set(key, range.next);
+/** The summary of an ingest commit against `base`; throws when the commit must not land (see OffsetsAppend). */
+function offsetsSummaryFor(base: TableMetadata, parent: Snapshot | null, opts: OffsetsAppendOptions): Record<string, string> {
+  const chain = ancestorsOf(base, parent?.snapshotId ?? null);
+  const ours = chain.find((s) => s.summary[COMMIT_ID_KEY] === opts.commitId);
+  if (ours) throw new AlreadyCommittedError(ours);
+  const recorded = findRecordedOffsets(base, opts.group);
+  const next: Positions = new Map();
+  for (const [key, range] of opts.ranges) {
+    const at = recorded.positions.get(key);
+    if (at !== undefined && at > range.first) {
+      throw new OffsetsFencedError(
+        `Not committing offsets ${range.first}..${range.next - 1n} of ${key} for group "${opts.group}": snapshot ${recorded.snapshot?.snapshotId} already records position ${at}, so another writer of this group committed part of that range (this consumer lost the partition, or two processes read the same source). Nothing was committed; restart to resume from the table's recorded offsets.`,
+        { key, group: opts.group, first: range.first.toString(), recorded: at.toString(), snapshotId: recorded.snapshot?.snapshotId.toString() },
+      );
     }
-    this.setAll(positionsSummary({
-      group: this.opts.group, source: this.opts.source, commitId: this.opts.commitId, counts: this.opts.counts,
-      positions: mergePositions(recorded.positions, next),
-    }));
-    return super.apply(base, parent);
+    next.set(key, range.next);
   }
+  return positionsSummary({
+    group: opts.group, source: opts.source, commitId: opts.commitId, counts: opts.counts,
+    positions: mergePositions(recorded.positions, next),
+  });
 }

@@ -60,6 +60,7 @@ export abstract class SnapshotProducer {
   protected readonly commitUuid = randomUUID();
   private extra: Record<string, string> = {};
   private readonly validators: ((base: TableMetadata) => void)[] = [];
+  private readonly summaryHooks: ((base: TableMetadata, parent: Snapshot | null) => Record<string, string>)[] = [];
   private manifestCount = 0;
   private lastResult?: ApplyResult;
   private lastManifestList?: string;
@@ -88,6 +89,17 @@ export abstract class SnapshotProducer {
    */
   validate(check: (base: TableMetadata) => void): this {
     this.validators.push(check);
+    return this;
+  }
+
+  /**
+   * Summary properties computed against the table each attempt is applied to (the first, and each one
+   * after a conflict reloaded it), set after the validators ran and before the manifests are computed.
+   * A throw ends the commit with nothing committed. For callers whose summary depends on what other
+   * writers committed meanwhile, e.g. source positions carried forward from the newest snapshot.
+   */
+  summaryFrom(hook: (base: TableMetadata, parent: Snapshot | null) => Record<string, string>): this {
+    this.summaryHooks.push(hook);
     return this;
   }
 
@@ -198,6 +210,7 @@ export abstract class SnapshotProducer {
     }
     for (const check of this.validators) check(base);
     const parent = currentSnapshot(base);
+    for (const hook of this.summaryHooks) this.setAll(hook(base, parent));
     const result = await this.apply(base, parent);
     this.lastResult = result;
     const sequenceNumber = base.lastSequenceNumber + 1;
