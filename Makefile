@@ -9,14 +9,18 @@ export npm_config_nodedir ?= $(if $(wildcard /usr/include/node/node.h),/usr,)
 
 NODE_STAMP := node_modules/.lakehouse-installed
 VENV_STAMP := .venv/.lakehouse-installed
+# The compiled CLI and library (npm run build); rebuilt when a source file changes.
+DIST_STAMP := dist/.built
+SOURCES := $(shell git ls-files core domain iceberg catalog pipeline sql cli 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: help install demo test test-unit test-interop test-integration typecheck bench services-up services-down clean
+.PHONY: help install build demo test test-unit test-interop test-integration typecheck bench services-up services-down clean
 
 help:
 	@echo "make demo       create ./warehouse (SQLite catalog): events -> campaign_events -> campaign_metrics -> HTML report"
 	@echo "make test       install what is needed, start the services, run every test (unit, interop, integration), stop them"
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
+	@echo "make build      compile the CLI and the library to dist/ (make install runs it)"
 	@echo "make bench      write and Kafka ingest throughput, freshness, memory; campaign_metrics full (10 M) and incremental runs; each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
@@ -24,16 +28,21 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+$(DIST_STAMP): $(NODE_STAMP) $(SOURCES)
+	npm run build --silent
+
+build: $(DIST_STAMP)
+
 $(VENV_STAMP): infra/python/requirements.txt infra/setup-python.sh
 	bash infra/setup-python.sh
 	@touch $@
 
 # Headless Chromium for the report test. No stamp: the browser lives outside the tree, and
 # setup-chromium.sh finds it on PATH in milliseconds; it runs apt (root) only when there is none.
-install: $(NODE_STAMP) $(VENV_STAMP)
+install: $(NODE_STAMP) $(VENV_STAMP) $(DIST_STAMP)
 	@bash infra/setup-chromium.sh >/dev/null
 
-demo: $(NODE_STAMP)
+demo: $(DIST_STAMP)
 	bin/lakehouse demo
 
 typecheck: $(NODE_STAMP)
@@ -71,4 +80,4 @@ bench: install
 
 clean:
 	bash infra/services.sh down
-	rm -rf warehouse .cache
+	rm -rf warehouse .cache dist

@@ -10,7 +10,7 @@ import { CAMPAIGN_METRICS_TABLE, DEFAULT_WINDOW, METRIC_DIMENSIONS, type MetricD
 import { type MetricsReportModel, buildMetricsReportModel, renderMetricsReport } from '../sql/campaign-metrics-report.ts';
 import { DEFAULT_ALLOWED_LATENESS_MS, WINDOW_PROPERTY, type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../sql/campaign-metrics-job.ts';
 import { globalOptions, tableId, withCatalog } from './context.ts';
-import { duration, positiveInt } from './ingest.ts';
+import { duration, positiveInt, time } from './options.ts';
 import { printJson, printTable } from './output.ts';
 
 /**
@@ -38,7 +38,7 @@ function commonOptions(cmd: Command): Command {
 }
 
 export function metricsCommand(): Command {
-  const metrics = new Command('metrics').description('materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB');
+  const metrics = new Command('metrics');
 
   metrics.addCommand(commonOptions(new Command('run'))
     .description('bring campaign_metrics up to date: recompute only the windows changed since the last run (late events included), in one snapshot')
@@ -68,8 +68,8 @@ Examples:
 
   metrics.addCommand(commonOptions(new Command('rebuild'))
     .description('recompute every window in a time range from campaign_events (after a backfill or a definition change), in one snapshot')
-    .requiredOption('--from <time>', 'start, ISO-8601 (2026-11-01 or 2026-11-01T10:00:00Z; no zone means UTC)', parseTime('--from'))
-    .requiredOption('--to <time>', 'end (exclusive), ISO-8601', parseTime('--to'))
+    .requiredOption('--from <time>', 'start, ISO-8601 (2026-11-01 or 2026-11-01T10:00:00Z; no zone means UTC)', time('--from'))
+    .requiredOption('--to <time>', 'end (exclusive), ISO-8601', time('--to'))
     .addHelpText('after', `
 Windows overlapping [--from, --to) are recomputed and replaced; windows changed since the last run are
 brought up to date in the same snapshot.
@@ -185,15 +185,4 @@ function dimensionList(v: string): MetricDimension[] {
     if (!(METRIC_DIMENSIONS as readonly string[]).includes(d)) throw new InvalidArgumentError(`--dimensions takes ${METRIC_DIMENSIONS.join(', ')} (comma-separated), got "${d}".`);
   }
   return dims as MetricDimension[];
-}
-
-/** ISO-8601 date or date-time; a value without a zone is UTC (metrics windows are UTC). */
-export function parseTime(flag: string) {
-  return (v: string): number => {
-    const s = v.trim();
-    const withZone = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : /([zZ]|[+-]\d{2}:?\d{2})$/.test(s) ? s : `${s}Z`;
-    const ms = Date.parse(withZone);
-    if (!/^\d{4}-\d{2}-\d{2}/.test(s) || Number.isNaN(ms)) throw new InvalidArgumentError(`${flag} must be an ISO-8601 date or time such as 2026-11-01 or 2026-11-01T10:00:00Z, got "${v}".`);
-    return ms;
-  };
 }

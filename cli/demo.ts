@@ -9,7 +9,7 @@ import { FileSource } from '../pipeline/file-source.ts';
 import { Ingestor } from '../pipeline/ingest.ts';
 import { type LogFields, type Logger, silentLogger } from '../core/log.ts';
 import { DEFAULT_NAMESPACE, catalogConfig, globalOptions, withCatalog } from './context.ts';
-import { fraction, positiveInt } from './ingest.ts';
+import { fraction, positiveInt } from './options.ts';
 import { printJson } from './output.ts';
 import { printTopCampaigns, writeMetricsReport } from './campaign-metrics.ts';
 import { CAMPAIGN_METRICS_TABLE } from '../domain/campaign-metrics-table.ts';
@@ -26,7 +26,6 @@ export const DEMO_GROUP = 'lakehouse-demo';
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('the whole path on a local warehouse (SQLite catalog): generated events (some invalid, late, duplicated) through the ingest path into lakehouse.campaign_events, then lakehouse.campaign_metrics with DuckDB, a top-campaigns table and an HTML report')
     .addOption(new Option('-n, --events <n>', 'messages to generate').default(200_000).argParser(positiveInt('--events')))
     .addOption(new Option('--batch-size <n>', 'rows per flush (one snapshot each)').default(50_000).argParser(positiveInt('--batch-size')))
     .addOption(new Option('--seed <n>', 'random seed (same seed, same events)').default(42).argParser(positiveInt('--seed')))

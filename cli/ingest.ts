@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { Catalog } from '../catalog/catalog.ts';
 import { identifierToString, type TableIdentifier, Table } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
@@ -12,12 +10,10 @@ import { DEFAULT_FLUSH_BYTES, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_ROWS, DEF
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../core/log.ts';
 import { type IngestMetrics, createIngestMetrics, startMetricsServer } from '../pipeline/prometheus.ts';
 import type { KafkaConnectionOptions } from '../pipeline/kafka-client.ts';
-import { KafkaDeadLetterSink } from '../pipeline/kafka-dead-letters.ts';
-import { createKafkaSource } from '../pipeline/kafka-source.ts';
-import { CAMPAIGN_EVENTS_TOPIC, DEAD_LETTER_TOPIC, ensureTopics } from '../pipeline/kafka-topics.ts';
 import type { Positions, Source } from '../pipeline/source.ts';
 import { catalogConfig, globalOptions, tableId, withCatalog } from './context.ts';
 import { printJson } from './output.ts';
+import { byteSize, duration, fileSourceLocation, port, positiveInt } from './options.ts';
 
 /**
  * `lakehouse ingest`: one source -> the campaign_events table, exactly once (pipeline/ingest.ts). Runs
@@ -54,7 +50,6 @@ interface IngestCliOptions {
 
 export function ingestCommand(): Command {
   return new Command('ingest')
-    .description('read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot')
     .requiredOption('-s, --source <source>', 'file:PATH (NDJSON, local), file:///abs/path, s3://bucket/key.ndjson, or kafka')
     .option('-t, --table <name>', 'table name, [namespace.]table', CAMPAIGN_EVENTS_TABLE)
     .option('--create-table', 'create the table (and its namespace) with the campaign_events schema if it does not exist')
@@ -174,17 +169,6 @@ async function openSource(o: IngestCliOptions, ioProperties: Record<string, stri
   return { source, deadLetters: new NdjsonDeadLetterFile(o.deadLetterFile ?? DEFAULT_DEAD_LETTER_FILE) };
 }
 
-/** `file:PATH` (relative or absolute), `file:///abs`, `s3://...` or a plain path -> a FileSource location. */
-export function fileSourceLocation(text: string): string {
-  if (text.startsWith('file://')) return fileURLToPath(text);
-  if (text.startsWith('file:')) return path.resolve(text.slice('file:'.length));
-  if (/^s3[an]?:\/\//.test(text)) return text;
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]+:\/\//.test(text)) {
-    throw new LakehouseError('INVALID_ARGUMENT', `--source ${text}: supported are file:PATH, file:///abs/path, s3://bucket/key and kafka.`);
-  }
-  return path.resolve(text);
-}
-
 // ---- Kafka ---------------------------------------------------------------------------------------
 
 /** TLS and SASL settings from the flags; the password comes from $KAFKA_SASL_PASSWORD when not given. */
@@ -206,8 +190,12 @@ async function openKafka(o: IngestCliOptions, log: Logger, hooks: RebalanceHooks
   const topic = o.source.startsWith('kafka:') ? o.source.slice('kafka:'.length) : o.topic;
   const brokers = (o.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
   const security = kafkaSecurity(o);
+  // kafkajs loads only when the source is Kafka.
+  const [{ CAMPAIGN_EVENTS_TOPIC, DEAD_LETTER_TOPIC, ensureTopics }, { createKafkaSource }, { KafkaDeadLetterSink }] = await Promise.all([
+    import('../pipeline/kafka-topics.ts'), import('../pipeline/kafka-source.ts'), import('../pipeline/kafka-dead-letters.ts'),
+  ]);
   const dlqTopic = o.dlqTopic ?? DEAD_LETTER_TOPIC.topic;
-  // Issue 4: the topics are created as the design describes them when missing (campaign_events 3
+  // The topics are created as the design describes them when missing (campaign_events 3
   // partitions / 24 h, dead_letter_queue 1 partition / 7 days); --no-create-topics makes a missing one an error.
   const specs = [{ ...CAMPAIGN_EVENTS_TOPIC, topic }, ...(o.deadLetterFile ? [] : [{ ...DEAD_LETTER_TOPIC, topic: dlqTopic }])];
   const ensured = await ensureTopics(brokers, specs, { ...security, log, create: o.createTopics });
@@ -244,55 +232,4 @@ function printStats(stats: IngestStats, table: Table, seconds: number, json: boo
   const n = (x: number) => x.toLocaleString('en-US');
   process.stdout.write(`${stats.stoppedBy === 'abort' ? 'Stopped' : 'Done'}: consumed ${n(stats.consumed)} events in ${seconds.toFixed(1)} s: ${n(stats.written)} written to ${table.name}, ${n(stats.deadLettered)} dead-lettered, ${n(stats.duplicates)} duplicates dropped; ${stats.commits} snapshot(s) committed.\n`);
   for (const [k, v] of Object.entries(positions)) process.stdout.write(`  next position ${k} = ${v}\n`);
-}
-
-// ---- option parsers shared by ingest, produce and demo ----
-
-export function positiveInt(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive whole number, got "${v}".`);
-    return n;
-  };
-}
-
-export function port(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${flag} must be a port number 0-65535, got "${v}".`);
-    return n;
-  };
-}
-
-export function fraction(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${flag} must be a fraction between 0 and 1 (e.g. 0.01 for 1 %), got "${v}".`);
-    return n;
-  };
-}
-
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
-
-/** `256MiB`, `64MB`, `1GiB`, `1048576` (bytes). */
-export function byteSize(flag: string) {
-  return (v: string) => {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
-    const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()];
-    const n = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
-    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a size such as 256MiB, 64MB or 1048576 (bytes), got "${v}".`);
-    return n;
-  };
-}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `500ms`, `5s`, `1m`, `1h` -> milliseconds; a unit is required so "5" cannot mean two things. */
-export function duration(flag: string) {
-  return (v: string) => {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(v);
-    const n = m ? Math.round(Number(m[1]) * DURATION_UNITS[m[2]!]!) : NaN;
-    if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a duration with a unit such as 5s, 500ms or 1m, got "${v}".`);
-    return n;
-  };
 }

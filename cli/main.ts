@@ -1,16 +1,25 @@
 import { Command, CommanderError } from 'commander';
 import { reportError } from './output.ts';
-import { tablesCommand } from './tables.ts';
-import { demoCommand } from './demo.ts';
-import { ingestCommand } from './ingest.ts';
-import { produceCommand } from './produce.ts';
-import { metricsCommand } from './campaign-metrics.ts';
+
+/**
+ * The commands, each loaded only when it runs: `lakehouse --help` must not pay for DuckDB, kafkajs,
+ * the AWS SDK, Arrow and parquet-wasm, and `lakehouse tables list` must not load Kafka. The summary is
+ * what the top-level help lists; the loaded command keeps it as its description.
+ */
+const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
+  { name: 'tables', summary: 'create, list and inspect Iceberg tables', load: async () => (await import('./tables.ts')).tablesCommand() },
+  { name: 'demo', summary: 'the whole path on a local warehouse (SQLite catalog): generated events (some invalid, late, duplicated) through the ingest path into lakehouse.campaign_events, then lakehouse.campaign_metrics with DuckDB, a top-campaigns table and an HTML report', load: async () => (await import('./demo.ts')).demoCommand() },
+  { name: 'produce', summary: 'generate campaign events (with optional invalid, late and duplicate ones) into an NDJSON file or Kafka', load: async () => (await import('./produce.ts')).produceCommand() },
+  { name: 'ingest', summary: 'read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot', load: async () => (await import('./ingest.ts')).ingestCommand() },
+  { name: 'metrics', summary: 'materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB', load: async () => (await import('./campaign-metrics.ts')).metricsCommand() },
+];
 
 /**
  * `lakehouse`: the only place that wires concrete pieces together (STYLE layering:
  * cli -> pipeline | sql -> catalog -> iceberg).
  */
-export function buildProgram(): Command {
+/** The program for `argv`: the command named in it is loaded in full, the others are listed by summary. */
+export async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('lakehouse')
     .description('Streaming lakehouse: Kafka -> Arrow -> Parquet -> Apache Iceberg.\n\nConfiguration merges, later wins: config file (--config, $LAKEHOUSE_CONFIG or ./lakehouse.config.json) < environment (LAKEHOUSE_CATALOG__<NAME>__<KEY>) < flags. With nothing configured, the catalog is SQLite at ./warehouse/catalog.db with the warehouse in ./warehouse.')
     .option('-c, --catalog <name>', 'catalog name from the config', undefined)
@@ -20,11 +29,10 @@ export function buildProgram(): Command {
     .option('--json', 'print machine-readable JSON instead of tables')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  program.addCommand(tablesCommand());
-  program.addCommand(demoCommand());
-  program.addCommand(produceCommand());
-  program.addCommand(ingestCommand());
-  program.addCommand(metricsCommand());
+  const args = new Set(argv.slice(2));
+  for (const c of COMMANDS) {
+    program.addCommand(args.has(c.name) ? (await c.load()).description(c.summary) : new Command(c.name).description(c.summary));
+  }
   // addCommand does not copy settings: every (sub)command must throw instead of exiting and show help on errors.
   const configure = (c: Command) => {
     c.exitOverride().showHelpAfterError('(run with --help for usage)');
@@ -44,8 +52,8 @@ Examples:
 }
 
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return 0;
   } catch (e) {

@@ -6,7 +6,7 @@ import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { resolveFileIO } from '../iceberg/io/index.ts';
 import { type GeneratedMessage, type MessageKind, type ProduceOptions, generateMessages } from '../pipeline/event-generator.ts';
 import { catalogConfig, globalOptions } from './context.ts';
-import { fileSourceLocation, fraction, positiveInt } from './ingest.ts';
+import { fileSourceLocation, fraction, positiveInt } from './options.ts';
 import { printJson } from './output.ts';
 
 /**
@@ -33,7 +33,6 @@ export type KindCounts = Record<MessageKind, number>;
 
 export function produceCommand(): Command {
   return new Command('produce')
-    .description('generate campaign events (with optional invalid, late and duplicate ones) into an NDJSON file or Kafka')
     .requiredOption('--to <target>', 'file:PATH, file:///abs/path, s3://bucket/key.ndjson, or kafka')
     .addOption(new Option('-n, --events <n>', 'messages to produce').default(10_000).argParser(positiveInt('--events')))
     .addOption(new Option('--seed <n>', 'random seed (same seed, same messages)').default(42).argParser(positiveInt('--seed')))
@@ -131,24 +130,17 @@ export async function writeMessagesToFile(
   return counts;
 }
 
-// ---- Kafka hook --------------------------------------------------------------------------------
-// Loaded only when pipeline/kafka-producer.ts exists and exports produceMessages({ brokers, topic,
-// messages }) -> KindCounts-compatible counts; until then, a sentence. Replace with a static import
-// once the Kafka producer is merged.
-const KAFKA_PRODUCER_MODULE = new URL('../pipeline/kafka-producer.ts', import.meta.url);
+// ---- Kafka ----------------------------------------------------------------------------------------
 
 async function produceToKafka(o: ProduceCliOptions, messages: AsyncIterable<GeneratedMessage>): Promise<KindCounts> {
-  type Producer = (opts: { brokers: string[]; topic: string; messages: AsyncIterable<GeneratedMessage> }) => Promise<unknown>;
-  const mod = existsSync(KAFKA_PRODUCER_MODULE) ? await import(KAFKA_PRODUCER_MODULE.href) as { produceMessages?: Producer } : {};
-  if (typeof mod.produceMessages !== 'function') {
-    throw new LakehouseError('UNSUPPORTED', 'Producing to Kafka is not available yet in this build; use --to file:PATH (an NDJSON file) for now.');
-  }
+  // kafkajs loads only when producing to Kafka.
+  const { produceMessages } = await import('../pipeline/kafka-producer.ts');
   const counts = emptyCounts();
   async function* counted(): AsyncGenerator<GeneratedMessage> {
     for await (const m of messages) { counts[m.kind]++; yield m; }
   }
   const brokers = (o.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
-  await mod.produceMessages({ brokers, topic: o.to.startsWith('kafka:') ? o.to.slice('kafka:'.length) : o.topic, messages: counted() });
+  await produceMessages({ brokers, topic: o.to.startsWith('kafka:') ? o.to.slice('kafka:'.length) : o.topic, messages: counted() });
   return counts;
 }
 // ---- end of Kafka hook -------------------------------------------------------------------------

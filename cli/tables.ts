@@ -4,6 +4,7 @@ import { identifierToString, partitionSpecToText, parsePartitionText, UNPARTITIO
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { parseJson } from '../core/json.ts';
 import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
+import { parseTime } from '../core/time.ts';
 import { OFFSETS_KEY_PREFIX } from '../domain/ingest-summary-keys.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
@@ -39,18 +40,12 @@ function parseProperties(items: string[] = []): Record<string, string> {
   return out;
 }
 
-function parseTime(text: string, flag: string): number {
-  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(ms)) throw new LakehouseError('INVALID_ARGUMENT', `${flag} "${text}" is not a time: use ISO-8601 (2026-11-01T12:00:00Z) or epoch milliseconds.`);
-  return ms;
-}
-
 function describeFields(fields: NestedField[], indent = ''): string[][] {
   return fields.map((f) => [String(f.id), indent + f.name, typeToString(f.type), f.required ? 'required' : 'optional', f.doc ?? '']);
 }
 
 export function tablesCommand(): Command {
-  const tables = new Command('tables').description('create, list and inspect Iceberg tables').exitOverride();
+  const tables = new Command('tables').exitOverride();
 
   tables.command('create')
     .description('create a table (and its namespace if missing)')
