@@ -246,5 +246,6 @@ function bind(io: LocalFileIO): FileIO {
     delete: io.delete.bind(io),
     deleteMany: io.deleteMany.bind(io),
     list: io.list.bind(io),
+    close: io.close.bind(io),
   };
 }
