@@ -39,7 +39,8 @@ import { redactSecrets } from './redact.ts';
  * An Iceberg catalog on AWS Glue (or a Glue-compatible endpoint such as moto), laid out as Java's
  * `GlueCatalog` and PyIceberg's `glue.py` do, so Athena, EMR, Spark and PyIceberg see the same tables.
  * Its settings are in glue-options.ts, the schema-to-columns mapping in glue-columns.ts and the error
- * classification in glue-errors.ts; those four files are the only ones that import `@aws-sdk/client-glue`.
+ * classification in glue-errors.ts; this file and glue-columns.ts (for types) are the only ones that
+ * import `@aws-sdk/client-glue`.
  *
  * - A namespace is a Glue database: one level only. Namespace properties are the database's
  *   Parameters, except `location` (LocationUri) and `Description` (Description), as PyIceberg maps them.

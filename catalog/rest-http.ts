@@ -29,6 +29,7 @@ const RETRY_MIN_WAIT_MS = 100;
 const RETRY_MAX_WAIT_MS = 5_000;
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
 /** A retryable status, thrown inside the retry loop only; unwrapped to its response when retries run out. */
 class RetryableStatus extends LakehouseError {
   readonly response: HttpResponse;
@@ -54,6 +55,7 @@ export function uuidv7(nowMs: number = Date.now()): string {
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
 export interface RestRequest {
   method: HttpMethod;
   /** Absolute URL without the query. */
