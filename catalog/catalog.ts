@@ -1,11 +1,10 @@
-import { type CatalogPort, type LoadedTable, type Namespace, type TableIdentifier, identifierToString, nextMetadataLocation, writeTableMetadata, applyUpdates, newTableMetadata, type TableUpdate, readManifest, readManifestList, type PartitionSpec, type Schema, type SortOrder, type TableMetadata, CommitConflictError } from '../iceberg/index.ts';
-import type { FileIO } from '../iceberg/io/index.ts';
-import { LakehouseError, errorMessage } from '../core/errors.ts';
+import { type CatalogPort, type LoadedTable, type Namespace, type TableIdentifier, identifierToString, type PartitionSpec, type Schema, type SortOrder } from '../iceberg/index.ts';
+import { LakehouseError } from '../core/errors.ts';
 
 /**
  * The full catalog API the CLI and pipeline use: namespaces, table lifecycle and the commit of the
- * core's `CatalogPort`. One interface for every catalog (sql now; rest and glue later) so one
- * conformance suite can run against each (STYLE habit 10, iceberg-go `catalogtest`).
+ * core's `CatalogPort`. One interface for every catalog (sql, rest, glue) so one conformance suite can
+ * run against each (iceberg-go `catalogtest`).
  */
 export interface CreateTableOptions {
   schema: Schema;
@@ -83,135 +82,70 @@ export function checkNamespace(namespace: Namespace): void {
   }
 }
 
-export interface PurgeReport {
-  deleted: number;
-  /** Files that could not be read (to find what they reference) or deleted, with the reason. */
-  failures: Array<{ location: string; reason: string }>;
-}
-
-/**
- * Deletes every file `metadata` reaches (see `DropTableOptions.purge`), data first and metadata last,
- * so an interrupted purge leaves files that the remaining metadata still explains. Best effort like
- * PyIceberg's `purge_table`: one unreadable manifest does not stop the rest; failures are returned.
- */
-export async function purgeTableFiles(io: FileIO, metadata: TableMetadata, metadataLocation: string): Promise<PurgeReport> {
-  const failures: PurgeReport['failures'] = [];
-  const manifestLists = new Set<string>();
-  const manifests = new Set<string>();
-  const dataFiles = new Set<string>();
-  for (const snapshot of metadata.snapshots) {
-    manifestLists.add(snapshot.manifestList);
-    let entries;
-    try {
-      entries = await readManifestList(io, snapshot.manifestList);
-    } catch (e) {
-      failures.push({ location: snapshot.manifestList, reason: `unreadable manifest list: ${errorMessage(e)}` });
-      continue;
-    }
-    for (const manifest of entries) {
-      // Snapshots share manifests; read each once.
-      if (manifests.has(manifest.manifestPath)) continue;
-      manifests.add(manifest.manifestPath);
-      try {
-        for (const entry of await readManifest(io, manifest)) dataFiles.add(entry.dataFile.filePath);
-      } catch (e) {
-        failures.push({ location: manifest.manifestPath, reason: `unreadable manifest: ${errorMessage(e)}` });
-      }
-    }
-  }
-  const statistics = [...(metadata.statistics ?? []), ...(metadata.partitionStatistics ?? [])]
-    .map((s) => (s as Record<string, unknown>)['statistics-path'])
-    .filter((p): p is string => typeof p === 'string');
-  const metadataFiles = new Set([...metadata.metadataLog.map((m) => m.metadataFile), metadataLocation]);
-
-  let deleted = 0;
-  for (const group of [dataFiles, statistics, manifests, manifestLists, metadataFiles]) {
-    const locations = [...group];
-    try {
-      await io.deleteMany(locations);
-      deleted += locations.length;
-    } catch {
-      // The batch call stops at its first failure; go one by one to delete the rest and name each failure.
-      for (const location of locations) {
-        try {
-          await io.delete(location);
-          deleted++;
-        } catch (e) {
-          failures.push({ location, reason: errorMessage(e) });
-        }
-      }
-    }
-  }
-  return { deleted, failures };
-}
-
-/**
- * The purge half of `dropTable({ purge: true })`, after the catalog entry is gone: files go only after
- * the entry, so a reader never finds an entry whose files are half deleted. Leftovers are reported by name.
- */
-export async function purgeDroppedTable(catalogLabel: string, table: LoadedTable): Promise<void> {
-  const report = await purgeTableFiles(table.io, table.metadata, table.metadataLocation);
-  if (report.failures.length > 0) {
-    const first = report.failures[0]!;
-    throw new LakehouseError(
-      'IO_ERROR',
-      `Dropped table ${identifierToString(table.identifier)} from ${catalogLabel}, but ${report.failures.length} file(s) could not be ` +
-        `read or deleted (first: ${first.location}: ${first.reason}); ${report.deleted} were deleted. Delete the rest by hand.`,
-      { context: { failures: report.failures } },
-    );
+/** Rejects what no catalog can store: an invalid namespace (see `checkNamespace`) or an empty table name. */
+export function checkTableIdentifier(identifier: TableIdentifier): void {
+  checkNamespace(identifier.namespace);
+  if (identifier.name.trim() === '') {
+    throw new LakehouseError('INVALID_ARGUMENT', `Table name in ${identifierToString(identifier)} is empty.`);
   }
 }
 
 /**
- * The file half of a commit for catalogs that keep a pointer to a metadata file (SQL, Glue): applies the
- * updates to the base, writes the next `NNNNN-<uuid>.metadata.json` with an exclusive create, and returns
- * it for the catalog to swap its pointer to. Losing the exclusive create to another committer is a
- * conflict (nothing of ours can land); the caller deletes the file if its own swap then fails.
+ * Code-point order, for listings: an SQL ORDER BY would follow the database's collation and a server's
+ * order is its own, so every catalog sorts the same way here.
  */
-export async function writeNextMetadata(
-  identifier: TableIdentifier,
-  base: TableMetadata,
-  baseLocation: string,
-  updates: TableUpdate[],
-  ioFor: (location: string) => FileIO,
-): Promise<{ next: TableMetadata; nextLocation: string; io: FileIO }> {
-  const next = applyUpdates(base, updates, { previousMetadataLocation: baseLocation });
-  const nextLocation = nextMetadataLocation(next, baseLocation);
-  const io = ioFor(nextLocation);
-  try {
-    await writeTableMetadata(io, nextLocation, next);
-  } catch (e) {
-    if (e instanceof LakehouseError && e.code === 'ALREADY_EXISTS') {
-      throw new CommitConflictError(
-        `Commit to ${identifierToString(identifier)} lost a race: metadata file ${nextLocation} was written by another committer; reload and retry.`,
-        { cause: e },
-      );
-    }
-    throw e;
-  }
-  return { next, nextLocation, io };
+export function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/**
- * The file half of creating a table in a pointer-based catalog (SQL, Glue): fresh metadata from the
- * create options at `location`, written as version 00000 with an exclusive create. The catalog then
- * inserts its entry and deletes this file if that fails.
- */
-export async function writeNewTableMetadata(
-  options: CreateTableOptions,
-  location: string,
-  ioFor: (location: string) => FileIO,
-): Promise<{ metadata: TableMetadata; metadataLocation: string; io: FileIO }> {
-  const metadata = newTableMetadata({
-    schema: options.schema,
-    location,
-    ...(options.partitionSpec ? { spec: options.partitionSpec } : {}),
-    ...(options.sortOrder ? { sortOrder: options.sortOrder } : {}),
-    ...(options.properties ? { properties: options.properties } : {}),
-    ...(options.formatVersion ? { formatVersion: options.formatVersion } : {}),
-  });
-  const metadataLocation = nextMetadataLocation(metadata, null);
-  const io = ioFor(metadataLocation);
-  await writeTableMetadata(io, metadataLocation, metadata);
-  return { metadata, metadataLocation, io };
+// ---- the errors every catalog raises, worded the same way by all ----
+
+/** How a catalog names itself in messages (`catalog 'prod'`, `Glue catalog 'prod'`) and in error context. */
+export interface CatalogRef {
+  name: string;
+  label: string;
+}
+
+export interface ErrorExtras {
+  cause?: unknown;
+  /** Added to the error's context, e.g. the server's own words. */
+  context?: Record<string, unknown>;
+}
+
+function options(extras: ErrorExtras, context: Record<string, unknown>) {
+  return { ...(extras.cause === undefined ? {} : { cause: extras.cause }), context: { ...context, ...extras.context } };
+}
+
+export function tableNotFoundError(catalog: CatalogRef, identifier: TableIdentifier, extras: ErrorExtras = {}): LakehouseError {
+  const id = identifierToString(identifier);
+  return new LakehouseError(
+    'TABLE_NOT_FOUND',
+    `Table ${id} does not exist in ${catalog.label}; create it with \`lakehouse tables create\` or check the name.`,
+    options(extras, { catalog: catalog.name, table: id }),
+  );
+}
+
+export function tableExistsError(catalog: CatalogRef, identifier: TableIdentifier, extras: ErrorExtras = {}): LakehouseError {
+  const id = identifierToString(identifier);
+  return new LakehouseError(
+    'ALREADY_EXISTS',
+    `Table ${id} already exists in ${catalog.label}; pick another name or drop it first.`,
+    options(extras, { catalog: catalog.name, table: id }),
+  );
+}
+
+/** `where` says more about what was looked for, e.g. `no such database at <endpoint>`. */
+export function namespaceNotFoundError(catalog: CatalogRef, namespace: Namespace, extras: ErrorExtras & { where?: string } = {}): LakehouseError {
+  const ns = namespaceToString(namespace);
+  return new LakehouseError(
+    'NAMESPACE_NOT_FOUND',
+    `Namespace ${ns} does not exist in ${catalog.label}${extras.where ? ` (${extras.where})` : ''}; ` +
+      `create it with \`lakehouse namespaces create ${ns}\` or check the name.`,
+    options(extras, { catalog: catalog.name, namespace: ns }),
+  );
+}
+
+export function namespaceExistsError(catalog: CatalogRef, namespace: Namespace, extras: ErrorExtras = {}): LakehouseError {
+  const ns = namespaceToString(namespace);
+  return new LakehouseError('ALREADY_EXISTS', `Namespace ${ns} already exists in ${catalog.label}.`, options(extras, { catalog: catalog.name, namespace: ns }));
 }

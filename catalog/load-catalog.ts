@@ -3,12 +3,13 @@ import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { LocalFileIO } from '../iceberg/io/index.ts';
 import type { Catalog } from './catalog.ts';
 import { createGlueCatalog } from './glue-catalog.ts';
+import { redactConfig } from './redact.ts';
 import { createRestCatalog } from './rest-catalog.ts';
 import { SqlCatalog } from './sql-catalog.ts';
 
 /**
- * Catalog configuration, merged file < environment < flags like PyIceberg's `load_catalog`
- * (STYLE habit 7). JSON instead of YAML so no parser dependency is needed:
+ * Catalog configuration, merged file < environment < flags like PyIceberg's `load_catalog`, so the
+ * most specific source wins. JSON instead of YAML so no parser dependency is needed:
  *
  *   { "default-catalog": "default",
  *     "catalogs": { "default": { "type": "sql", "uri": "sqlite:////abs/catalog.db", "warehouse": "file:///abs/warehouse" } } }
@@ -134,20 +135,6 @@ function inferType(uri: string): string | undefined {
   if (/^https?:\/\//i.test(uri)) return 'rest';
   if (/^(sqlite|jdbc:sqlite|postgres|jdbc:postgresql)/i.test(uri)) return 'sql';
   return undefined;
-}
-
-const SECRET_KEY = /(secret|password|passwd|token|credential|private|session|access-key|api-key)/i;
-
-/**
- * A copy safe to print: values of secret-looking keys become "***" and a password inside a URI
- * (`postgresql://user:pw@host`) is masked. Every error that shows configuration goes through it.
- */
-export function redactConfig(props: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(props)) {
-    out[k] = SECRET_KEY.test(k) ? '***' : v.replace(/^((?:jdbc:)?[a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
-  }
-  return out;
 }
 
 interface ConfigFile {

@@ -4,9 +4,10 @@ import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { SqlError, isSqlError, type SqlDriver, type SqlErrorKind, type SqlExecutor, type SqlValue } from './sql-driver.ts';
 
 /**
- * PostgreSQL through node-postgres (`pg`), the only file that imports it (STYLE habit 8). One
- * database holds the JDBC catalog tables for every writer on every machine, and Java's JdbcCatalog
- * and PyIceberg's SqlCatalog open the same tables with the URIs their users already write.
+ * PostgreSQL through node-postgres (`pg`), the only file that imports it, so the driver's types
+ * and errors stay at this edge. One database holds the JDBC catalog tables for every writer on every
+ * machine, and Java's JdbcCatalog and PyIceberg's SqlCatalog open the same tables with the URIs their
+ * users already write.
  */
 
 export const DEFAULT_PORT = 5432;

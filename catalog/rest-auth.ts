@@ -1,7 +1,7 @@
 import { LakehouseError } from '../core/errors.ts';
 import { parseJson } from '../core/json.ts';
 import { withRetry } from '../core/retry.ts';
-import { TransportError, displayUri, sendOnce, type HttpResponse } from './rest-http.ts';
+import { TransportError, capitalize, displayUri, sendOnce, type HttpResponse } from './rest-transport.ts';
 
 /**
  * Authentication for the REST catalog: none, a static bearer token, or OAuth2 client credentials
@@ -178,16 +178,16 @@ function parseTokenResponse(res: HttpResponse, service: string): { accessToken: 
   try {
     j = parseJson(res.text, 'token response');
   } catch {
-    throw new LakehouseError('IO_ERROR', `${cap(service)} answered 200 with a body that is not JSON; is oauth2-server-uri the token endpoint?`);
+    throw new LakehouseError('IO_ERROR', `${capitalize(service)} answered 200 with a body that is not JSON; is oauth2-server-uri the token endpoint?`);
   }
   const o = (j ?? {}) as Record<string, unknown>;
   const token = o['access_token'];
   if (typeof token !== 'string' || token === '') {
-    throw new LakehouseError('IO_ERROR', `${cap(service)} answered without an access_token; is oauth2-server-uri the token endpoint?`);
+    throw new LakehouseError('IO_ERROR', `${capitalize(service)} answered without an access_token; is oauth2-server-uri the token endpoint?`);
   }
   const type = o['token_type'];
   if (typeof type === 'string' && type.toLowerCase() !== 'bearer' && type.toLowerCase() !== 'n_a') {
-    throw new LakehouseError('UNSUPPORTED', `${cap(service)} issued a "${type}" token; only bearer tokens are supported.`);
+    throw new LakehouseError('UNSUPPORTED', `${capitalize(service)} issued a "${type}" token; only bearer tokens are supported.`);
   }
   const exp = o['expires_in'];
   const expiresInS = typeof exp === 'number' && exp > 0 ? exp : typeof exp === 'string' && /^\d+$/.test(exp) ? Number(exp) : undefined;
@@ -210,18 +210,14 @@ function tokenError(res: HttpResponse, service: string): LakehouseError {
   if (res.status === 400 || res.status === 401 || res.status === 403) {
     return new LakehouseError(
       'INVALID_CONFIG',
-      `${cap(service)} rejected the client credentials (${detail}); check the catalog's "${CREDENTIAL}" (client_id:client_secret), "${SCOPE}" and "${OAUTH2_SERVER_URI}".`,
+      `${capitalize(service)} rejected the client credentials (${detail}); check the catalog's "${CREDENTIAL}" (client_id:client_secret), "${SCOPE}" and "${OAUTH2_SERVER_URI}".`,
       { context: { status: res.status } },
     );
   }
-  return new LakehouseError('IO_ERROR', `${cap(service)} failed to issue a token (${detail}).`, {
+  return new LakehouseError('IO_ERROR', `${capitalize(service)} failed to issue a token (${detail}).`, {
     retryable: res.status >= 500 || res.status === 429,
     context: { status: res.status },
   });
-}
-
-function cap(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 export interface AuthProperties {
@@ -261,12 +257,4 @@ export function authSessionFrom(a: AuthProperties): AuthSession {
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v;
-}
-
-/** Replaces every secret value in `text` with `***`; short values are skipped (they would mangle words). */
-export function redactSecrets(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  const sorted = [...new Set(secrets)].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  for (const s of sorted) out = out.split(s).join('***');
-  return out;
 }

@@ -1,30 +1,36 @@
 import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, UNPARTITIONED, partitionSpecToJson, UNSORTED, sortOrderToJson, tableMetadataFromJson, type TableMetadata, FORMAT_VERSION, requirementToJson, updateToJson, type TableRequirement, type TableUpdate, CommitConflictError, CommitStateUnknownError } from '../iceberg/index.ts';
-import { type FileIO, isLocalLocation, resolveFileIO } from '../iceberg/io/index.ts';
+import type { FileIO } from '../iceberg/io/index.ts';
 import { LakehouseError, errorMessage, type ErrorCode } from '../core/errors.ts';
+import { intProperty } from '../core/properties.ts';
 import {
+  byCodePoint,
   checkNamespace,
+  checkTableIdentifier,
+  namespaceExistsError,
+  namespaceNotFoundError,
   namespaceToString,
+  tableExistsError,
+  tableNotFoundError,
   type Catalog,
+  type CatalogRef,
   type CreateTableOptions,
   type DropTableOptions,
   type PropertiesUpdateSummary,
 } from './catalog.ts';
-import {
-  AUDIENCE, CREDENTIAL, OAUTH2_SERVER_URI, RESOURCE, SCOPE, TOKEN, authSessionFrom, redactSecrets, type AuthSession,
-} from './rest-auth.ts';
-import {
-  MAX_RETRIES, MAX_RETRIES_DEFAULT, REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS_DEFAULT, RestHttpClient, TransportError,
-  displayUri, responseJson, serverError, uuidv7, type HttpResponse, type RestRequest,
-} from './rest-http.ts';
+import { FileIOCache } from './file-io-cache.ts';
+import { redactSecrets, secretValues } from './redact.ts';
+import { AUDIENCE, CREDENTIAL, OAUTH2_SERVER_URI, RESOURCE, SCOPE, TOKEN, authSessionFrom, type AuthSession } from './rest-auth.ts';
+import { MAX_RETRIES, MAX_RETRIES_DEFAULT, RestHttpClient, responseJson, serverError, uuidv7, type RestRequest } from './rest-http.ts';
+import { REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS_DEFAULT, TransportError, capitalize, displayUri, type HttpResponse } from './rest-transport.ts';
 
 /**
- * A client of the Iceberg REST catalog protocol (`/work/ref/rest-catalog-open-api.yaml`; behaviour
+ * A client of the Iceberg REST catalog protocol (the spec's `rest-catalog-open-api.yaml`; behaviour
  * checked against Java's RESTSessionCatalog and PyIceberg's RestCatalog). The server owns metadata
  * files: a create, register or commit sends data and gets back the new metadata and its location;
  * we only write data files, manifests and manifest lists through the FileIO the server's answer
  * configures.
  *
- * Commit outcomes (STYLE habit 4): 200 landed; 409 CommitConflictError (nothing landed);
+ * Commit outcomes: 200 landed; 409 CommitConflictError (nothing landed);
  * 500/502/503/504, a timeout or a dropped connection after the request left CommitStateUnknownError.
  * The catalog never repeats a commit itself — the snapshot producer rebases on conflict and reloads
  * on an unknown outcome.
@@ -141,8 +147,8 @@ export class RestCatalog implements Catalog {
   private readonly endpoints: Set<string>;
   private readonly http: RestHttpClient;
   private readonly auth: AuthSession;
-  private readonly env: NodeJS.ProcessEnv;
-  private readonly ios = new Map<string, FileIO>();
+  private readonly ios: FileIOCache;
+  private readonly ref: CatalogRef;
   /** uuid and FileIO of tables seen through this catalog, by identifier. */
   private readonly known = new Map<string, KnownTable>();
 
@@ -190,8 +196,9 @@ export class RestCatalog implements Catalog {
     this.pageSize = settings.pageSize;
     this.separator = decodeSeparator(name, props[NAMESPACE_SEPARATOR] ?? NAMESPACE_SEPARATOR_DEFAULT);
     this.endpoints = new Set((config.endpoints ?? DEFAULT_ENDPOINTS).map(normalizeEndpoint));
+    this.ref = { name, label: `catalog '${name}'` };
     this.auth = auth;
-    this.env = env;
+    this.ios = new FileIOCache({ properties: props, env });
     this.http = new RestHttpClient({
       uri: this.uri,
       headers: settings.headers,
@@ -221,8 +228,7 @@ export class RestCatalog implements Catalog {
       { endpoint: Endpoint.createNamespace, body: { namespace, properties }, policy: 'mutation' },
       `create namespace ${ns}`,
       {
-        409: (_t, detail) =>
-          new LakehouseError('ALREADY_EXISTS', `Namespace ${ns} already exists in catalog '${this.name}'.`, { context: { server: detail } }),
+        409: (_t, detail) => namespaceExistsError(this.ref, namespace, { context: { server: detail } }),
         // Servers that require parents to exist answer 404 for a missing one.
         404: (_t, detail) => this.namespaceNotFound(namespace.length > 1 ? namespace.slice(0, -1) : namespace, detail),
       },
@@ -236,7 +242,7 @@ export class RestCatalog implements Catalog {
       `list the namespaces${parent.length > 0 ? ` in ${namespaceToString(parent)}` : ''}`,
       { 404: (_t, detail) => this.namespaceNotFound(parent, detail) },
       (item) => stringList(item, 'namespace'));
-    return out.sort((a, b) => compare(a.join('.'), b.join('.')));
+    return out.sort((a, b) => byCodePoint(a.join('.'), b.join('.')));
   }
 
   async loadNamespaceProperties(namespace: Namespace): Promise<Record<string, string>> {
@@ -363,7 +369,7 @@ export class RestCatalog implements Catalog {
         if (typeof o['name'] !== 'string') throw new Error('a table identifier without a name');
         return { namespace: stringList(o['namespace'] ?? namespace, 'namespace'), name: o['name'] };
       });
-    return out.sort((a, b) => compare(a.name, b.name));
+    return out.sort((a, b) => byCodePoint(a.name, b.name));
   }
 
   async tableExists(identifier: TableIdentifier): Promise<boolean> {
@@ -496,7 +502,7 @@ export class RestCatalog implements Catalog {
     if (res.status === 400 || res.status === 422) {
       throw new LakehouseError(
         'VALIDATION_FAILED',
-        `${cap(this.http.service)} rejected the commit to table ${id} as invalid (${res.status} ${detail}); nothing was committed.`,
+        `${capitalize(this.http.service)} rejected the commit to table ${id} as invalid (${res.status} ${detail}); nothing was committed.`,
         { context },
       );
     }
@@ -510,9 +516,8 @@ export class RestCatalog implements Catalog {
   }
 
   async close(): Promise<void> {
-    for (const io of this.ios.values()) (io as { close?: () => void }).close?.();
-    this.ios.clear();
     this.known.clear();
+    await this.ios.close();
   }
 
   // ---- helpers ----
@@ -539,7 +544,7 @@ export class RestCatalog implements Catalog {
     if (!this.endpoints.has(c.endpoint)) {
       throw new LakehouseError(
         'UNSUPPORTED',
-        `${cap(this.http.service)} does not offer ${c.endpoint} (it is not among the endpoints its /v1/config lists).`,
+        `${capitalize(this.http.service)} does not offer ${c.endpoint} (it is not among the endpoints its /v1/config lists).`,
         { context: { endpoint: c.endpoint } },
       );
     }
@@ -611,7 +616,7 @@ export class RestCatalog implements Catalog {
   }
 
   private badAnswer(what: string, problem: string): LakehouseError {
-    return new LakehouseError('IO_ERROR', `${cap(this.http.service)} sent an answer to ${what} that is not what the REST spec describes: ${this.redact(problem)}.`);
+    return new LakehouseError('IO_ERROR', `${capitalize(this.http.service)} sent an answer to ${what} that is not what the REST spec describes: ${this.redact(problem)}.`);
   }
 
   /** A LoadTableResult (create, load, register, commit) as a LoadedTable with the FileIO its config asks for. */
@@ -635,22 +640,9 @@ export class RestCatalog implements Catalog {
     const known = this.known.get(tableKey(identifier));
     const io = Object.keys(config).length === 0 && credential === undefined && known
       ? known.io
-      : this.ioFor(metadataLocation, { ...this.props, ...config, ...(credential ?? {}) });
+      : this.ios.forLocation(metadataLocation, { ...this.props, ...config, ...(credential ?? {}) });
     this.known.set(tableKey(identifier), { uuid: metadata.tableUuid, io });
     return { identifier, metadataLocation, metadata, io };
-  }
-
-  /** One FileIO per storage kind and distinct storage settings, shared by the tables that use them. */
-  private ioFor(location: string, props: Record<string, string>): FileIO {
-    const kind = isLocalLocation(location) ? 'file' : location.slice(0, location.indexOf(':')).toLowerCase();
-    const storage = Object.entries(props).filter(([k]) => /^(s3|client|gcs|adls)\./.test(k)).sort(([a], [b]) => compare(a, b));
-    const key = `${kind}\n${JSON.stringify(storage)}`;
-    let io = this.ios.get(key);
-    if (!io) {
-      io = resolveFileIO(location, props, this.env);
-      this.ios.set(key, io);
-    }
-    return io;
   }
 
   private async withUuidRequirement(identifier: TableIdentifier, requirements: TableRequirement[]): Promise<TableRequirement[]> {
@@ -664,7 +656,7 @@ export class RestCatalog implements Catalog {
     const { type, message } = serverError(res);
     const detail = this.redact(type ? `${type}: ${message}` : message);
     const s = res.status;
-    const svc = cap(this.http.service);
+    const svc = capitalize(this.http.service);
     const context = { status: s, server: detail };
     const make = (code: ErrorCode, text: string, retryable = false) => new LakehouseError(code, text, { context, retryable });
     if (s === 400 || s === 422) return make('INVALID_ARGUMENT', `${svc} rejected the request to ${what} (${s} ${detail}).`);
@@ -683,44 +675,24 @@ export class RestCatalog implements Catalog {
   }
 
   private redact(text: string): string {
-    const secrets = [...this.auth.secrets()];
-    for (const [k, v] of Object.entries(this.props)) {
-      if (/(secret|password|token|credential|session|access-key|api-key)/i.test(k) || /^header\.authorization$/i.test(k)) secrets.push(v);
-    }
-    return redactSecrets(text, secrets);
+    return redactSecrets(text, [...this.auth.secrets(), ...secretValues(this.props)]);
   }
 
   private checkIdentifier(identifier: TableIdentifier): string {
-    checkNamespace(identifier.namespace);
-    if (identifier.name.trim() === '') {
-      throw new LakehouseError('INVALID_ARGUMENT', `Table name in ${identifierToString(identifier)} is empty.`);
-    }
+    checkTableIdentifier(identifier);
     return identifierToString(identifier);
   }
 
   private namespaceNotFound(namespace: Namespace, detail: string): LakehouseError {
-    const ns = namespaceToString(namespace);
-    return new LakehouseError(
-      'NAMESPACE_NOT_FOUND',
-      `Namespace ${ns} does not exist in catalog '${this.name}'; create it with \`lakehouse namespaces create ${ns}\` or check the name.`,
-      { context: { catalog: this.name, namespace: ns, server: detail } },
-    );
+    return namespaceNotFoundError(this.ref, namespace, { context: { server: detail } });
   }
 
   private tableNotFound(identifier: TableIdentifier, detail: string): LakehouseError {
-    const id = identifierToString(identifier);
-    return new LakehouseError(
-      'TABLE_NOT_FOUND',
-      `Table ${id} does not exist in catalog '${this.name}'; create it with \`lakehouse tables create\` or check the name.`,
-      { context: { catalog: this.name, table: id, server: detail } },
-    );
+    return tableNotFoundError(this.ref, identifier, { context: { server: detail } });
   }
 
   private tableExistsError(identifier: TableIdentifier, detail: string): LakehouseError {
-    const id = identifierToString(identifier);
-    return new LakehouseError('ALREADY_EXISTS', `Table ${id} already exists in catalog '${this.name}'; pick another name or drop it first.`, {
-      context: { catalog: this.name, table: id, server: detail },
-    });
+    return tableExistsError(this.ref, identifier, { context: { server: detail } });
   }
 }
 
@@ -756,20 +728,12 @@ function clientSettings(name: string, props: Record<string, string>): ClientSett
     if (header.toLowerCase() === ACCESS_DELEGATION_HEADER.toLowerCase()) delegation = true;
   }
   if (!delegation) headers[ACCESS_DELEGATION_HEADER] = ACCESS_DELEGATION_DEFAULT;
-  const int = (key: string, dflt: number | undefined, min: number): number | undefined => {
-    const raw = props[key];
-    if (raw === undefined || raw.trim() === '') return dflt;
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw new LakehouseError('INVALID_CONFIG', `Catalog '${name}' property ${key} must be an integer >= ${min}, got "${raw}".`);
-    }
-    return n;
-  };
+  const owner = `Catalog '${name}'`;
   return {
     headers,
-    timeoutMs: int(REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS_DEFAULT, 1)!,
-    maxRetries: int(MAX_RETRIES, MAX_RETRIES_DEFAULT, 0)!,
-    pageSize: int(PAGE_SIZE, undefined, 1),
+    timeoutMs: intProperty(props, REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS_DEFAULT, { min: 1, owner }),
+    maxRetries: intProperty(props, MAX_RETRIES, MAX_RETRIES_DEFAULT, { min: 0, owner }),
+    pageSize: intProperty(props, PAGE_SIZE, undefined, { min: 1, owner }),
   };
 }
 
@@ -794,7 +758,7 @@ function checkUri(name: string, uri: string | undefined): void {
 async function fetchConfig(http: RestHttpClient, client: Record<string, string>, auth: AuthSession): Promise<ServerConfig> {
   const base = client[URI]!.replace(/\/+$/, '');
   const warehouse = client[WAREHOUSE];
-  const redact = (s: string) => redactSecrets(s, [...auth.secrets(), client[TOKEN] ?? '', client[CREDENTIAL] ?? '']);
+  const redact = (s: string) => redactSecrets(s, [...auth.secrets(), ...secretValues(client)]);
   let res: HttpResponse;
   try {
     res = await http.request({ method: 'GET', url: `${base}/v1/config`, query: { warehouse: warehouse || undefined }, policy: 'safe' });
@@ -802,7 +766,7 @@ async function fetchConfig(http: RestHttpClient, client: Record<string, string>,
     if (e instanceof LakehouseError) throw new LakehouseError(e.code, redact(e.message), { cause: e, retryable: e.retryable, context: e.context });
     throw e;
   }
-  const svc = cap(http.service);
+  const svc = capitalize(http.service);
   if (res.status !== 200) {
     const { type, message } = serverError(res);
     const detail = redact(type ? `${type}: ${message}` : message);
@@ -889,12 +853,4 @@ function stringMap(j: unknown, what: string): Record<string, string> {
 function stringList(j: unknown, what: string): string[] {
   if (!Array.isArray(j) || j.some((x) => typeof x !== 'string')) throw new LakehouseError('IO_ERROR', `"${what}" is not a list of strings`);
   return j as string[];
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function cap(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
 }

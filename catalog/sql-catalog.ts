@@ -1,18 +1,20 @@
-import * as path from 'node:path';
-import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, readTableMetadata, checkRequirements, type TableRequirement, type TableUpdate, CommitConflictError, CommitStateUnknownError } from '../iceberg/index.ts';
-import { type FileIO, isLocalLocation, toFileUri, resolveFileIO } from '../iceberg/io/index.ts';
+import { identifierToString, type LoadedTable, type Namespace, type TableIdentifier, readTableMetadata, CommitConflictError } from '../iceberg/index.ts';
+import type { FileIO } from '../iceberg/io/index.ts';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 import {
+  byCodePoint,
   checkNamespace,
+  checkTableIdentifier,
+  namespaceExistsError,
+  namespaceNotFoundError,
   namespaceToString,
-  purgeDroppedTable,
-  writeNextMetadata,
-  writeNewTableMetadata,
+  tableExistsError,
+  tableNotFoundError,
   type Catalog,
   type CreateTableOptions,
-  type DropTableOptions,
   type PropertiesUpdateSummary,
 } from './catalog.ts';
+import { PointerCatalog, checkPropertyUpdates, updatedProperties, type MetadataPointer, type SwapFailure } from './pointer-catalog.ts';
 import { PostgresDriver, isPostgresUri } from './postgres-driver.ts';
 import { isSqlError, type SqlDriver, type SqlExecutor } from './sql-driver.ts';
 import { DEFAULT_BUSY_TIMEOUT_MS, SqliteDriver, sqlitePathFromUri } from './sqlite-driver.ts';
@@ -107,27 +109,17 @@ interface TableRow {
   previous_metadata_location: string | null;
 }
 
-/**
- * A warehouse given as a path becomes an absolute `file:///` URI: table locations are written into
- * metadata and read by other processes, so they must not depend on a working directory, and the
- * `file:` form is what PyIceberg and Java write for a `file:` warehouse.
- */
-export function normalizeWarehouse(warehouse: string, cwd: string = process.cwd()): string {
-  const trimmed = warehouse.replace(/\/+$/, '');
-  if (!isLocalLocation(trimmed)) return trimmed;
-  return /^file:/i.test(trimmed) ? toFileUri(trimmed) : toFileUri(path.resolve(cwd, trimmed));
+/** A table's row, by its key columns. */
+interface SqlPointer extends MetadataPointer {
+  ns: string;
+  name: string;
 }
 
-export class SqlCatalog implements Catalog {
-  readonly name: string;
-  readonly warehouse: string;
+export class SqlCatalog extends PointerCatalog<SqlPointer> implements Catalog {
+  /** Always configured: `file:///abs` or `s3://bucket/prefix`, no trailing slash. */
+  declare readonly warehouse: string;
   /** Set once by `open`, right after the constructor. */
   private db!: SqlDriver;
-  private readonly props: Record<string, string>;
-  private readonly env: NodeJS.ProcessEnv;
-  private readonly ioOverride: FileIO | undefined;
-  private readonly ios = new Map<string, FileIO>();
-  private readonly cwd: string;
   /** V0 databases (Java before views) have no `iceberg_type` column; we read them without it. */
   private hasTypeColumn = true;
 
@@ -158,14 +150,15 @@ export class SqlCatalog implements Catalog {
         `Catalog '${options.name}' has no warehouse; set "warehouse" to a folder or s3://bucket/prefix where tables are written.`,
       );
     }
-    this.name = options.name;
-    this.cwd = options.cwd ?? process.cwd();
-    this.warehouse = normalizeWarehouse(options.warehouse, this.cwd);
-    this.props = options.properties ?? {};
-    this.env = options.env ?? process.env;
-    this.ioOverride = options.io;
-    // Fail at start-up, not at the first table, when the warehouse scheme has no FileIO.
-    this.ioFor(this.warehouse);
+    super({
+      name: options.name,
+      label: `catalog '${options.name}'`,
+      warehouse: options.warehouse,
+      properties: options.properties ?? {},
+      env: options.env ?? process.env,
+      io: options.io,
+      cwd: options.cwd ?? process.cwd(),
+    });
   }
 
   // ---- namespaces ----
@@ -173,18 +166,14 @@ export class SqlCatalog implements Catalog {
   async createNamespace(namespace: Namespace, properties: Record<string, string> = {}): Promise<void> {
     checkNamespace(namespace);
     const ns = namespaceToString(namespace);
-    if (await this.namespaceExistsIn(this.db, ns)) {
-      throw new LakehouseError('ALREADY_EXISTS', `Namespace ${ns} already exists in catalog '${this.name}'.`);
-    }
+    if (await this.namespaceExistsIn(this.db, ns)) throw namespaceExistsError(this.ref, namespace);
     const rows = { ...properties, [NAMESPACE_EXISTS_PROPERTY]: 'true' };
     try {
       await this.db.transaction(async (tx) => {
         for (const [k, v] of Object.entries(rows)) await tx.run(INSERT_PROPERTY_SQL, [this.name, ns, k, v]);
       });
     } catch (e) {
-      if (isSqlError(e, 'duplicate')) {
-        throw new LakehouseError('ALREADY_EXISTS', `Namespace ${ns} already exists in catalog '${this.name}'.`, { cause: e });
-      }
+      if (isSqlError(e, 'duplicate')) throw namespaceExistsError(this.ref, namespace, { cause: e });
       throw e;
     }
   }
@@ -204,7 +193,7 @@ export class SqlCatalog implements Catalog {
       const child = levels.slice(0, depth);
       seen.set(child.join('.'), child);
     }
-    return [...seen.values()].sort((a, b) => compare(a.join('.'), b.join('.')));
+    return [...seen.values()].sort((a, b) => byCodePoint(a.join('.'), b.join('.')));
   }
 
   async loadNamespaceProperties(namespace: Namespace): Promise<Record<string, string>> {
@@ -221,21 +210,17 @@ export class SqlCatalog implements Catalog {
     updates: Record<string, string>,
   ): Promise<PropertiesUpdateSummary> {
     const ns = await this.requireNamespace(namespace);
-    const overlap = removals.filter((k) => k in updates);
-    if (overlap.length > 0) {
-      throw new LakehouseError('INVALID_ARGUMENT', `Properties ${overlap.join(', ')} are both removed and updated; pick one.`);
-    }
+    checkPropertyUpdates(removals, updates);
     if (removals.includes(NAMESPACE_EXISTS_PROPERTY) || NAMESPACE_EXISTS_PROPERTY in updates) {
       throw new LakehouseError('INVALID_ARGUMENT', `Namespace property "${NAMESPACE_EXISTS_PROPERTY}" is reserved for the catalog.`);
     }
     // Read inside the transaction so removed/missing describe the rows this transaction changed.
     return this.db.transaction(async (tx) => {
       const current = await this.fetchProperties(tx, ns);
-      const removed = removals.filter((k) => k in current);
-      const missing = removals.filter((k) => !(k in current));
+      const { summary } = updatedProperties(current, removals, updates);
       const del = 'DELETE FROM iceberg_namespace_properties WHERE catalog_name = ? AND namespace = ? AND property_key = ?';
       // Delete-then-insert: a portable upsert (what PyIceberg does too).
-      for (const k of removed) await tx.run(del, [this.name, ns, k]);
+      for (const k of summary.removed) await tx.run(del, [this.name, ns, k]);
       for (const [k, v] of Object.entries(updates)) {
         await tx.run(del, [this.name, ns, k]);
         await tx.run(INSERT_PROPERTY_SQL, [this.name, ns, k, v]);
@@ -245,7 +230,7 @@ export class SqlCatalog implements Catalog {
       if (hadRows && Object.keys(await this.fetchProperties(tx, ns)).length === 0) {
         await tx.run(INSERT_PROPERTY_SQL, [this.name, ns, NAMESPACE_EXISTS_PROPERTY, 'true']);
       }
-      return { removed, updated: Object.keys(updates), missing };
+      return summary;
     });
   }
 
@@ -281,28 +266,21 @@ export class SqlCatalog implements Catalog {
   async createTable(identifier: TableIdentifier, options: CreateTableOptions): Promise<LoadedTable> {
     const { ns, name } = this.checkIdentifier(identifier);
     await this.requireNamespace(identifier.namespace);
-    if (await this.tableRow(ns, name)) throw this.tableExistsError(identifier);
+    if (await this.tableRow(ns, name)) throw tableExistsError(this.ref, identifier);
 
-    const location = options.location ? this.normalizeLocation(options.location) : await this.defaultTableLocation(ns, name);
-    const { metadata, metadataLocation, io } = await writeNewTableMetadata(options, location, (l) => this.ioFor(l));
+    // PyIceberg's SqlCatalog layout: the namespace directory is the levels joined by '.'.
+    const location = options.location
+      ? this.normalizeLocation(options.location)
+      : this.defaultTableLocation(identifier.namespace, (await this.fetchProperties(this.db, ns))['location'], ns, name);
+    const { metadata, metadataLocation, io } = await this.writeFirstMetadata(options, location);
     try {
       await this.insertTableRow(ns, name, metadataLocation);
     } catch (e) {
       // Nobody references the file we just wrote (or, if the connection broke, maybe someone does).
       if (!isSqlError(e, 'connection-lost')) await io.delete(metadataLocation).catch(() => undefined);
-      if (isSqlError(e, 'duplicate')) throw this.tableExistsError(identifier, e);
+      if (isSqlError(e, 'duplicate')) throw tableExistsError(this.ref, identifier, { cause: e });
       throw e;
     }
-    return { identifier, metadataLocation, metadata, io };
-  }
-
-  async loadTable(identifier: TableIdentifier): Promise<LoadedTable> {
-    const { ns, name } = this.checkIdentifier(identifier);
-    const row = await this.tableRow(ns, name);
-    if (!row) throw this.tableNotFound(identifier);
-    const metadataLocation = this.requireMetadataLocation(identifier, row);
-    const io = this.ioFor(metadataLocation);
-    const metadata = await readTableMetadata(io, metadataLocation);
     return { identifier, metadataLocation, metadata, io };
   }
 
@@ -315,7 +293,7 @@ export class SqlCatalog implements Catalog {
     // Sorted here, by code point: ORDER BY would follow the database's collation, which differs between databases.
     return rows
       .map((r) => r.table_name)
-      .sort(compare)
+      .sort(byCodePoint)
       .map((name) => ({ namespace: [...namespace], name }));
   }
 
@@ -324,32 +302,13 @@ export class SqlCatalog implements Catalog {
     return (await this.tableRow(ns, name)) !== undefined;
   }
 
-  async dropTable(identifier: TableIdentifier, options: DropTableOptions = {}): Promise<void> {
-    const { ns, name } = this.checkIdentifier(identifier);
-    let last: LoadedTable | undefined;
-    if (options.purge) {
-      // Read what to purge before the row goes; an unreadable table is still dropped (Java does the same).
-      last = await this.loadTable(identifier).catch((e: unknown) => {
-        if (e instanceof LakehouseError && e.code === 'TABLE_NOT_FOUND') throw e;
-        return undefined;
-      });
-    }
-    const changes = await this.db.run(
-      `DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?${this.typeFilter()}`,
-      [this.name, ns, name],
-    );
-    if (changes === 0) throw this.tableNotFound(identifier);
-    if (!last) return;
-    await purgeDroppedTable(`catalog '${this.name}'`, last);
-  }
-
   async renameTable(from: TableIdentifier, to: TableIdentifier): Promise<void> {
     const src = this.checkIdentifier(from);
     const dst = this.checkIdentifier(to);
     if (src.ns === dst.ns && src.name === dst.name) return;
-    if (!(await this.tableRow(src.ns, src.name))) throw this.tableNotFound(from);
+    if (!(await this.tableRow(src.ns, src.name))) throw tableNotFoundError(this.ref, from);
     await this.requireNamespace(to.namespace);
-    if (await this.anyRow(dst.ns, dst.name)) throw this.tableExistsError(to);
+    if (await this.anyRow(dst.ns, dst.name)) throw tableExistsError(this.ref, to);
     let changes: number;
     try {
       changes = await this.db.run(
@@ -358,119 +317,92 @@ export class SqlCatalog implements Catalog {
         [dst.ns, dst.name, this.name, src.ns, src.name],
       );
     } catch (e) {
-      if (isSqlError(e, 'duplicate')) throw this.tableExistsError(to, e);
+      if (isSqlError(e, 'duplicate')) throw tableExistsError(this.ref, to, { cause: e });
       throw e;
     }
-    if (changes === 0) throw this.tableNotFound(from);
+    if (changes === 0) throw tableNotFoundError(this.ref, from);
   }
 
   async registerTable(identifier: TableIdentifier, metadataLocation: string): Promise<LoadedTable> {
     const { ns, name } = this.checkIdentifier(identifier);
     await this.requireNamespace(identifier.namespace);
-    if (await this.anyRow(ns, name)) throw this.tableExistsError(identifier);
+    if (await this.anyRow(ns, name)) throw tableExistsError(this.ref, identifier);
     // Read first: registering a pointer to a file that is not table metadata would break every reader.
     const io = this.ioFor(metadataLocation);
     const metadata = await readTableMetadata(io, metadataLocation);
     try {
       await this.insertTableRow(ns, name, metadataLocation);
     } catch (e) {
-      if (isSqlError(e, 'duplicate')) throw this.tableExistsError(identifier, e);
+      if (isSqlError(e, 'duplicate')) throw tableExistsError(this.ref, identifier, { cause: e });
       throw e;
     }
     return { identifier, metadataLocation, metadata, io };
   }
 
-  /**
-   * Load, check requirements, apply updates, write the next metadata file (exclusive create), then
-   * swap the pointer only if it still names the metadata we started from. Zero rows swapped means
-   * another writer committed first: nothing landed, our file can never be referenced and is deleted.
-   */
-  async commitTable(identifier: TableIdentifier, requirements: TableRequirement[], updates: TableUpdate[]): Promise<LoadedTable> {
+  // ---- the pointer: the row's metadata_location ----
+
+  protected async readPointer(identifier: TableIdentifier): Promise<SqlPointer> {
     const { ns, name } = this.checkIdentifier(identifier);
     const row = await this.tableRow(ns, name);
-    if (!row) throw this.tableNotFound(identifier);
-    const baseLocation = this.requireMetadataLocation(identifier, row);
-    const baseIo = this.ioFor(baseLocation);
-    const base = await readTableMetadata(baseIo, baseLocation);
-    checkRequirements(base, requirements);
-    if (updates.length === 0) return { identifier, metadataLocation: baseLocation, metadata: base, io: baseIo };
+    if (!row) throw tableNotFoundError(this.ref, identifier);
+    return { ns, name, metadataLocation: this.requireMetadataLocation(identifier, row) };
+  }
 
-    const { next, nextLocation, io } = await writeNextMetadata(identifier, base, baseLocation, updates, (l) => this.ioFor(l));
+  /**
+   * A compare-and-swap on `metadata_location`: the row changes only if it still names the metadata
+   * the commit started from. Zero rows changed means another writer committed first.
+   */
+  protected async swapPointer(_identifier: TableIdentifier, pointer: SqlPointer, next: { location: string }): Promise<boolean> {
+    const changes = await this.db.run(
+      'UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? ' +
+        `WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?${this.typeFilter()}`,
+      [next.location, pointer.metadataLocation, this.name, pointer.ns, pointer.name, pointer.metadataLocation],
+    );
+    return changes > 0;
+  }
 
-    let changes: number;
-    try {
-      changes = await this.db.run(
-        'UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? ' +
-          `WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? AND metadata_location = ?${this.typeFilter()}`,
-        [nextLocation, baseLocation, this.name, ns, name, baseLocation],
-      );
-    } catch (e) {
-      if (isSqlError(e, 'contention')) {
-        // Busy/lock timeout, serialization failure, deadlock: the database rolled the statement back.
-        await io.delete(nextLocation).catch(() => undefined);
-        throw new CommitConflictError(
-          `Commit to ${identifierToString(identifier)} was rolled back by the catalog database because of another writer ` +
-            `(${errorMessage(e)}); nothing was committed, retry.`,
+  protected classifySwapFailure(identifier: TableIdentifier, _pointer: SqlPointer, e: unknown, nextLocation: string): SwapFailure {
+    const id = identifierToString(identifier);
+    if (isSqlError(e, 'contention')) {
+      // Busy/lock timeout, serialization failure, deadlock: the database rolled the statement back.
+      return {
+        landed: 'no',
+        error: new CommitConflictError(
+          `Commit to ${id} was rolled back by the catalog database because of another writer (${errorMessage(e)}); nothing was committed, retry.`,
           { cause: e },
-        );
-      }
-      if (isSqlError(e, 'no-connection')) {
-        // No connection, so the statement was never sent: nothing landed, and a retry may find the server back.
-        await io.delete(nextLocation).catch(() => undefined);
-        throw new LakehouseError('IO_ERROR', `Commit to ${identifierToString(identifier)} was not sent: ${e.message} Nothing was committed.`, {
+        ),
+      };
+    }
+    if (isSqlError(e, 'no-connection')) {
+      // No connection, so the statement was never sent: nothing landed, and a retry may find the server back.
+      return {
+        landed: 'no',
+        error: new LakehouseError('IO_ERROR', `Commit to ${id} was not sent: ${e.message} Nothing was committed.`, {
           cause: e,
           retryable: true,
           context: e.context,
-        });
-      }
-      // A connection lost after sending, an I/O error during the write: the outcome is open. Keep the
-      // file, a landed commit references it.
-      throw new CommitStateUnknownError(
-        `Commit to ${identifierToString(identifier)} failed with ${errorMessage(e)}; it may or may not have landed. Reload the table and look for the snapshot before retrying.`,
-        { cause: e },
-      );
+        }),
+      };
     }
-    if (changes === 0) {
-      await io.delete(nextLocation).catch(() => undefined);
-      throw new CommitConflictError(
-        `Table ${identifierToString(identifier)} was changed by another writer since ${baseLocation} was read; nothing was committed. Reload and retry.`,
-        { context: { expected: baseLocation } },
-      );
-    }
-    return { identifier, metadataLocation: nextLocation, metadata: next, io };
+    // A connection lost after sending, an I/O error during the write: the outcome is open.
+    return { landed: 'maybe', error: this.commitStateUnknown(identifier, `with ${errorMessage(e)}`, nextLocation, e) };
   }
 
-  async close(): Promise<void> {
+  protected async deleteEntry(identifier: TableIdentifier): Promise<void> {
+    const { ns, name } = this.checkIdentifier(identifier);
+    const changes = await this.db.run(
+      `DELETE FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?${this.typeFilter()}`,
+      [this.name, ns, name],
+    );
+    if (changes === 0) throw tableNotFoundError(this.ref, identifier);
+  }
+
+  protected async closeStore(): Promise<void> {
     // Undefined when `open` failed to connect.
     await (this.db as SqlDriver | undefined)?.close();
-    for (const io of this.ios.values()) (io as { close?: () => void }).close?.();
-    this.ios.clear();
   }
 
   // ---- helpers ----
-
-  /** One FileIO per storage kind, created on first use and shared by every table. */
-  private ioFor(location: string): FileIO {
-    if (this.ioOverride) return this.ioOverride;
-    const kind = isLocalLocation(location) ? 'file' : location.slice(0, location.indexOf(':')).toLowerCase();
-    let io = this.ios.get(kind);
-    if (!io) {
-      io = resolveFileIO(location, this.props, this.env);
-      this.ios.set(kind, io);
-    }
-    return io;
-  }
-
-  /** PyIceberg's SqlCatalog default: namespace `location` + `/<table>`, else `<warehouse>/<ns joined by '.'>/<table>`. */
-  private async defaultTableLocation(ns: string, name: string): Promise<string> {
-    const nsLocation = (await this.fetchProperties(this.db, ns))['location'];
-    if (nsLocation) return `${this.normalizeLocation(nsLocation)}/${name}`;
-    return `${this.warehouse}/${ns}/${name}`;
-  }
-
-  private normalizeLocation(location: string): string {
-    return normalizeWarehouse(location, this.cwd);
-  }
 
   private typeFilter(): string {
     return this.hasTypeColumn ? ` AND (iceberg_type = '${TABLE_RECORD_TYPE}' OR iceberg_type IS NULL)` : '';
@@ -538,21 +470,12 @@ export class SqlCatalog implements Catalog {
   private async requireNamespace(namespace: Namespace): Promise<string> {
     checkNamespace(namespace);
     const ns = namespaceToString(namespace);
-    if (!(await this.namespaceExistsIn(this.db, ns))) {
-      throw new LakehouseError(
-        'NAMESPACE_NOT_FOUND',
-        `Namespace ${ns} does not exist in catalog '${this.name}'; create it with \`lakehouse namespaces create ${ns}\` or check the name.`,
-        { context: { catalog: this.name, namespace: ns } },
-      );
-    }
+    if (!(await this.namespaceExistsIn(this.db, ns))) throw namespaceNotFoundError(this.ref, namespace);
     return ns;
   }
 
   private checkIdentifier(identifier: TableIdentifier): { ns: string; name: string } {
-    checkNamespace(identifier.namespace);
-    if (identifier.name.trim() === '') {
-      throw new LakehouseError('INVALID_ARGUMENT', `Table name in ${identifierToString(identifier)} is empty.`);
-    }
+    checkTableIdentifier(identifier);
     return { ns: namespaceToString(identifier.namespace), name: identifier.name };
   }
 
@@ -565,25 +488,4 @@ export class SqlCatalog implements Catalog {
     }
     return row.metadata_location;
   }
-
-  private tableNotFound(identifier: TableIdentifier): LakehouseError {
-    const id = identifierToString(identifier);
-    return new LakehouseError(
-      'TABLE_NOT_FOUND',
-      `Table ${id} does not exist in catalog '${this.name}'; create it with \`lakehouse tables create\` or check the name.`,
-      { context: { catalog: this.name, table: id } },
-    );
-  }
-
-  private tableExistsError(identifier: TableIdentifier, cause?: unknown): LakehouseError {
-    const id = identifierToString(identifier);
-    return new LakehouseError('ALREADY_EXISTS', `Table ${id} already exists in catalog '${this.name}'; pick another name or drop it first.`, {
-      ...(cause === undefined ? {} : { cause }),
-      context: { catalog: this.name, table: id },
-    });
-  }
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

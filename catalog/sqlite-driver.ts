@@ -49,9 +49,10 @@ export interface SqliteDriverOptions {
 }
 
 /**
- * SQLite through better-sqlite3, the only file that imports it (STYLE habit 8). better-sqlite3 is
- * synchronous and this is one connection, so an open transaction would see statements that other
- * async callers issue while it awaits; those callers wait until it ends instead.
+ * SQLite through better-sqlite3, the only file that imports it, so the driver's types and errors
+ * stay at this edge. better-sqlite3 is synchronous and this is one connection, so an open transaction
+ * would see statements that other async callers issue while it awaits; those callers wait until it
+ * ends instead.
  */
 export class SqliteDriver implements SqlDriver {
   readonly description: string;

@@ -27,4 +27,9 @@ export interface FileIO {
   deleteMany(locations: string[]): Promise<void>;
   /** Every file under a prefix (a "directory"), recursively. */
   list(prefix: string): AsyncIterable<FileInfo>;
+  /**
+   * Releases what the FileIO holds open (S3: the client's sockets). Its owner calls it once, when no
+   * table uses it any more; a FileIO handed to a catalog by the caller stays the caller's to close.
+   */
+  close(): Promise<void>;
 }

@@ -189,6 +189,9 @@ export class LocalFileIO implements FileIO {
     }
   }
 
+  /** Every call opens and closes its own file handles: nothing is held between calls. */
+  async close(): Promise<void> {}
+
   /**
    * Creates a directory and its parents. Not part of the FileIO port (object stores have no
    * directories); the SQLite catalog needs it because SQLite will not create a database file's folder.

@@ -545,7 +545,7 @@ export class S3FileIO implements FileIO {
     } while (token);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.client.destroy?.();
   }
 

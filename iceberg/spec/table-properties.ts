@@ -1,6 +1,6 @@
 /**
- * Iceberg table properties this project reads, as named KEY/DEFAULT pairs (STYLE habit 7, after
- * iceberg-go `properties.go`). Keys and defaults are the Java implementation's.
+ * Iceberg table properties this project reads, as named KEY/DEFAULT pairs (after iceberg-go
+ * `properties.go`), so each key and its default are spelled once. Keys and defaults are the Java implementation's.
  */
 export const WRITE_TARGET_FILE_SIZE_BYTES = 'write.target-file-size-bytes';
 export const WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT = 512 * 1024 * 1024;
@@ -33,9 +33,10 @@ export const MIN_SNAPSHOTS_TO_KEEP_DEFAULT = 1;
 export const FORMAT_VERSION = 'format-version';
 export const FORMAT_VERSION_DEFAULT = 2;
 
-export function intProperty(props: Record<string, string>, key: string, dflt: number): number {
-  const raw = props[key];
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  return Number.isFinite(n) ? n : dflt;
-}
+/**
+ * Table properties follow the rule of every other setting: absent or blank means the default, and a
+ * value that is not an integer fails with a sentence naming the property instead of silently becoming
+ * the default (Java's `PropertyUtil.propertyAsInt` throws as well), so a mistyped
+ * `commit.retry.num-retries` cannot quietly change how a table is written.
+ */
+export { intProperty } from '../../core/properties.ts';

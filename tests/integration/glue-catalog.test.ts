@@ -324,6 +324,7 @@ class InterleavingIO implements FileIO {
   delete(location: string): Promise<void> { return this.inner.delete(location); }
   deleteMany(locations: string[]): Promise<void> { return this.inner.deleteMany(locations); }
   list(prefix: string): AsyncIterable<FileInfo> { return this.inner.list(prefix); }
+  close(): Promise<void> { return this.inner.close(); }
 }
 
 describe('GlueCatalog on moto: commits', () => {

@@ -68,6 +68,7 @@ class CrashPointFileIO implements FileIO {
   delete(location: string): Promise<void> { return this.inner.delete(location); }
   deleteMany(locations: string[]): Promise<void> { return this.inner.deleteMany(locations); }
   list(prefix: string): AsyncIterable<FileInfo> { return this.inner.list(prefix); }
+  close(): Promise<void> { return this.inner.close(); }
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;

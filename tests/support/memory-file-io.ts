@@ -26,4 +26,5 @@ export class MemoryIO implements FileIO {
   async *list(prefix: string): AsyncIterable<FileInfo> {
     for (const [location, b] of this.files) if (location.startsWith(prefix)) yield { location, size: b.length };
   }
+  async close(): Promise<void> {}
 }

@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  GlueCatalog,
-  classifyGlueError,
-  describeGlueFailure,
-  glueColumns,
-  glueDatabaseInput,
-  glueOptionsFromProperties,
-  glueTypeString,
-  icebergTableInput,
-  isIcebergGlueTable,
-  namespacePropertiesOf,
-  type GlueClientLike,
-} from '../../catalog/glue-catalog.ts';
+import { GlueCatalog, glueDatabaseInput, icebergTableInput, isIcebergGlueTable, namespacePropertiesOf } from '../../catalog/glue-catalog.ts';
+import { glueColumns, glueTypeString } from '../../catalog/glue-columns.ts';
+import { classifyGlueError, describeGlueFailure } from '../../catalog/glue-errors.ts';
+import { glueOptionsFromProperties, type GlueClientLike } from '../../catalog/glue-options.ts';
 import { LakehouseError } from '../../core/errors.ts';
 import { writeTableMetadata, Schema, type TableMetadata, newTableMetadata, T, CommitConflictError, CommitStateUnknownError } from '../../iceberg/index.ts';
 import { MemoryIO } from '../support/memory-file-io.ts';

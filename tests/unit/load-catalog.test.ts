@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadCatalog, redactConfig, resolveCatalogConfig } from '../../catalog/load-catalog.ts';
+import { loadCatalog, resolveCatalogConfig } from '../../catalog/load-catalog.ts';
+import { redactConfig } from '../../catalog/redact.ts';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { LakehouseError } from '../../core/errors.ts';
 

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SqlCatalog, normalizeWarehouse, sqlitePathFromUri } from '../../catalog/sql-catalog.ts';
+import { SqlCatalog, sqlitePathFromUri } from '../../catalog/sql-catalog.ts';
+import { normalizeLocation } from '../../catalog/pointer-catalog.ts';
 import { type TableIdentifier, Schema, T, CommitConflictError } from '../../iceberg/index.ts';
 import { type FileIO, LocalFileIO } from '../../iceberg/io/index.ts';
 import { LakehouseError } from '../../core/errors.ts';
@@ -226,12 +227,12 @@ describe('sqlitePathFromUri', () => {
   });
 });
 
-describe('normalizeWarehouse', () => {
+describe('normalizeLocation', () => {
   it('turns paths into absolute file URIs and leaves s3 alone', () => {
-    expect(normalizeWarehouse('./wh/', '/work')).toBe('file:///work/wh');
-    expect(normalizeWarehouse('/data/wh', '/work')).toBe('file:///data/wh');
-    expect(normalizeWarehouse('file:/data/wh', '/work')).toBe('file:///data/wh');
-    expect(normalizeWarehouse('s3://bucket/wh/', '/work')).toBe('s3://bucket/wh');
+    expect(normalizeLocation('./wh/', '/work')).toBe('file:///work/wh');
+    expect(normalizeLocation('/data/wh', '/work')).toBe('file:///data/wh');
+    expect(normalizeLocation('file:/data/wh', '/work')).toBe('file:///data/wh');
+    expect(normalizeLocation('s3://bucket/wh/', '/work')).toBe('s3://bucket/wh');
   });
 });
 
@@ -246,5 +247,6 @@ function bind(io: LocalFileIO): FileIO {
     delete: io.delete.bind(io),
     deleteMany: io.deleteMany.bind(io),
     list: io.list.bind(io),
+    close: io.close.bind(io),
   };
 }
