@@ -1,7 +1,7 @@
 import type * as arrow from 'apache-arrow';
 import type { CatalogPort, LoadedTable, TableIdentifier } from './catalog-port.ts';
 import { identifierToString } from './catalog-port.ts';
-import { writeDataFiles } from './writer/data-file-writer.ts';
+import { writeDataFiles } from './writer/write-data-files.ts';
 import { type ExpireOptions, type ExpireResult, expireSnapshots } from './ops/expire-snapshots.ts';
 import type { Expr } from './expr/expressions.ts';
 import { FastAppend } from './ops/fast-append.ts';

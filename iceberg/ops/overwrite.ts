@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeDataFiles } from '../writer/data-file-writer.ts';
+import { writeDataFiles } from '../writer/write-data-files.ts';
 import { evaluatePartition, evaluateRow, metricsAllMatch } from '../expr/evaluators.ts';
 import type { BoundExpr, Expr } from '../expr/expressions.ts';
 import { LakehouseError } from '../../core/errors.ts';

@@ -8,6 +8,7 @@ import { ManifestContent, ManifestEntryStatus } from '../spec/manifest/manifest-
 import { readManifest, writeManifest } from '../spec/manifest/manifest.ts';
 import { readManifestList, writeManifestList } from '../spec/manifest/manifest-list.ts';
 import { withRetry } from '../../core/retry.ts';
+import { type PartitionKey, partitionKey } from '../spec/partition-key.ts';
 import { buildSummary, withTotalFilesSize } from '../spec/snapshot-summary.ts';
 import type { Snapshot, SnapshotOperation, TableMetadata } from '../spec/table-metadata.ts';
 import { MAIN_BRANCH, currentSchema, currentSnapshot, snapshotById, specById } from '../spec/table-metadata.ts';
@@ -17,7 +18,6 @@ import {
   COMMIT_MAX_RETRY_WAIT_MS, COMMIT_MAX_RETRY_WAIT_MS_DEFAULT, COMMIT_MIN_RETRY_WAIT_MS, COMMIT_MIN_RETRY_WAIT_MS_DEFAULT,
   COMMIT_NUM_RETRIES, COMMIT_NUM_RETRIES_DEFAULT, intProperty,
 } from '../spec/table-properties.ts';
-import type { Value } from '../spec/types.ts';
 
 /**
  * What an operation needs of a table: its current state, a way to reload it, and the catalog to commit
@@ -35,11 +35,6 @@ export interface ApplyResult {
   manifests: ManifestFile[];
   added: DataFile[];
   deleted: DataFile[];
-}
-
-/** Key of a partition tuple, for counting changed partitions. */
-export function partitionKey(specId: number, values: Value[]): string {
-  return specId + ':' + values.map((v) => v instanceof Uint8Array ? Buffer.from(v).toString('hex') : typeof v === 'bigint' ? v.toString() : JSON.stringify(v)).join('/');
 }
 
 /**
@@ -225,7 +220,7 @@ export abstract class SnapshotProducer {
     this.writtenFiles.push(manifestListLocation);
     this.lastManifestList = manifestListLocation;
 
-    const changed = new Set<string>();
+    const changed = new Set<PartitionKey>();
     for (const f of [...result.added, ...result.deleted]) changed.add(partitionKey(f.specId, f.partition));
     const summary = buildSummary({
       operation: this.operation(), added: result.added, deleted: result.deleted, manifests: result.manifests,

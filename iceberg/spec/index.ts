@@ -7,6 +7,7 @@ export * from './types.ts';
 export * from './schema.ts';
 export * from './partition-spec.ts';
 export * from './partition-spec-text.ts';
+export * from './partition-key.ts';
 export * from './partition-transforms.ts';
 export * from './sort-order.ts';
 export * from './table-metadata.ts';
