@@ -2,10 +2,7 @@ import * as path from 'node:path';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { LocalFileIO } from '../iceberg/io/index.ts';
 import type { Catalog } from './catalog.ts';
-import { createGlueCatalog } from './glue-catalog.ts';
 import { redactConfig } from './redact.ts';
-import { createRestCatalog } from './rest-catalog.ts';
-import { SqlCatalog } from './sql-catalog.ts';
 
 /**
  * Catalog configuration, merged file < environment < flags like PyIceberg's `load_catalog`, so the
@@ -68,6 +65,9 @@ export async function loadCatalog(options: LoadCatalogOptions = {}): Promise<Cat
           `Catalog '${name}' has no warehouse; set it to a folder or s3://bucket/prefix. Configuration: ${JSON.stringify(redactConfig(properties))}.`,
         );
       }
+      // Each catalog type loads only when configured: the SQL drivers, the REST client and the AWS SDK
+      // for Glue are not start-up costs of every command.
+      const { SqlCatalog } = await import('./sql-catalog.ts');
       return SqlCatalog.open({
         name,
         uri: properties[URI],
@@ -77,13 +77,17 @@ export async function loadCatalog(options: LoadCatalogOptions = {}): Promise<Cat
         ...(options.cwd ? { cwd: options.cwd } : {}),
       });
     }
-    case 'rest':
+    case 'rest': {
+      const { createRestCatalog } = await import('./rest-catalog.ts');
       return createRestCatalog(name, properties, options.env ?? process.env);
-    case 'glue':
+    }
+    case 'glue': {
       if (!properties[WAREHOUSE]) {
         throw new LakehouseError('INVALID_CONFIG', `Catalog '${name}' of type glue has no warehouse; set it to s3://bucket/prefix where new tables are written. Configuration: ${JSON.stringify(redactConfig(properties))}.`);
       }
+      const { createGlueCatalog } = await import('./glue-catalog.ts');
       return createGlueCatalog(name, properties, options.env ?? process.env);
+    }
     default:
       throw new LakehouseError(
         'INVALID_CONFIG',

@@ -1,20 +1,14 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { LakehouseError, errorMessage } from '../../core/errors.ts';
 import type { FileInfo, FileIO, WriteOptions } from './file-io.ts';
 import { withRetry, type RetryOptions } from '../../core/retry.ts';
+
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+let sdkModule: Promise<S3Sdk> | undefined;
+/** The AWS SDK loads on the first S3 request, so programs that only touch local files never pay for it. */
+function s3Sdk(): Promise<S3Sdk> {
+  return (sdkModule ??= import('@aws-sdk/client-s3'));
+}
 
 /**
  * FileIO on S3 and S3-compatible stores (MinIO, versitygw), and the only file that imports the AWS SDK
@@ -220,8 +214,18 @@ export function classifyS3Error(e: unknown): S3ErrorClass {
 
 type Op = 'read' | 'write' | 'stat' | 'delete' | 'list';
 
+function checkCredentials(o: S3FileIOOptions): void {
+  if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
+    throw new LakehouseError(
+      'INVALID_CONFIG',
+      'S3 credentials are half set: give both s3.access-key-id and s3.secret-access-key, or neither to use the AWS default chain.',
+    );
+  }
+}
+
 export class S3FileIO implements FileIO {
-  private readonly client: S3ClientLike;
+  private readonly options: S3FileIOOptions;
+  private client?: Promise<S3ClientLike>;
   private readonly endpointLabel: string;
   private readonly multipartThreshold: number;
   private readonly partSize: number;
@@ -244,17 +248,17 @@ export class S3FileIO implements FileIO {
       ...(options.sleep ? { sleep: options.sleep } : {}),
     };
     this.endpointLabel = options.endpoint ?? 'AWS S3';
-    this.client = options.client ?? S3FileIO.buildClient(options);
+    checkCredentials(options);
+    this.options = options;
   }
 
-  private static buildClient(o: S3FileIOOptions): S3Client {
-    if ((o.accessKeyId === undefined) !== (o.secretAccessKey === undefined)) {
-      throw new LakehouseError(
-        'INVALID_CONFIG',
-        'S3 credentials are half set: give both s3.access-key-id and s3.secret-access-key, or neither to use the AWS default chain.',
-      );
-    }
-    return new S3Client({
+  /** The client, built on first use (see s3Sdk). */
+  private s3(): Promise<S3ClientLike> {
+    return (this.client ??= this.options.client ? Promise.resolve(this.options.client) : s3Sdk().then((sdk) => S3FileIO.buildClient(sdk, this.options)));
+  }
+
+  private static buildClient(sdk: S3Sdk, o: S3FileIOOptions): S3Client {
+    return new sdk.S3Client({
       ...(o.endpoint ? { endpoint: o.endpoint } : {}),
       // MinIO and friends ignore the region but the signer needs one.
       ...(o.region ? { region: o.region } : o.endpoint ? { region: 'us-east-1' } : {}),
@@ -283,7 +287,7 @@ export class S3FileIO implements FileIO {
   async read(location: string): Promise<Uint8Array> {
     const { bucket, key } = parseS3Location(location);
     return this.call('read', bucket, key, async () => {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const out = await (await this.s3()).send(new (await s3Sdk()).GetObjectCommand({ Bucket: bucket, Key: key }));
       return bodyBytes(out.Body);
     });
   }
@@ -296,8 +300,8 @@ export class S3FileIO implements FileIO {
     if (length === 0) return new Uint8Array(0);
     const { bucket, key } = parseS3Location(location);
     const bytes = await this.call('read', bucket, key, async () => {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }),
+      const out = await (await this.s3()).send(
+        new (await s3Sdk()).GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }),
       );
       return bodyBytes(out.Body);
     });
@@ -323,8 +327,8 @@ export class S3FileIO implements FileIO {
     try {
       await withRetry(async () => {
         try {
-          await this.client.send(
-            new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...(options.ifNotExists ? { IfNoneMatch: '*' } : {}) }),
+          await (await this.s3()).send(
+            new (await s3Sdk()).PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...(options.ifNotExists ? { IfNoneMatch: '*' } : {}) }),
           );
         } catch (e) {
           if (classifyS3Error(e).retryable) ambiguous = true;
@@ -340,8 +344,8 @@ export class S3FileIO implements FileIO {
   }
 
   private async writeMultipart(bucket: string, key: string, data: Uint8Array, options: WriteOptions): Promise<void> {
-    const created = await this.call('write', bucket, key, () =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key })),
+    const created = await this.call('write', bucket, key, async () =>
+      (await this.s3()).send(new (await s3Sdk()).CreateMultipartUploadCommand({ Bucket: bucket, Key: key })),
     );
     const uploadId: string = created.UploadId;
     try {
@@ -353,9 +357,9 @@ export class S3FileIO implements FileIO {
         // After one part fails for good the upload is aborted; the other workers stop taking parts.
         while (next < plan.length && !failed) {
           const p = plan[next++]!;
-          const out = await this.call('write', bucket, key, () =>
-            this.client.send(
-              new UploadPartCommand({
+          const out = await this.call('write', bucket, key, async () =>
+            (await this.s3()).send(
+              new (await s3Sdk()).UploadPartCommand({
                 Bucket: bucket,
                 Key: key,
                 UploadId: uploadId,
@@ -376,7 +380,7 @@ export class S3FileIO implements FileIO {
     } catch (e) {
       // Parts of an unfinished upload are stored (and billed) until aborted. Best effort: the
       // original error is the one worth reporting.
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      await (await this.s3()).send(new (await s3Sdk()).AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
       throw e;
     }
   }
@@ -393,8 +397,8 @@ export class S3FileIO implements FileIO {
     try {
       await withRetry(async () => {
         try {
-          await this.client.send(
-            new CompleteMultipartUploadCommand({
+          await (await this.s3()).send(
+            new (await s3Sdk()).CompleteMultipartUploadCommand({
               Bucket: bucket,
               Key: key,
               UploadId: uploadId,
@@ -419,7 +423,7 @@ export class S3FileIO implements FileIO {
 
   private async holdsBytes(bucket: string, key: string, data: Uint8Array): Promise<boolean> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const out = await (await this.s3()).send(new (await s3Sdk()).GetObjectCommand({ Bucket: bucket, Key: key }));
       return Buffer.from(await bodyBytes(out.Body)).equals(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     } catch {
       return false;
@@ -428,7 +432,7 @@ export class S3FileIO implements FileIO {
 
   private async objectSize(bucket: string, key: string): Promise<number | undefined> {
     try {
-      return (await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength;
+      return (await (await this.s3()).send(new (await s3Sdk()).HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength;
     } catch {
       return undefined;
     }
@@ -437,7 +441,7 @@ export class S3FileIO implements FileIO {
   async exists(location: string): Promise<boolean> {
     const { bucket, key } = parseS3Location(location);
     try {
-      await withRetry(() => this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })), this.retry);
+      await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).HeadObjectCommand({ Bucket: bucket, Key: key })), this.retry);
       return true;
     } catch (e) {
       if (classifyS3Error(e).kind === 'not-found') {
@@ -451,7 +455,7 @@ export class S3FileIO implements FileIO {
   async size(location: string): Promise<number> {
     const { bucket, key } = parseS3Location(location);
     try {
-      const out = await withRetry(() => this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })), this.retry);
+      const out = await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).HeadObjectCommand({ Bucket: bucket, Key: key })), this.retry);
       return Number(out.ContentLength ?? 0);
     } catch (e) {
       if (classifyS3Error(e).kind === 'not-found') await this.requireBucket(bucket, 'stat', key);
@@ -467,7 +471,7 @@ export class S3FileIO implements FileIO {
   private async requireBucket(bucket: string, op: Op, key: string): Promise<void> {
     if (this.knownBuckets.has(bucket)) return;
     try {
-      await withRetry(() => this.client.send(new HeadBucketCommand({ Bucket: bucket })), this.retry);
+      await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).HeadBucketCommand({ Bucket: bucket })), this.retry);
       this.knownBuckets.add(bucket);
     } catch (e) {
       const kind = classifyS3Error(e).kind;
@@ -481,7 +485,7 @@ export class S3FileIO implements FileIO {
     const { bucket, key } = parseS3Location(location);
     try {
       // S3 answers 204 for a missing key as well, which is the "not an error" the port asks for.
-      await withRetry(() => this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })), this.retry);
+      await withRetry(async () => (await this.s3()).send(new (await s3Sdk()).DeleteObjectCommand({ Bucket: bucket, Key: key })), this.retry);
     } catch (e) {
       if (classifyS3Error(e).kind === 'not-found') return;
       throw this.translate(e, 'delete', bucket, key);
@@ -499,9 +503,9 @@ export class S3FileIO implements FileIO {
     }
     for (const [bucket, keys] of byBucket) {
       for (const batch of chunk(keys, S3_DELETE_BATCH)) {
-        const out = await this.call('delete', bucket, batch[0]!, () =>
-          this.client.send(
-            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        const out = await this.call('delete', bucket, batch[0]!, async () =>
+          (await this.s3()).send(
+            new (await s3Sdk()).DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
           ),
         );
         // DeleteObjects answers 200 even when single keys fail; the failures are in `Errors`.
@@ -531,9 +535,9 @@ export class S3FileIO implements FileIO {
     const dirPrefix = key === '' || key.endsWith('/') ? key : key + '/';
     let token: string | undefined;
     do {
-      const page = await this.call('list', bucket, dirPrefix, () =>
-        this.client.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: dirPrefix, ...(token ? { ContinuationToken: token } : {}) }),
+      const page = await this.call('list', bucket, dirPrefix, async () =>
+        (await this.s3()).send(
+          new (await s3Sdk()).ListObjectsV2Command({ Bucket: bucket, Prefix: dirPrefix, ...(token ? { ContinuationToken: token } : {}) }),
         ),
       );
       for (const obj of page.Contents ?? []) {
@@ -546,7 +550,7 @@ export class S3FileIO implements FileIO {
   }
 
   async close(): Promise<void> {
-    this.client.destroy?.();
+    if (this.client) (await this.client).destroy?.();
   }
 
   private async call<T>(op: Op, bucket: string, key: string, fn: () => Promise<T>): Promise<T> {
