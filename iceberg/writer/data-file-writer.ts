@@ -3,7 +3,7 @@ import * as arrow from 'apache-arrow';
 import { valueGetter } from '../arrow/arrow-rows.ts';
 import { type ValidMask, checkBatchSchema, conformBatch, isValidAt, validMask } from '../arrow/arrow-schema.ts';
 import { ColumnStatsCollector, type ColumnMetricsMode, columnMetricsModes } from './column-stats.ts';
-import { bytesToHex } from '../spec/values/conversions.ts';
+import { bytesToHex } from '../spec/values/uuid-hex.ts';
 import { LakehouseError, errorMessage } from '../../core/errors.ts';
 import type { FileIO } from '../io/file-io.ts';
 import { type DataFile, DataFileContent } from '../spec/manifest/manifest-types.ts';
