@@ -1,4 +1,5 @@
 import { LakehouseError } from '../core/errors.ts';
+import { daysFromCivil, isCivilDate } from '../core/calendar.ts';
 import { EVENT_FIELDS, EVENT_RULES, EVENT_TYPES, MIN_EVENT_TIME_MS, type EventFieldRule } from '../domain/campaign-events.ts';
 
 /**
@@ -100,27 +101,12 @@ const out: unknown[] = new Array(FIELD_COUNT).fill(undefined);
 
 // ---- timestamps ----
 
-/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant, "chrono-compatible date algorithms"). */
-function daysFromCivil(y: number, m: number, d: number): number {
-  y -= m <= 2 ? 1 : 0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-function daysInMonth(y: number, m: number): number {
-  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
-  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
-}
-
 /**
  * Epoch microseconds of a civil time at a UTC offset (minutes east), NaN when a part is out of range.
  * Exact as a number for every accepted event time (2^53 µs reaches the year 2255).
  */
 function civilMicros(y: number, mo: number, d: number, h: number, mi: number, sec: number, micros: number, offsetMin: number): number {
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || sec > 59) return NaN;
+  if (!isCivilDate(y, mo, d) || h > 23 || mi > 59 || sec > 59) return NaN;
   const seconds = daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offsetMin * 60;
   return seconds * 1_000_000 + micros;
 }

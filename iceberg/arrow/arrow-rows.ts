@@ -1,6 +1,7 @@
 import * as arrow from 'apache-arrow';
 import { icebergToArrowSchema, isValidAt } from './arrow-schema.ts';
-import { fromBinary, uuidToBytesInto } from '../spec/values/conversions.ts';
+import { fromBinary } from '../spec/values/single-value-binary.ts';
+import { uuidToBytesInto } from '../spec/values/uuid-hex.ts';
 import { LakehouseError } from '../../core/errors.ts';
 import type { Schema } from '../spec/schema.ts';
 import type { IcebergType, NestedField, PrimitiveType } from '../spec/types.ts';

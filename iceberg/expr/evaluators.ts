@@ -1,4 +1,5 @@
-import { compareValues, fromBinary } from '../spec/values/conversions.ts';
+import { compareValues } from '../spec/values/ordering.ts';
+import { fromBinary } from '../spec/values/single-value-binary.ts';
 import { rewriteNot, type BoundExpr, type BoundPredicate, type Expression, type Predicate } from './expressions.ts';
 import type { DataFile, FieldSummary } from '../spec/manifest/manifest-types.ts';
 import type { PartitionExpr, PartitionPredicate } from './projection.ts';

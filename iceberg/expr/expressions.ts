@@ -1,5 +1,6 @@
 import { errorMessage, LakehouseError } from '../../core/errors.ts';
-import { formatValue, parseLiteral } from '../spec/values/conversions.ts';
+import { formatValue } from '../spec/values/format.ts';
+import { parseLiteral } from '../spec/values/literals.ts';
 import type { Schema } from '../spec/schema.ts';
 import { isPrimitive, primitiveToString, typeToString, type NestedField, type PrimitiveType, type Value } from '../spec/types.ts';
 

@@ -1,7 +1,9 @@
 import { LakehouseError } from '../../core/errors.ts';
-import {
-  civilFromDays, codePointOffset, daysToIsoDate, decimalBytesInto, epochMonthFromDays, float32ToString, uuidToBytesInto,
-} from './values/conversions.ts';
+import { civilFromDays, daysToIsoDate, epochMonthFromDays } from '../../core/calendar.ts';
+import { codePointOffset } from './values/bounds.ts';
+import { decimalBytesInto } from './values/decimal.ts';
+import { float32ToString } from './values/float-text.ts';
+import { uuidToBytesInto } from './values/uuid-hex.ts';
 import { murmur3_32, murmur3_32_long, murmur3_32_range, murmur3_32_utf8 } from './murmur3.ts';
 import type { PartitionSpec } from './partition-spec.ts';
 import type { Schema } from './schema.ts';

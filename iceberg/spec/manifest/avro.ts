@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import avsc from 'avsc';
-import { fromBinary, toBinary } from '../values/conversions.ts';
+import { fromBinary, toBinary } from '../values/single-value-binary.ts';
 import { LakehouseError, errorMessage } from '../../../core/errors.ts';
 import type { IcebergType, PrimitiveType, StructType, Value } from '../types.ts';
 

@@ -2,7 +2,8 @@ import {
   avroFieldName, avroToIcebergPrimitive, fieldsById, fromAvroValue, icebergToAvroSchema, namedTypes, nonNull,
   readContainer, resolve, toAvroValue, writeContainer, type AvroField, type AvroObjectSchema, type AvroSchema,
 } from './avro.ts';
-import { compareValues, toBinary } from '../values/conversions.ts';
+import { compareValues } from '../values/ordering.ts';
+import { toBinary } from '../values/single-value-binary.ts';
 import { LakehouseError, errorMessage } from '../../../core/errors.ts';
 import type { FileIO } from '../../io/file-io.ts';
 import { parseJson, stringifyJson } from '../../../core/json.ts';
