@@ -33,21 +33,30 @@ export function isLogLevel(s: string): s is LogLevel {
   return (LEVELS as readonly string[]).includes(s);
 }
 
-/** Our JSON rules for a field value, applied before pino serializes it (pino alone prints a bigint as a number, a Map and an Error as {}). */
-function plain(v: unknown, ancestors: readonly object[] = []): unknown {
+/**
+ * Our JSON rules for a field value, applied before pino serializes it (pino alone prints a bigint as a
+ * number, and a Map or an Error as {}). `path` holds the objects being converted, to cut cycles.
+ */
+function plain(v: unknown, path: object[] = []): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (typeof v !== 'object' || v === null) return v;
   if (v instanceof Error) {
     const code = (v as { code?: unknown }).code;
     return code === undefined ? { message: v.message } : { message: v.message, code: plain(code) };
   }
-  if (ancestors.includes(v)) return '[Circular]';
+  if (path.includes(v)) return '[Circular]';
   const toJSON = (v as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return plain(toJSON.call(v), ancestors);
-  const inner = [...ancestors, v];
-  if (Array.isArray(v)) return v.map((x) => plain(x, inner));
-  const entries = v instanceof Map ? [...v] : Object.entries(v);
-  return Object.fromEntries(entries.map(([k, x]) => [k, plain(x, inner)]));
+  if (typeof toJSON === 'function') return plain(toJSON.call(v), path);
+  path.push(v);
+  try {
+    if (Array.isArray(v)) return v.map((x) => plain(x, path));
+    const out: Record<string, unknown> = {};
+    if (v instanceof Map) for (const [k, x] of v) out[String(k)] = plain(x, path);
+    else for (const k of Object.keys(v)) out[k] = plain((v as Record<string, unknown>)[k], path);
+    return out;
+  } finally {
+    path.pop();
+  }
 }
 
 const plainFields = (fields: LogFields) => plain(fields) as LogFields;
