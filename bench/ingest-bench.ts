@@ -169,8 +169,8 @@ async function runChild(cfg: ChildConfig): Promise<ChildResult> {
     cpuSeconds: (cpuEnd.user - cpuStart.user + cpuEnd.system - cpuStart.system) / 1e6,
     brokerCpuSeconds: windowStart.broker === null || windowEnd.broker === null ? null : windowEnd.broker - windowStart.broker,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
-    flushSeconds: metrics.flushSeconds.observations.sum,
-    commitSeconds: metrics.commitSeconds.observations.sum,
+    flushSeconds: (await metrics.flushSeconds.observations()).sum,
+    commitSeconds: (await metrics.commitSeconds.observations()).sum,
     windowUs: [(windowStart.hr / 1000n).toString(), (windowEnd.hr / 1000n).toString()],
   };
 }

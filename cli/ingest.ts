@@ -93,6 +93,7 @@ Examples:
       await withCatalog(g, async (catalog) => {
         const table = await openOrCreateTable(catalog, tableId(o.table), Boolean(o.createTable));
         const metrics = createIngestMetrics();
+        if (o.metricsPort !== undefined) metrics.registry.collectProcessMetrics();
         const server = o.metricsPort === undefined ? null : await startMetricsServer(metrics.registry, o.metricsPort, o.metricsHost);
         if (server) log.info('serving metrics', { url: server.url });
         try {

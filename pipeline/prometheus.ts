@@ -1,127 +1,125 @@
+import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type * as PromClient from 'prom-client';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 
 /**
- * Prometheus metrics without a client library: a registry of counters, gauges and histograms rendered in
- * the text exposition format 0.0.4, and a tiny node:http server for `/metrics`. Enough for what ingest
- * exposes; no summaries, no exemplars.
+ * Prometheus metrics on prom-client: thin wrappers that keep the calls ingest makes (`inc(by, labels)`,
+ * `set(value, labels)`, `observe(value)`) over prom-client's counters, gauges and histograms, whose text
+ * exposition (0.0.4) and default process metrics (CPU, memory, event-loop lag, GC) operators know.
  */
 export type Labels = Record<string, string>;
 
-function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
-  return keys.length === 0 ? '' : '{' + keys.map((k) => `${k}="${escapeLabel(labels[k]!)}"`).join(',') + '}';
+let client: typeof PromClient | undefined;
+/** prom-client takes ~100 ms to load: only a command that builds a registry pays it, not `lakehouse --help`. */
+function promClient(): typeof PromClient {
+  return (client ??= createRequire(import.meta.url)('prom-client') as typeof PromClient);
 }
 
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+function sameLabels(a: Partial<Record<string, string | number>>, b: Labels): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => String(a[k]) === b[k]);
 }
 
-function formatNumber(n: number): string {
-  if (Number.isNaN(n)) return 'NaN';
-  if (n === Infinity) return '+Inf';
-  if (n === -Infinity) return '-Inf';
-  return String(n);
+type Sample = PromClient.MetricValue<string> & { metricName?: string };
+
+/** The value of one series in what prom-client collected; 0 for a series never touched. */
+function sample(values: Sample[], labels: Labels, metricName?: string): number {
+  return values.find((v) => (metricName === undefined || v.metricName === metricName) && sameLabels(v.labels, labels))?.value ?? 0;
 }
 
-interface Metric {
-  readonly name: string;
-  readonly help: string;
-  render(): string;
-}
+export class Counter {
+  constructor(readonly name: string, private readonly inner: PromClient.Counter) {}
 
-export class Counter implements Metric {
-  private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
-
-  inc(by = 1, labels: Labels = {}): void {
+  inc(by = 1, labels?: Labels): void {
     if (by < 0) throw new LakehouseError('INVALID_ARGUMENT', `Counter ${this.name} can only go up; got an increment of ${by}.`);
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+    if (labels) this.inner.inc(labels, by);
+    else this.inner.inc(by);
   }
 
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${formatNumber(v)}`);
-    return lines.join('\n');
+  async get(labels: Labels = {}): Promise<number> {
+    return sample((await this.inner.get()).values, labels);
   }
 }
 
-export class Gauge implements Metric {
-  private readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
+export class Gauge {
+  constructor(readonly name: string, private readonly inner: PromClient.Gauge) {}
 
-  set(value: number, labels: Labels = {}): void {
-    this.values.set(labelKey(labels), value);
+  set(value: number, labels?: Labels): void {
+    if (labels) this.inner.set(labels, value);
+    else this.inner.set(value);
   }
 
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
+  async get(labels: Labels = {}): Promise<number> {
+    return sample((await this.inner.get()).values, labels);
   }
 
   /** Forget a labelled series (e.g. the lag of a partition this consumer no longer owns). */
   remove(labels: Labels): void {
-    this.values.delete(labelKey(labels));
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${formatNumber(v)}`);
-    return lines.join('\n');
+    this.inner.remove(labels);
   }
 }
 
 /** Cumulative buckets plus sum and count, unlabelled (one series is all ingest needs per latency). */
-export class Histogram implements Metric {
-  private readonly counts: number[];
-  private sum = 0;
-  private count = 0;
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {
-    this.counts = buckets.map(() => 0);
-  }
+export class Histogram {
+  constructor(readonly name: string, private readonly inner: PromClient.Histogram) {}
 
   observe(value: number): void {
-    this.sum += value;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) this.counts[i]!++;
+    this.inner.observe(value);
   }
 
-  get observations(): { count: number; sum: number } {
-    return { count: this.count, sum: this.sum };
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${formatNumber(b)}"} ${this.counts[i]}`));
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${formatNumber(this.sum)}`, `${this.name}_count ${this.count}`);
-    return lines.join('\n');
+  async observations(): Promise<{ count: number; sum: number }> {
+    const { values } = await this.inner.get();
+    return { count: sample(values, {}, `${this.name}_count`), sum: sample(values, {}, `${this.name}_sum`) };
   }
 }
 
 export class MetricsRegistry {
-  private readonly metrics = new Map<string, Metric>();
+  private readonly inner: PromClient.Registry;
 
-  private add<M extends Metric>(m: M): M {
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(m.name)) throw new LakehouseError('INVALID_ARGUMENT', `"${m.name}" is not a valid Prometheus metric name.`);
-    if (this.metrics.has(m.name)) throw new LakehouseError('ALREADY_EXISTS', `Metric ${m.name} is already registered.`);
-    this.metrics.set(m.name, m);
-    return m;
+  constructor() {
+    this.inner = new (promClient().Registry)();
   }
 
-  counter(name: string, help: string): Counter { return this.add(new Counter(name, help)); }
-  gauge(name: string, help: string): Gauge { return this.add(new Gauge(name, help)); }
-  histogram(name: string, help: string, buckets: number[] = DEFAULT_SECONDS_BUCKETS): Histogram { return this.add(new Histogram(name, help, buckets)); }
+  /**
+   * Adds prom-client's default process metrics (process_cpu_*, process_resident_memory_bytes,
+   * nodejs_eventloop_lag_*, nodejs_gc_duration_seconds, ...). Not by default: they describe the whole
+   * process and start an event-loop monitor and a GC observer that are never stopped, so only the one
+   * registry a process serves should have them.
+   */
+  collectProcessMetrics(): void {
+    promClient().collectDefaultMetrics({ register: this.inner });
+  }
 
-  /** Prometheus text exposition format 0.0.4. */
-  render(): string {
-    return [...this.metrics.values()].map((m) => m.render()).join('\n') + '\n';
+  /** prom-client refuses invalid names, label names and a name registered twice; say which metric. */
+  private add<M>(name: string, make: (registers: PromClient.Registry[]) => M): M {
+    try {
+      return make([this.inner]);
+    } catch (e) {
+      throw new LakehouseError('INVALID_ARGUMENT', `Cannot register Prometheus metric ${name}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+
+  counter(name: string, help: string, labelNames: string[] = []): Counter {
+    return new Counter(name, this.add(name, (registers) => new (promClient().Counter)({ name, help, labelNames, registers })));
+  }
+
+  gauge(name: string, help: string, labelNames: string[] = []): Gauge {
+    return new Gauge(name, this.add(name, (registers) => new (promClient().Gauge)({ name, help, labelNames, registers })));
+  }
+
+  histogram(name: string, help: string, buckets: number[] = DEFAULT_SECONDS_BUCKETS): Histogram {
+    return new Histogram(name, this.add(name, (registers) => new (promClient().Histogram)({ name, help, buckets, registers })));
+  }
+
+  /** Prometheus text exposition format 0.0.4 (async: prom-client collects the process metrics on demand). */
+  render(): Promise<string> {
+    return this.inner.metrics();
+  }
+
+  get contentType(): string {
+    return this.inner.contentType;
   }
 }
 
@@ -154,7 +152,7 @@ export function createIngestMetrics(registry: MetricsRegistry = new MetricsRegis
     registry,
     consumed: registry.counter('lakehouse_ingest_consumed_total', 'Records read from the source and covered by a committed snapshot'),
     written: registry.counter('lakehouse_ingest_written_total', 'Rows written to the table in committed snapshots'),
-    deadLettered: registry.counter('lakehouse_ingest_dead_lettered_total', 'Invalid records sent to the dead-letter sink, by reason'),
+    deadLettered: registry.counter('lakehouse_ingest_dead_lettered_total', 'Invalid records sent to the dead-letter sink, by reason', ['reason']),
     duplicates: registry.counter('lakehouse_ingest_duplicates_total', 'Records dropped because their event_id was already in the same flush'),
     commits: registry.counter('lakehouse_ingest_commits_total', 'Iceberg snapshots committed by ingest'),
     bufferedBytes: registry.gauge('lakehouse_ingest_buffered_bytes', 'Bytes held in memory: the buffer plus the flush in progress'),
@@ -162,7 +160,7 @@ export function createIngestMetrics(registry: MetricsRegistry = new MetricsRegis
     flushSeconds: registry.histogram('lakehouse_ingest_flush_seconds', 'Whole flush: dead letters, Parquet files, Iceberg commit, source commit'),
     commitSeconds: registry.histogram('lakehouse_ingest_commit_seconds', 'Iceberg commit of one flush'),
     freshnessSeconds: registry.gauge('lakehouse_ingest_freshness_seconds', 'Now minus the event time of the oldest event not yet committed (0 when none)'),
-    lag: registry.gauge('lakehouse_ingest_lag', 'Records in the source after the consumer position, per partition'),
+    lag: registry.gauge('lakehouse_ingest_lag', 'Records in the source after the consumer position, per partition', ['topic', 'partition']),
     paused: registry.gauge('lakehouse_ingest_paused', '1 while the source is paused because the memory budget is exceeded'),
   };
 }
@@ -177,8 +175,10 @@ export interface MetricsServer {
 export function startMetricsServer(registry: MetricsRegistry, port: number, host = '127.0.0.1'): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(registry.render());
+      registry.render().then(
+        (body) => { res.writeHead(200, { 'content-type': registry.contentType }); res.end(body); },
+        (e) => { res.writeHead(500, { 'content-type': 'text/plain' }); res.end(`Collecting the metrics failed: ${errorMessage(e)}\n`); },
+      );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('Not found: metrics are at /metrics\n');

@@ -147,9 +147,9 @@ describe('Ingestor with a file source', () => {
     const dead = Object.values(stats.deadLetteredByReason).reduce((a, b) => a + b, 0);
     expect(stats.consumed).toBe(2_000);
     expect(stats.deadLettered).toBe(dead);
-    expect(metrics.consumed.get()).toBe(2_000);
-    expect(metrics.consumed.get()).toBe(metrics.written.get() + stats.deadLettered + metrics.duplicates.get());
-    expect(metrics.registry.render()).toMatch(/lakehouse_ingest_dead_lettered_total\{reason="bad_json"\} \d+/);
+    expect(await metrics.consumed.get()).toBe(2_000);
+    expect(await metrics.consumed.get()).toBe(await metrics.written.get() + stats.deadLettered + await metrics.duplicates.get());
+    expect(await metrics.registry.render()).toMatch(/lakehouse_ingest_dead_lettered_total\{reason="bad_json"\} \d+/);
     expect(Number(table.currentSnapshot()!.summary['total-records'])).toBe(stats.written);
     expect(readDeadLetters()).toHaveLength(stats.deadLettered);
   });
