@@ -1,5 +1,5 @@
 /**
- * `make bench`, metrics half (issue 5): `lakehouse metrics run` as a full rebuild over EVENTS events and as an
+ * `make bench`, metrics half: `lakehouse metrics run` as a full rebuild over EVENTS events and as an
  * incremental run after one INCREMENT-event commit, each against DuckDB running the same
  * sql/campaign_metrics.sql over one plain Parquet file of the same rows, in the same run. Not a test: nothing
  * here asserts a timing, but a wrong result fails it (a fast wrong answer is no result).

@@ -2,7 +2,7 @@
  * Raw consume rate of one Kafka client on a topic already filled with `count` messages: read them all
  * from the earliest offset in a fresh consumer group, touch nothing but the lengths, stop. Run by
  * bench/ingest-bench.ts as a child process per client, so each one's RSS and CPU are its own
- * (issue 4: "measure kafkajs' consume rate against @platformatic/kafka on the same broker").
+ * (kafkajs against @platformatic/kafka on the same broker, to know what the client costs).
  *
  *   node --import tsx bench/consume-bench.ts <client> <brokers> <topic> <count>
  *

@@ -1,5 +1,5 @@
 /**
- * `make bench`, streaming half (issue 4): campaign events from a real Kafka broker into a committed
+ * `make bench`, streaming half: campaign events from a real Kafka broker into a committed
  * Iceberg table, with DuckDB converting the same events in the same run as the reference. Not a test:
  * nothing here asserts a timing. Prints Markdown tables for the README.
  *

@@ -15,8 +15,8 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
 ];
 
 /**
- * `lakehouse`: the only place that wires concrete pieces together (STYLE layering:
- * cli -> pipeline | sql -> catalog -> iceberg).
+ * `lakehouse`: the only place that wires concrete pieces together: dependencies
+ * point one way, cli -> pipeline | sql -> domain -> catalog -> iceberg -> core.
  */
 /** The program for `argv`: the command named in it is loaded in full, the others are listed by summary. */
 export async function buildProgram(argv: string[]): Promise<Command> {

@@ -1,5 +1,5 @@
 /**
- * One error base class for the whole project (STYLE habit 6, after iceberg-rust `Error` and kafkajs
+ * One error base class for the whole project (after iceberg-rust `Error` and kafkajs
  * `KafkaJSError`): a stable `code` scripts can match on, a `retryable` flag the retry helper obeys,
  * context fields for logs, and the underlying `cause`. Messages say what failed and how to fix it.
  */

@@ -1,6 +1,6 @@
 import { LakehouseError } from './errors.ts';
 
-/** Bounded exponential backoff with full jitter, only for errors marked retryable (STYLE habit 6). */
+/** Bounded exponential backoff with full jitter, only for errors marked retryable: one policy for every retry in the project. */
 export interface RetryOptions {
   /** Retries after the first attempt (Iceberg `commit.retry.num-retries`, default 4). */
   retries: number;

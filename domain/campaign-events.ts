@@ -3,8 +3,8 @@ import { Schema, T, type NestedField, type PrimitiveType, type PartitionSpec } f
 /**
  * The `campaign_events` table: one row per ad event, and the rules a Kafka message must meet to become
  * one. Both come from EVENT_FIELDS below, so the validation (pipeline/event-decoder.ts) and the Iceberg
- * schema cannot drift (issue 4). Field ids are fixed here so every deployment gets the same ids (Iceberg
- * readers resolve by id); ids 1..10 are the original table, 11 and 12 were added by the ingest issue.
+ * schema cannot drift. Field ids are fixed here so every deployment gets the same ids (Iceberg
+ * readers resolve by id); ids 1..10 are the original table, 11 and 12 (channel, cost) were added later.
  */
 export const CAMPAIGN_EVENTS_TABLE = 'campaign_events';
 export const EVENT_TYPES = ['impression', 'click', 'conversion'] as const;
@@ -61,7 +61,7 @@ export const EVENT_FIELDS: readonly EventFieldRule[] = [
 export const PROCESSED_AT_COLUMN = 'processed_at';
 const processedAtField = T.field(10, PROCESSED_AT_COLUMN, T.timestamptz(), true, 'When lakehouse wrote the row');
 
-/** Limits every message is held to (issue 4: oversize, string lengths, absurd timestamps, value ranges). */
+/** Limits every message is held to (oversize, string lengths, absurd timestamps, value ranges). */
 export const EVENT_RULES = {
   /**
    * Largest accepted message value in bytes, checked before decoding so a runaway producer cannot make

@@ -1,7 +1,7 @@
 import { Schema, T, type NestedField, type PartitionSpec } from '../iceberg/index.ts';
 
 /**
- * The `campaign_metrics` table (issue 5): one row per tumbling window per campaign (and per selected
+ * The `campaign_metrics` table: one row per tumbling window per campaign (and per selected
  * extra dimension), materialized from `campaign_events` by sql/campaign_metrics.sql. Catalogs assign
  * fresh field ids in column order when a table is created (as Java's do), so the ids below only fix the
  * order; the grain columns come first so a table with dimensions reads naturally.

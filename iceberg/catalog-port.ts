@@ -4,8 +4,8 @@ import type { TableMetadata } from './spec/table-metadata.ts';
 import type { TableRequirement, TableUpdate } from './spec/table-updates.ts';
 
 /**
- * What the table format needs from a catalog (STYLE: the core declares the narrow interface, like
- * iceberg-go's `CatalogIO`; `catalog/` implements it). A commit sends requirements and updates as data
+ * What the table format needs from a catalog (the table format declares the narrow interface it
+ * needs, like iceberg-go's `CatalogIO`, so it never imports `catalog/`, which implements it). A commit sends requirements and updates as data
  * (iceberg-rust `ActionCommit`); the catalog checks the requirements against its current metadata,
  * applies the updates and swaps the pointer atomically.
  *

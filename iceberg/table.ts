@@ -75,7 +75,7 @@ export class Table implements TableHandle {
     });
   }
 
-  /** Write files, then commit one append snapshot (STYLE habit 5). */
+  /** Write files, then commit one append snapshot: a retry replays the written files. */
   async append(batches: arrow.RecordBatch[], opts: WriteOptions = {}): Promise<Snapshot> {
     const files = await this.writeDataFiles(batches);
     try {

@@ -1,5 +1,5 @@
 /**
- * Named places where the crash test of issue 4 (tests/integration/kafka-crash.test.ts) kills the ingest
+ * Named places where the crash test (tests/integration/kafka-crash.test.ts) kills the ingest
  * process with a real `kill -9`, to prove that a crash inside any step of a flush neither loses nor
  * duplicates an event.
  *

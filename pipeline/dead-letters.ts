@@ -58,7 +58,7 @@ export function deadLetterToJson(l: DeadLetter): Record<string, unknown> {
 
 /**
  * Dead letters appended to a local NDJSON file (one JSON object per line, value base64), fsynced on
- * flush. This adapter owns its file handle, which is why it imports `fs` (STYLE habit 8): FileIO has no
+ * flush. This adapter owns its file handle, which is why it imports `fs`: FileIO has no
  * append, and an object store cannot append at all.
  */
 export class NdjsonDeadLetterFile implements DeadLetterSink {

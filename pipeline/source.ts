@@ -6,7 +6,7 @@
  * uses the file as topic, partition 0, byte offset or line number as offset). They are recorded in the
  * Iceberg snapshot that holds the rows (pipeline/offsets.ts), and only after that commit lands are they
  * committed back to the source (Kafka consumer-group offsets): write files, commit the table, then the
- * source (STYLE habit 5).
+ * source, so that a retry replays a list of written files, never a stream already read.
  */
 export interface SourceRecord {
   topic: string;

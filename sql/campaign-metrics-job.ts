@@ -12,7 +12,7 @@ import { DataFileCache } from './data-file-cache.ts';
 import { DuckDb, sqlStringList } from './duckdb.ts';
 
 /**
- * `lakehouse metrics run` / `rebuild` (issue 5): keeps `campaign_metrics` current with `campaign_events`.
+ * `lakehouse metrics run` / `rebuild`: keeps `campaign_metrics` current with `campaign_events`.
  *
  * The metrics table's snapshot summary records the events snapshot it is current with
  * (SOURCE_SNAPSHOT_KEY) and the watermark it used. A run reads only what happened since:
@@ -174,7 +174,7 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
     } else {
       const changed: DataFile[] = [];
       for (const snapshot of chain!) {
-        // A compaction rewrites rows without changing them (issue 5: no recomputation).
+        // A compaction rewrites rows without changing them, so its snapshots need no recomputation.
         if (snapshot.summary.operation === 'replace') continue;
         const c = await snapshotChanges(events.io, snapshot);
         changed.push(...c.added, ...c.deleted);
@@ -264,7 +264,7 @@ const EVENT_COLUMNS: readonly [string, string][] = [
 
 /**
  * Event rows of some files with every column the SQL needs: columns a file (or the whole table) predates,
- * such as channel and cost in tables created before the ingest issue added them, read as NULL.
+ * such as channel and cost in tables created before those columns were added, read as NULL.
  */
 async function eventsScan(db: DuckDb, paths: readonly string[]): Promise<string> {
   const present = new Set<string>();

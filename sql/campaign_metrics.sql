@@ -1,4 +1,4 @@
--- campaign_metrics: tumbling-window metrics per campaign from campaign_events (issue 5).
+-- campaign_metrics: tumbling-window metrics per campaign from campaign_events.
 -- The definitions are the README's "Metric definitions"; this file is what `lakehouse metrics run` executes.
 --
 -- Input:  a table or view `campaign_events` with the campaign_events columns, and four variables.

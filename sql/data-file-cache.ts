@@ -6,8 +6,8 @@ import { mapLimit } from '../iceberg/index.ts';
 import { type FileIO, isLocalLocation, toLocalPath } from '../iceberg/io/index.ts';
 
 /**
- * Local paths DuckDB can read for the data files the Iceberg planner chose (issue 5: "on S3 it must work
- * without any extension download at run time").
+ * Local paths DuckDB can read for the data files the Iceberg planner chose. On S3 it
+ * must work without any DuckDB extension download at run time (httpfs is not installable offline).
  *
  * Local warehouses are read in place. Object-store files are fetched once through the table's own FileIO
  * (the same credentials and endpoint the writer used) into a cache directory and read from there. Iceberg

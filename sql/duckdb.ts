@@ -2,7 +2,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.ts';
 
 /**
- * The one file that imports DuckDB (STYLE habit 8). An in-memory database per job run: the jobs read
+ * The one file that imports DuckDB, so a change of DuckDB binding stays in one place. An in-memory database per job run: the jobs read
  * Parquet files the Iceberg planner chose and hand rows back; nothing persists in DuckDB itself.
  * Values come back in lakehouse's representation: BIGINT and timestamps (microseconds) as bigint,
  * DOUBLE as number, VARCHAR as string, BOOLEAN as boolean.

@@ -6,7 +6,7 @@ import type { FileIO } from '../iceberg/io/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 
 /**
- * The behaviour every catalog must show (STYLE habit 10, iceberg-go `catalogtest`): SQLite and
+ * The behaviour every catalog must show (like iceberg-go's `catalogtest`): SQLite and
  * PostgreSQL through SqlCatalog, the REST catalog, Glue. A catalog's test file calls
  * `catalogConformance(label, open, opts)`; its own quirks stay in its own file.
  *

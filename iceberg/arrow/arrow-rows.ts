@@ -10,7 +10,7 @@ import type { IcebergType, NestedField, PrimitiveType } from '../spec/types.ts';
  * Rows (objects in the in-memory value representation of types.ts: structs as objects, lists as
  * arrays, maps as Map or [key, value][]) to and from Arrow. For tests, the demo and the CLI; the ingest
  * path builds columns itself. Columns are filled as typed arrays and assembled with makeData: Arrow's
- * builders are about 5x slower (FIELD-NOTES).
+ * builders are about 5x slower (measured on 2 cores).
  */
 
 const encoder = new TextEncoder();

@@ -1,6 +1,6 @@
 /**
- * The storage port of the table format (STYLE: the core declares small interfaces, edges implement
- * them). Paths are full locations as they appear in metadata: `/abs/path`, `file:///abs/path` or
+ * The storage port of the table format (the table format declares the small interface it needs;
+ * storage adapters implement it, so `iceberg/` itself never touches a disk or an SDK). Paths are full locations as they appear in metadata: `/abs/path`, `file:///abs/path` or
  * `s3://bucket/key`. Implementations live in `iceberg/io/` and are the only files that touch `fs` or S3.
  */
 export interface FileInfo {

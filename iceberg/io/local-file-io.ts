@@ -5,7 +5,7 @@ import { LakehouseError, errorMessage } from '../../core/errors.ts';
 import type { FileInfo, FileIO, WriteOptions } from './file-io.ts';
 
 /**
- * FileIO on the local file system, and the only file in the project that imports `fs` (STYLE habit 8).
+ * FileIO on the local file system, and the only file in the project that imports `fs`.
  *
  * Locations may be `/abs/path`, `file:///abs/path` or `file:/abs/path` (Hadoop's form, which Java
  * writes). PyIceberg's SqlCatalog stores whatever warehouse string it was given, so both forms appear

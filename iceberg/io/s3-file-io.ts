@@ -12,7 +12,7 @@ function s3Sdk(): Promise<S3Sdk> {
 
 /**
  * FileIO on S3 and S3-compatible stores (MinIO, versitygw), and the only file that imports the AWS SDK
- * (STYLE habit 8). Retries are ours (`withRetry`), not the SDK's: the client runs with
+ * (loaded on first use). Retries are ours (`withRetry`), not the SDK's: the client runs with
  * `maxAttempts: 1` so one policy decides, and the retry count is one setting instead of two multiplied.
  */
 

@@ -38,8 +38,8 @@ export interface ApplyResult {
 }
 
 /**
- * Base of every snapshot-producing operation (append, overwrite, rewrite). Follows STYLE habits 3–5:
- * the operation computes manifests against a base and returns updates + requirements; the catalog
+ * Base of every snapshot-producing operation (append, overwrite, rewrite). The
+ * operation computes manifests against a base and returns updates + requirements; the catalog
  * applies them. A commit has three outcomes:
  *  - success;
  *  - conflict (requirements failed, nothing landed): reload, re-validate, rebase, retry with backoff

@@ -7,7 +7,7 @@ import {
 } from './table-metadata.ts';
 
 /**
- * Metadata changes as data (STYLE habit 3, after iceberg-rust `ActionCommit { updates, requirements }`):
+ * Metadata changes as data (after iceberg-rust `ActionCommit { updates, requirements }`):
  * an operation returns the updates it wants and the requirements it relies on; a catalog checks the
  * requirements against its current metadata and applies the updates (`table-metadata-builder.ts`),
  * or sends both to a REST catalog. The JSON shapes are the REST OpenAPI `TableUpdate` and

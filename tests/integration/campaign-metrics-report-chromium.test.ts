@@ -1,6 +1,6 @@
 /**
- * The metrics report draws its charts in a real browser (issue 5: "A test renders the report in headless
- * Chromium and checks the charts drew"). Chromium loads the file from disk with no server, runs the
+ * The metrics report draws its charts in a real browser (a static check cannot see a chart that
+ * failed to draw). Chromium loads the file from disk with no server, runs the
  * report's own script, and --dump-dom gives back the DOM after load: the test reads the attributes the
  * script sets (body data-charts-drawn, each <svg>'s data-chart / data-marks) and counts the drawn marks.
  *

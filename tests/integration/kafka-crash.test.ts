@@ -20,7 +20,7 @@ import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/reade
 import type { WorkerConfig } from '../support/ingest-crash-worker.ts';
 
 /**
- * The crash test of issue 4: while generated events are produced to a real Kafka topic, the ingest
+ * The crash test: while generated events are produced to a real Kafka topic, the ingest
  * process (tests/support/ingest-crash-worker.ts, the wiring of `lakehouse ingest --source kafka`) is
  * killed with SIGKILL again and again and restarted each time: at random moments, and once at every
  * named point inside a flush (pipeline/crash-points.ts, through LAKEHOUSE_CRASH_AT). A last clean run

@@ -15,7 +15,7 @@ import { canonicalRows } from '../interop/canonical.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg, warehouseUri, writeWithPyIceberg } from '../interop/readers.ts';
 
 /**
- * SqlCatalog on a real PostgreSQL server (no fake: STYLE), the one that writers on several machines
+ * SqlCatalog on a real PostgreSQL server (no fake: a fake would not show real locking), the one that writers on several machines
  * share. The server comes from the services setup, which exports its URI; names are random per run
  * and per test, so the suite runs against a long-lived server and beside other runs.
  */

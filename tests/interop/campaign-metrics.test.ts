@@ -13,8 +13,8 @@ import { type Warehouse, openWarehouse } from './helpers.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readDetailedWithPyIceberg } from './readers.ts';
 
 /**
- * Issue 5, "Proof": campaign_metrics as PyIceberg (and, once, DuckDB) read it back equals the metrics a
- * plain implementation (tests/support/metrics-oracle.ts) computes from the raw messages, for in-order,
+ * The proof of campaign_metrics: as PyIceberg (and, once, DuckDB) read it back equals the metrics a
+ * plain implementation (tests/support/campaign-metrics-oracle.ts) computes from the raw messages, for in-order,
  * late and duplicate events, empty windows, campaigns without clicks, midnight, incremental runs
  * interleaved with ingest, rebuilds of a range, dimensions, and a compaction of the events.
  * Events reach campaign_events through the real ingest path; each test has its own tables.

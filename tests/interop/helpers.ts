@@ -7,7 +7,7 @@ import { sqliteCatalogUri, warehouseUri } from './readers.ts';
 
 /**
  * A fresh warehouse per test file: our SQLite catalog plus the URIs PyIceberg needs to open the very
- * same database file. Each test uses its own table name (STYLE habit 10: unique names per test).
+ * same database file. Each test uses its own table name (so tests never see each other's tables).
  */
 export interface Warehouse {
   dir: string;

@@ -1,7 +1,7 @@
 import type { GeneratedMessage } from '../../pipeline/event-generator.ts';
 
 /**
- * The reference for `campaign_metrics` (issue 5, "Proof"): the metric definitions of the README done
+ * The reference for `campaign_metrics` : the metric definitions of the README done
  * the plainest way, over the raw messages as they were ingested, one commit (flush) after another. It
  * shares no code with sql/ or with the decoder in pipeline/ (types only), so a bug there cannot hide
  * here by being copied; tests compare what an independent reader finds in the table with this.

@@ -1,5 +1,5 @@
 /**
- * One ingest process for the crash test of issue 4 (tests/integration/kafka-crash.test.ts):
+ * One ingest process for the crash test (tests/integration/kafka-crash.test.ts):
  * `node --import tsx ingest-crash-worker.ts '<json WorkerConfig>'`.
  *
  * The wiring is `lakehouse ingest --source kafka`'s (cli/ingest.ts runIngest): a Kafka source whose

@@ -9,7 +9,7 @@ import type { IcebergType, PrimitiveType, StructType, Value } from '../types.ts'
  * Avro for Iceberg metadata files (manifests and manifest lists), on top of avsc 5.
  *
  * - Every Avro `long` decodes to `bigint`: snapshot ids are random 63-bit longs, and avsc's own long
- *   is a JS number that refuses values above 2^53 (FIELD-NOTES "avsc").
+ *   is a JS number that refuses values above 2^53.
  * - Schemas are built as JSON here, with the spec's `field-id` / `element-id` / `key-id` / `value-id`
  *   attributes (spec Appendix A "Field IDs"), and that JSON is what goes into the file header: avsc's
  *   `Type#schema()` would drop the attributes Iceberg readers look fields up by.
