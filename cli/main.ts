@@ -8,6 +8,7 @@ import { reportError } from './output.ts';
  */
 const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
   { name: 'tables', summary: 'create, list and inspect Iceberg tables', load: async () => (await import('./tables.ts')).tablesCommand() },
+  { name: 'namespaces', summary: 'create, list, describe and drop namespaces (the folders of a catalog that hold tables)', load: async () => (await import('./namespaces.ts')).namespacesCommand() },
   { name: 'demo', summary: 'the whole path on a local warehouse (SQLite catalog): generated events (some invalid, late, duplicated) through the ingest path into lakehouse.campaign_events, then lakehouse.campaign_metrics with DuckDB, a top-campaigns table and an HTML report', load: async () => (await import('./demo.ts')).demoCommand() },
   { name: 'produce', summary: 'generate campaign events (with optional invalid, late and duplicate ones) into an NDJSON file or Kafka', load: async () => (await import('./produce.ts')).produceCommand() },
   { name: 'ingest', summary: 'read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot', load: async () => (await import('./ingest.ts')).ingestCommand() },

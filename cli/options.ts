@@ -77,3 +77,19 @@ export function fileSourceLocation(text: string): string {
   }
   return path.resolve(text);
 }
+
+/** Repeatable flags: each occurrence is appended. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `--property key=value` items (repeatable) as one object; a later key wins. */
+export function parseProperties(items: string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new LakehouseError('INVALID_ARGUMENT', `--property "${item}" is not key=value (e.g. --property write.target-file-size-bytes=134217728).`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}

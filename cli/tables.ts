@@ -5,6 +5,7 @@ import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { parseJson } from '../core/json.ts';
 import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { parseTime } from '../core/time.ts';
+import { collect, parseProperties } from './options.ts';
 import { OFFSETS_KEY_PREFIX } from '../domain/ingest-summary-keys.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
@@ -24,20 +25,6 @@ function loadSchemaArg(arg: string): { schema: Schema; partition?: string } {
     throw new LakehouseError('INVALID_ARGUMENT', `--schema ${arg}: not a built-in schema (${Object.keys(BUILTIN_SCHEMAS).join(', ')}) and the file cannot be read (${errorMessage(e)}).`);
   }
   return { schema: Schema.fromJSON(parseJson(text, `schema file ${arg}`)) };
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-function parseProperties(items: string[] = []): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of items) {
-    const i = item.indexOf('=');
-    if (i <= 0) throw new LakehouseError('INVALID_ARGUMENT', `--property "${item}" is not key=value (e.g. --property write.target-file-size-bytes=134217728).`);
-    out[item.slice(0, i)] = item.slice(i + 1);
-  }
-  return out;
 }
 
 function describeFields(fields: NestedField[], indent = ''): string[][] {

@@ -128,3 +128,22 @@ describe('lakehouse CLI', () => {
     expect(m.stderr).toMatch(/--memory-budget must be a size such as 256MiB/);
   });
 });
+
+describe('lakehouse namespaces', () => {
+  it('creates with properties, lists, describes and drops; the not-found sentence names this command', async () => {
+    const missing = await run('tables', 'list', 'analytics');
+    expect(missing.code).toBe(1);
+    const advice = /`(lakehouse namespaces create analytics)`/.exec(missing.stderr);
+    expect(advice).not.toBeNull();
+    const created = await run('--json', ...advice![1]!.split(' ').slice(1), '--property', 'owner=marketing');
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toEqual({ namespace: 'analytics', created: true });
+    expect((await run('namespaces', 'create', 'analytics')).code).toBe(1);
+    expect(JSON.parse((await run('--json', 'namespaces', 'create', 'analytics', '--if-not-exists')).stdout)).toEqual({ namespace: 'analytics', created: false });
+    expect(JSON.parse((await run('--json', 'namespaces', 'list')).stdout)).toContain('analytics');
+    expect(JSON.parse((await run('--json', 'namespaces', 'describe', 'analytics')).stdout).properties).toMatchObject({ owner: 'marketing' });
+    expect((await run('tables', 'list', 'analytics')).stdout).toMatch(/No tables in namespace analytics/);
+    expect((await run('namespaces', 'drop', 'analytics')).code).toBe(0);
+    expect(JSON.parse((await run('--json', 'namespaces', 'list')).stdout)).not.toContain('analytics');
+  });
+});
