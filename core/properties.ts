@@ -31,13 +31,16 @@ export function intProperty(props: Record<string, string>, key: string, dflt: nu
   return n;
 }
 
-/** `true` or `false` in any case, as Java and PyIceberg write them. */
+/**
+ * `true` or `false` in any case, as Java and PyIceberg write them; `yes`/`no` and `1`/`0` too, as
+ * environment variables and YAML-minded users write them. Anything else is an error.
+ */
 export function boolProperty(props: Record<string, string>, key: string, dflt: boolean, rule: Omit<PropertyRule, 'min'> = {}): boolean {
   const raw = props[key];
   if (raw === undefined || raw.trim() === '') return dflt;
   const s = raw.trim().toLowerCase();
-  if (s === 'true') return true;
-  if (s === 'false') return false;
+  if (s === 'true' || s === 'yes' || s === '1') return true;
+  if (s === 'false' || s === 'no' || s === '0') return false;
   throw new LakehouseError('INVALID_CONFIG', `${subject(rule, key)} must be true or false, got "${raw}".`, { context: { property: key } });
 }
 

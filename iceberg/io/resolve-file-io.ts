@@ -1,4 +1,5 @@
 import { LakehouseError } from '../../core/errors.ts';
+import { boolProperty, intProperty } from '../../core/properties.ts';
 import type { FileIO } from './file-io.ts';
 import { LocalFileIO, isLocalLocation } from './local-file-io.ts';
 import { S3FileIO, type S3FileIOOptions } from './s3-file-io.ts';
@@ -47,38 +48,22 @@ export function s3OptionsFrom(props: Record<string, string>, env: NodeJS.Process
   const accessKeyId = fromProps ? props[S3_ACCESS_KEY_ID] : pick(env.AWS_ACCESS_KEY_ID);
   const secretAccessKey = fromProps ? props[S3_SECRET_ACCESS_KEY] : pick(env.AWS_SECRET_ACCESS_KEY);
   const sessionToken = fromProps ? props[S3_SESSION_TOKEN] : pick(env.AWS_SESSION_TOKEN);
-  const pathStyleRaw = props[S3_PATH_STYLE_ACCESS];
   const opts: S3FileIOOptions = {
     // Java defaults path style to false; we default it to true whenever a custom endpoint is set,
     // because the stores one points an endpoint at (MinIO, versitygw, s3proxy on 127.0.0.1) need it
     // and virtual-host addressing against an IP address cannot work.
-    pathStyle: pathStyleRaw !== undefined ? parseBool(S3_PATH_STYLE_ACCESS, pathStyleRaw) : endpoint !== undefined,
+    pathStyle: boolProperty(props, S3_PATH_STYLE_ACCESS, endpoint !== undefined),
   };
   if (endpoint !== undefined) opts.endpoint = endpoint;
   if (region !== undefined) opts.region = region;
   if (accessKeyId !== undefined) opts.accessKeyId = accessKeyId;
   if (secretAccessKey !== undefined) opts.secretAccessKey = secretAccessKey;
   if (sessionToken !== undefined) opts.sessionToken = sessionToken;
-  const threshold = parseIntProp(props, S3_MULTIPART_THRESHOLD);
+  const threshold = intProperty(props, S3_MULTIPART_THRESHOLD, undefined);
   if (threshold !== undefined) opts.multipartThresholdBytes = threshold;
-  const partSize = parseIntProp(props, S3_MULTIPART_PART_SIZE);
+  const partSize = intProperty(props, S3_MULTIPART_PART_SIZE, undefined);
   if (partSize !== undefined) opts.partSizeBytes = partSize;
-  const retries = parseIntProp(props, S3_MAX_RETRIES);
+  const retries = intProperty(props, S3_MAX_RETRIES, undefined);
   if (retries !== undefined) opts.maxRetries = retries;
   return opts;
-}
-
-function parseBool(key: string, v: string): boolean {
-  const s = v.trim().toLowerCase();
-  if (s === 'true' || s === '1' || s === 'yes') return true;
-  if (s === 'false' || s === '0' || s === 'no') return false;
-  throw new LakehouseError('INVALID_CONFIG', `Property ${key} must be true or false, got "${v}".`);
-}
-
-function parseIntProp(props: Record<string, string>, key: string): number | undefined {
-  const v = props[key];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n)) throw new LakehouseError('INVALID_CONFIG', `Property ${key} must be an integer, got "${v}".`);
-  return n;
 }
