@@ -12,8 +12,9 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * What a message field holds, and so how it is checked and which Iceberg type stores it:
- * - `string`: a JSON string (Iceberg string), at most `maxChars` UTF-16 code units (JS `length`);
- *   a required one must also be non-empty.
+ * - `string`: a JSON string (Iceberg string) of any length: only the whole message's byte cap
+ *   (EVENT_RULES.maxMessageBytes) bounds it, since a long id or name harms nothing (Iceberg strings
+ *   have no length limit) while a length rule would drop real events. A required one must be non-empty.
  * - `event_type`: a string that is exactly one of EVENT_TYPES (lower case).
  * - `timestamp`: an ISO-8601 string WITH a zone (`Z` or `±hh:mm`), or a JSON number of epoch
  *   milliseconds (fractions kept to the microsecond); Iceberg timestamptz (UTC microseconds).
@@ -32,8 +33,6 @@ export interface EventFieldRule {
   required: boolean;
   /** Value used when an optional field is absent or null; the column is then required in the table. */
   default?: number;
-  /** `string` only: longest accepted value in UTF-16 code units; longer is `oversize`. */
-  maxChars?: number;
   doc?: string;
 }
 
@@ -44,16 +43,16 @@ export interface EventFieldRule {
  * before the table grows a column for them).
  */
 export const EVENT_FIELDS: readonly EventFieldRule[] = [
-  { key: 'event_id', column: 'event_id', fieldId: 1, kind: 'string', required: true, maxChars: 128, doc: 'Unique id of the event, set by the app that emitted it' },
-  { key: 'user_id', column: 'user_id', fieldId: 2, kind: 'string', required: true, maxChars: 128 },
-  { key: 'campaign_id', column: 'campaign_id', fieldId: 3, kind: 'string', required: true, maxChars: 128 },
+  { key: 'event_id', column: 'event_id', fieldId: 1, kind: 'string', required: true, doc: 'Unique id of the event, set by the app that emitted it' },
+  { key: 'user_id', column: 'user_id', fieldId: 2, kind: 'string', required: true },
+  { key: 'campaign_id', column: 'campaign_id', fieldId: 3, kind: 'string', required: true },
   { key: 'event_type', column: 'event_type', fieldId: 4, kind: 'event_type', required: true, doc: 'impression, click or conversion' },
-  { key: 'platform', column: 'platform', fieldId: 5, kind: 'string', required: false, maxChars: 64 },
+  { key: 'platform', column: 'platform', fieldId: 5, kind: 'string', required: false },
   { key: 'timestamp', column: 'event_time', fieldId: 6, kind: 'timestamp', required: true, doc: 'When the event happened (UTC, microseconds)' },
   { key: 'revenue', column: 'revenue', fieldId: 7, kind: 'amount', required: false, default: 0, doc: 'Revenue of a conversion, 0 otherwise' },
-  { key: 'country', column: 'country', fieldId: 8, kind: 'string', required: false, maxChars: 64 },
-  { key: 'device_type', column: 'device_type', fieldId: 9, kind: 'string', required: false, maxChars: 64 },
-  { key: 'channel', column: 'channel', fieldId: 11, kind: 'string', required: false, maxChars: 64, doc: 'Marketing channel (search, social, display, ...), when the app knows it' },
+  { key: 'country', column: 'country', fieldId: 8, kind: 'string', required: false },
+  { key: 'device_type', column: 'device_type', fieldId: 9, kind: 'string', required: false },
+  { key: 'channel', column: 'channel', fieldId: 11, kind: 'string', required: false, doc: 'Marketing channel (search, social, display, ...), when the app knows it' },
   { key: 'cost', column: 'cost', fieldId: 12, kind: 'amount', required: false, doc: 'Spend attributed to the event, when the app knows it' },
 ];
 
@@ -61,26 +60,39 @@ export const EVENT_FIELDS: readonly EventFieldRule[] = [
 export const PROCESSED_AT_COLUMN = 'processed_at';
 const processedAtField = T.field(10, PROCESSED_AT_COLUMN, T.timestamptz(), true, 'When lakehouse wrote the row');
 
-/** Limits every message is held to (oversize, string lengths, absurd timestamps, value ranges). */
+/**
+ * Limits every message is held to. Each one stops a harm (memory, a unit bug stored as if it were
+ * data); none rejects a plausible event. README "Validation limits" lists them with their reasons.
+ */
 export const EVENT_RULES = {
   /**
-   * Largest accepted message value in bytes, checked before decoding so a runaway producer cannot make
-   * us parse megabytes. A typical event is ~250 B; 16 KiB leaves room for long ids and extra keys.
+   * Largest accepted message value in bytes (`oversize`), checked before decoding: it bounds the memory
+   * one message costs (its bytes, the decoded string, the parsed object) and how far the buffer can pass
+   * its byte limits between two checks (ingest looks every 64 records), and it keeps the dead letter of a
+   * message under the cap far below Kafka's default 1 MiB message limit. A typical event is ~250 B;
+   * 64 KiB holds ids and names thousands of characters long (a 5,000-character campaign id is 5 KB,
+   * 15 KB in a CJK script) with room for keys the table does not know.
    */
-  maxMessageBytes: 16 * 1024,
-  /** Longest value per string field (by message key), in UTF-16 code units. */
-  maxStringChars: Object.fromEntries(EVENT_FIELDS.filter((f) => f.maxChars !== undefined).map((f) => [f.key, f.maxChars!])) as Record<string, number>,
+  maxMessageBytes: 64 * 1024,
   /**
-   * Earliest plausible event time. Earlier is `absurd_timestamp`: it catches epoch seconds sent as
-   * milliseconds (which land in January 1970) and zero/placeholder dates.
+   * Earliest accepted event time (`absurd_timestamp`): epoch seconds sent as milliseconds land in
+   * January 1970 and placeholder dates (0, 1900-01-01) before it, and no real ad event is that old
+   * (backfills reach back years, not decades).
+   * It also keeps every event time positive, which the buffer's microsecond columns rely on.
    */
   minEventTime: '2000-01-01T00:00:00Z',
   /**
-   * How far past the processing time an event may claim to be (clock skew on devices); further is
-   * `absurd_timestamp`. Also catches epoch microseconds sent as milliseconds.
+   * How far past the processing time an event may claim to be (`absurd_timestamp`): a day covers device
+   * clocks set to the wrong zone (at most 14 h ahead). Further is a broken clock or epoch microseconds
+   * sent as milliseconds, and one such event would move the metrics watermark (max event_time) that far
+   * ahead, marking windows complete that are still receiving events.
    */
   maxFutureMs: 24 * 3600 * 1000,
-  /** Largest revenue or cost accepted; above it is `out_of_range` (a unit bug, not a sale). */
+  /**
+   * Largest revenue or cost of one event (`out_of_range`; below 0 is too, as is a non-finite number):
+   * 10^12 currency units is about a million US dollars or more in every currency, so more is a unit
+   * bug (micros sent as units), not a sale, and would swamp every sum it enters.
+   */
   maxAmount: 1e12,
   eventTypes: EVENT_TYPES,
   fields: EVENT_FIELDS,

@@ -27,10 +27,11 @@ export type RejectReason =
   | 'wrong_type'
   | 'unknown_event_type'
   | 'out_of_range'
-  | 'absurd_timestamp';
+  | 'absurd_timestamp'
+  | 'empty';
 
 export const REJECT_REASONS: readonly RejectReason[] = [
-  'bad_json', 'not_utf8', 'oversize', 'missing_field', 'wrong_type', 'unknown_event_type', 'out_of_range', 'absurd_timestamp',
+  'bad_json', 'not_utf8', 'oversize', 'missing_field', 'wrong_type', 'unknown_event_type', 'out_of_range', 'absurd_timestamp', 'empty',
 ];
 
 export interface Rejection {
@@ -252,6 +253,9 @@ function utf8Problem(bytes: Uint8Array): string {
     : `Field "${key}" is not valid UTF-8 (bad byte at offset ${lo} of the message).`;
 }
 
+/** Nothing but JSON whitespace (a byte order mark was already dropped by the UTF-8 decoder). */
+const JSON_BLANK = /^[ \t\n\r]*$/;
+
 function isWellFormed(s: string): boolean {
   // String.prototype.isWellFormed is in Node 20 (V8 11.3) but not in TypeScript's ES2022 lib.
   return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
@@ -269,7 +273,6 @@ function checkField(f: EventFieldRule, v: unknown, nowMs: number, slot: number):
     case 'string': {
       if (typeof v !== 'string') return reject('wrong_type', `Field "${f.key}" must be a string, got ${jsonKind(v)} (${shown(v)}).`);
       if (v.length === 0 && f.required) return reject('missing_field', `Field "${f.key}" is an empty string; every event needs it.`);
-      if (v.length > f.maxChars!) return reject('oversize', `Field "${f.key}" is ${v.length} characters long; the limit is ${f.maxChars} (EVENT_RULES.maxStringChars).`);
       // Valid UTF-8 has no lone surrogates, but a \ud800 escape makes one; it has no UTF-8 form.
       if (!isWellFormed(v)) return reject('not_utf8', `Field "${f.key}" holds a lone UTF-16 surrogate escape, which has no UTF-8 form.`);
       out[slot] = v;
@@ -321,7 +324,10 @@ function checkField(f: EventFieldRule, v: unknown, nowMs: number, slot: number):
  * "too far in the future" rule. Returns the row, or a Rejection naming the first problem found.
  */
 export function decodeEvent(bytes: Uint8Array | null, nowMs: number): CampaignEventRow | Rejection {
-  if (bytes === null || bytes.length === 0) return reject('bad_json', 'The message has no value (a Kafka tombstone or an empty record), so it holds no event.');
+  // Every source hands over empty records (a Kafka tombstone or empty value, a blank NDJSON line) so that
+  // each one is counted and dead-lettered under this one reason, never skipped.
+  if (bytes === null) return reject('empty', 'The message has no value (a Kafka tombstone), so it holds no event.');
+  if (bytes.length === 0) return reject('empty', 'The message is empty (0 bytes), so it holds no event.');
   if (bytes.length > MAX_MESSAGE_BYTES) {
     return reject('oversize', `The message is ${bytes.length} bytes; the limit is ${EVENT_RULES.maxMessageBytes} (EVENT_RULES.maxMessageBytes).`);
   }
@@ -335,6 +341,8 @@ export function decodeEvent(bytes: Uint8Array | null, nowMs: number): CampaignEv
   try {
     parsed = JSON.parse(text);
   } catch (e) {
+    // Checked only once JSON.parse has failed, so the valid messages pay nothing for it.
+    if (JSON_BLANK.test(text)) return reject('empty', `The message holds only whitespace (${bytes.length} bytes), so it holds no event.`);
     return reject('bad_json', `The message is not valid JSON: ${e instanceof Error ? e.message : String(e)}.`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
@@ -374,7 +382,6 @@ const K_EVENT_TYPE = 1;
 const K_TIMESTAMP = 2;
 const K_AMOUNT = 3;
 const FIELD_KIND = Int8Array.from(FIELDS, (f) => ({ string: K_STRING, event_type: K_EVENT_TYPE, timestamp: K_TIMESTAMP, amount: K_AMOUNT })[f.kind]);
-const MAX_CHARS = Int32Array.from(FIELDS, (f) => f.maxChars ?? 0);
 const REQUIRED = Uint8Array.from(FIELDS, (f) => (f.required ? 1 : 0));
 const DEFAULTS = FIELDS.map((f) => f.default);
 const KEY_BYTES = FIELDS.map((f) => new TextEncoder().encode(f.key));
@@ -594,8 +601,7 @@ function checkScan(b: Uint8Array, nowMs: number, scan: EventScan): boolean {
     switch (FIELD_KIND[k]) {
       case K_STRING: {
         if (kd !== STRING) return false;
-        const len = scan.end[k]! - scan.start[k]!; // ASCII: bytes are UTF-16 code units
-        if ((len === 0 && REQUIRED[k] === 1) || len > MAX_CHARS[k]!) return false;
+        if (scan.end[k] === scan.start[k] && REQUIRED[k] === 1) return false;
         break;
       }
       case K_EVENT_TYPE: {

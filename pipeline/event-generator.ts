@@ -224,8 +224,9 @@ function invalidMessage(reason: RejectReason, variant: number, m: Record<string,
       return bytes;
     }
     case 'oversize':
+      // Extra bytes in a key the table does not know, or a user_id alone longer than a message may be.
       if (variant % 2 === 0) m.debug_payload = 'x'.repeat(EVENT_RULES.maxMessageBytes);
-      else m.user_id = 'u'.repeat(EVENT_RULES.maxStringChars.user_id! + 1);
+      else m.user_id = 'u'.repeat(EVENT_RULES.maxMessageBytes);
       return json();
     case 'missing_field': {
       const key = REQUIRED_KEYS[variant % REQUIRED_KEYS.length]!;
@@ -256,5 +257,8 @@ function invalidMessage(reason: RejectReason, variant: number, m: Record<string,
       m.timestamp = which === 0 ? Number(micros / 1_000_000n) : which === 1 ? '1999-12-31T23:59:59Z' : which === 2 ? '2999-01-01T00:00:00Z' : 0;
       return json();
     }
+    case 'empty':
+      // No newline or CR: as an NDJSON line each stays one line, the same bytes Kafka would carry.
+      return encoder.encode(v3 === 0 ? '' : v3 === 1 ? ' ' : '\t  \t');
   }
 }

@@ -9,8 +9,11 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  * location, partition 0, and a record's offset is its 0-based line number, so a recorded position "N"
  * means "lines 0..N-1 are in the table" and a restart resumes at line N.
  *
- * Empty lines are skipped (the NDJSON spec lets parsers ignore them) but keep their line number. The
- * file is read in ranges through FileIO, so a large file on S3 is never held whole in memory.
+ * Every line is a record, an empty or whitespace-only one too: the decoder dead-letters it as `empty`,
+ * exactly as it does an empty Kafka message, so every line is counted (consumed = written + dead-lettered
+ * + duplicates) and a stray blank line is visible rather than silently dropped. A newline ends a line,
+ * it does not start one: the final newline of a file is no empty last record (but a blank line before
+ * it is). The file is read in ranges through FileIO, so a large file on S3 is never held whole in memory.
  */
 export interface FileSourceOptions {
   /** Path, file:// URI or s3:// URI. Relative paths resolve against the working directory. */
@@ -23,7 +26,9 @@ export interface FileSourceOptions {
   chunkBytes?: number;
   /**
    * Longest line kept whole; default 1 MiB. A longer line is passed on cut to this length plus one byte
-   * (so the decoder rejects it as oversize) with header `lakehouse-truncated-from: <length>`.
+   * with header `lakehouse-truncated-from: <length>`, so that a line without a newline cannot grow memory
+   * without bound; the decoder rejects the cut line as oversize while this is at least
+   * EVENT_RULES.maxMessageBytes (64 KiB).
    */
   maxLineBytes?: number;
 }
@@ -143,7 +148,6 @@ export class FileSource implements Source {
     this.line++;
     if (offset < this.skipBefore) return;
     if (value.length > 0 && value[value.length - 1] === CR && total <= this.maxLineBytes) value = value.subarray(0, value.length - 1);
-    if (value.length === 0) return;
     const rec: SourceRecord = { topic: this.location, partition: FILE_SOURCE_PARTITION, offset, value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength) };
     if (total > this.maxLineBytes) rec.headers = { 'lakehouse-truncated-from': String(total) };
     this.ready.push(rec);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { campaignEventsSchema, EVENT_RULES } from '../../domain/campaign-events.ts';
-import { type CampaignEventRow, type RejectReason, decodeEvent, isRejection, parseIsoTimestampMicros } from '../../pipeline/event-decoder.ts';
+import { type CampaignEventRow, EventScan, type RejectReason, decodeEvent, fieldSlot, isRejection, parseIsoTimestampMicros, scanEvent } from '../../pipeline/event-decoder.ts';
 
 /** Processing time of every test: 2026-11-21T12:00:00Z. */
 const NOW = 1_795_262_400_000;
@@ -124,8 +124,12 @@ describe('decodeEvent: timestamp forms, checked against hand-computed microsecon
 
 describe('decodeEvent: every reject reason, with the field named', () => {
   const cases: Array<[string, Uint8Array | null, RejectReason, string]> = [
-    ['a Kafka tombstone (null value)', null, 'bad_json', 'the message'],
-    ['an empty value', new Uint8Array(0), 'bad_json', 'the message'],
+    ['a Kafka tombstone (null value)', null, 'empty', 'the message'],
+    ['an empty value', new Uint8Array(0), 'empty', 'the message'],
+    ['a value of spaces', utf8('   '), 'empty', 'the message'],
+    ['a value of tabs, CR and LF', utf8('\t\r\n \t'), 'empty', 'the message'],
+    ['a byte order mark and a space', utf8('\uFEFF '), 'empty', 'the message'],
+    ['a no-break space, which is not JSON whitespace', utf8('\u00a0'), 'bad_json', 'the message'],
     ['truncated JSON', utf8('{"event_id":"e1","user_id":'), 'bad_json', 'the message'],
     ['a trailing comma', utf8(JSON.stringify(base).replace(/}$/, ',}')), 'bad_json', 'the message'],
     ['a raw newline inside a string', utf8(JSON.stringify(base).replace('user-7', 'user\n7')), 'bad_json', 'the message'],
@@ -133,8 +137,7 @@ describe('decodeEvent: every reject reason, with the field named', () => {
     ['an encoded UTF-16 surrogate in platform', (() => { const b = withFields({ platform: 'p~~~' }); b.set([0xed, 0xa0, 0x80], b.indexOf(0x7e)); return b; })(), 'not_utf8', '"platform"'],
     ['a lone surrogate escape in campaign_id', utf8(JSON.stringify(base).replace('campaign-003', 'c\\ud800')), 'not_utf8', '"campaign_id"'],
     ['a message over the byte limit', withFields({ padding: 'x'.repeat(EVENT_RULES.maxMessageBytes) }), 'oversize', 'the message'],
-    ['a user_id over its length limit', withFields({ user_id: 'u'.repeat(EVENT_RULES.maxStringChars.user_id! + 1) }), 'oversize', '"user_id"'],
-    ['a channel over its length limit', withFields({ channel: 'c'.repeat(EVENT_RULES.maxStringChars.channel! + 1) }), 'oversize', '"channel"'],
+    ['a user_id alone longer than a message may be', withFields({ user_id: 'u'.repeat(EVENT_RULES.maxMessageBytes) }), 'oversize', 'the message'],
     ['no event_id', without('event_id'), 'missing_field', '"event_id"'],
     ['no user_id', without('user_id'), 'missing_field', '"user_id"'],
     ['no campaign_id', without('campaign_id'), 'missing_field', '"campaign_id"'],
@@ -172,13 +175,50 @@ describe('decodeEvent: every reject reason, with the field named', () => {
   }
 
   it('has a hand-made case for every RejectReason', () => {
-    const all: RejectReason[] = ['bad_json', 'not_utf8', 'oversize', 'missing_field', 'wrong_type', 'unknown_event_type', 'out_of_range', 'absurd_timestamp'];
+    const all: RejectReason[] = ['bad_json', 'not_utf8', 'oversize', 'missing_field', 'wrong_type', 'unknown_event_type', 'out_of_range', 'absurd_timestamp', 'empty'];
     expect(new Set(cases.map((c) => c[2]))).toEqual(new Set(all));
   });
 
   it('checks the size before decoding: an oversize message is oversize even when it is not UTF-8', () => {
     const b = new Uint8Array(EVENT_RULES.maxMessageBytes + 1).fill(0xff);
     expect(rejection(b).reason).toBe('oversize');
+  });
+});
+
+describe('decodeEvent and scanEvent: long values are data, only the whole message is capped', () => {
+  const scan = new EventScan();
+  const accepted = (bytes: Uint8Array) => ({ decoded: row(bytes), fast: scanEvent(bytes, NOW, scan) });
+
+  for (const chars of [300, 5_000]) {
+    it(`accepts a ${chars}-character campaign_id, on both paths, exactly as sent`, () => {
+      const id = `c-${'x'.repeat(chars - 2)}`;
+      const { decoded, fast } = accepted(withFields({ campaign_id: id }));
+      expect(decoded.campaign_id).toBe(id);
+      expect(fast).toBe(true);
+      expect(scan.end[fieldSlot('campaign_id')]! - scan.start[fieldSlot('campaign_id')]!).toBe(chars);
+    });
+  }
+
+  it('accepts every string field at once 5,000 ASCII or 2,000 CJK characters long (35 and 42 KB)', () => {
+    const strings = EVENT_RULES.fields.filter((f) => f.kind === 'string').map((f) => f.key);
+    for (const unit of ['a'.repeat(5), '東'.repeat(2)]) {
+      const long = Object.fromEntries(strings.map((k) => [k, `${k}:${unit.repeat(1_000)}`]));
+      const r = row(withFields(long));
+      for (const k of strings) expect(r[k as keyof CampaignEventRow]).toBe(long[k]);
+    }
+  });
+
+  it(`accepts a message of exactly ${EVENT_RULES.maxMessageBytes} bytes and dead-letters one byte more as oversize`, () => {
+    const padded = (size: number) => {
+      const b = withFields({ notes: '' });
+      return withFields({ notes: 'n'.repeat(size - b.length) });
+    };
+    const atCap = padded(EVENT_RULES.maxMessageBytes);
+    expect(atCap.length).toBe(EVENT_RULES.maxMessageBytes);
+    expect(accepted(atCap)).toMatchObject({ decoded: { event_id: 'evt-1' }, fast: true });
+    const over = padded(EVENT_RULES.maxMessageBytes + 1);
+    expect(rejection(over)).toMatchObject({ reason: 'oversize', detail: `The message is ${EVENT_RULES.maxMessageBytes + 1} bytes; the limit is ${EVENT_RULES.maxMessageBytes} (EVENT_RULES.maxMessageBytes).` });
+    expect(scanEvent(over, NOW, scan)).toBe(false);
   });
 });
 

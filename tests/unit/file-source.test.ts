@@ -19,17 +19,31 @@ async function drain(src: FileSource, max = 3): Promise<SourceRecord[]> {
 }
 
 describe('FileSource', () => {
-  it('gives every non-empty line with its 0-based line number as offset, across chunk boundaries', async () => {
+  it('gives every line, an empty one too, with its 0-based line number as offset, across chunk boundaries', async () => {
     const file = path.join(dir, 'e.ndjson');
-    // Line 2 is empty and skipped but keeps its number; line 3 ends in CRLF; the last line has no newline.
+    // Line 2 is empty (a record the decoder dead-letters); line 3 ends in CRLF; the last line has no newline.
     writeFileSync(file, '{"a":1}\n{"a":22}\n\n{"a":333}\r\n{"a":4444}');
     const src = new FileSource({ location: file, chunkBytes: 5 });
     await src.start(new Map());
     const got = await drain(src);
-    expect(got.map((r) => [r.offset, text(r)])).toEqual([[0n, '{"a":1}'], [1n, '{"a":22}'], [3n, '{"a":333}'], [4n, '{"a":4444}']]);
+    expect(got.map((r) => [r.offset, text(r)])).toEqual([[0n, '{"a":1}'], [1n, '{"a":22}'], [2n, ''], [3n, '{"a":333}'], [4n, '{"a":4444}']]);
     expect(got.every((r) => r.topic === file && r.partition === 0)).toBe(true);
     expect(src.key).toBe(`${file}:0`);
     expect(src.ended()).toBe(true);
+  });
+
+  it('a final newline ends the last line and is no record of its own; blank and whitespace lines before it are records', async () => {
+    const file = path.join(dir, 'blank.ndjson');
+    writeFileSync(file, '{"a":1}\n\n \t\n\r\n{"a":5}\n');
+    const src = new FileSource({ location: file, chunkBytes: 3 });
+    await src.start(new Map());
+    expect((await drain(src)).map((r) => [r.offset, text(r)])).toEqual([[0n, '{"a":1}'], [1n, ''], [2n, ' \t'], [3n, ''], [4n, '{"a":5}']]);
+
+    // Without the final newline, whitespace after the last one is a line.
+    writeFileSync(file, '{"a":1}\n  ');
+    const tail = new FileSource({ location: file });
+    await tail.start(new Map());
+    expect((await drain(tail)).map((r) => [r.offset, text(r)])).toEqual([[0n, '{"a":1}'], [1n, '  ']]);
   });
 
   it('resumes at the recorded position: lines before it are not given again', async () => {

@@ -166,6 +166,58 @@ describe('Ingestor with a file source', () => {
   });
 });
 
+describe('empty records: one rule for every source', () => {
+  it('an NDJSON file with empty and whitespace-only lines: each is consumed and dead-lettered as empty at its line', async () => {
+    const file = path.join(dir, 'blank.ndjson');
+    // Line 1 empty, line 3 spaces and a tab, line 4 a bare CR (a CRLF file's empty line), line 6 a
+    // duplicate; the final newline ends line 7 and is no record of its own.
+    writeFileSync(file, [JSON.stringify(event(1)), '', JSON.stringify(event(2)), '  \t', '\r', JSON.stringify(event(3)), JSON.stringify(event(1)), JSON.stringify(event(4))].join('\n') + '\n');
+    const stats = await runToEnd(file);
+
+    expect(stats).toMatchObject({ consumed: 8, written: 4, deadLettered: 3, duplicates: 1, deadLetteredByReason: { empty: 3 } });
+    expect(stats.consumed).toBe(stats.written + stats.deadLettered + stats.duplicates);
+    const letters = readDeadLetters();
+    expect(letters.map((l) => [l.offset, l.reason, Buffer.from(l.value as string, 'base64').toString('utf8')])).toEqual([
+      ['1', 'empty', ''], ['3', 'empty', '  \t'], ['4', 'empty', ''],
+    ]);
+    expect(letters.map((l) => l.detail)).toEqual([
+      'The message is empty (0 bytes), so it holds no event.',
+      'The message holds only whitespace (3 bytes), so it holds no event.',
+      'The message is empty (0 bytes), so it holds no event.',
+    ]);
+    expect(table.currentSnapshot()!.summary).toMatchObject({ [CONSUMED_KEY]: '8', [DEAD_LETTERED_KEY]: '3', [DUPLICATES_KEY]: '1', 'added-records': '4' });
+    expect(recordedPositions(table.metadata, GROUP)).toEqual(new Map([[`${file}:0`, 8n]]));
+  });
+
+  it('a Kafka-like source\'s tombstone, empty and whitespace values get the very reason and detail a file\'s blank lines get', async () => {
+    const values: Array<Uint8Array | null> = [null, new Uint8Array(0), new TextEncoder().encode('  \t'), new TextEncoder().encode(JSON.stringify(event(1)))];
+    let given = false;
+    const kafkaLike: Source = {
+      description: 'kafka:campaign_events',
+      start: async () => {},
+      async poll() {
+        if (given) return [];
+        given = true;
+        return values.map((value, i) => ({ topic: 'campaign_events', partition: 2, offset: BigInt(40 + i), value, timestampMs: NOW - 1000 }));
+      },
+      ended: () => given,
+      commit: async () => {},
+      pause: () => {},
+      resume: () => {},
+      close: async () => {},
+    };
+    const deadLetters = new MemoryDeadLetterSink();
+    const stats = await new Ingestor({ table, source: kafkaLike, group: GROUP, deadLetters, now: () => NOW }).run();
+
+    expect(stats).toMatchObject({ consumed: 4, written: 1, deadLettered: 3, duplicates: 0, deadLetteredByReason: { empty: 3 } });
+    expect(deadLetters.letters.map((l) => [l.offset, l.reason, l.value === null ? null : Buffer.from(l.value).toString('utf8'), l.detail])).toEqual([
+      [40n, 'empty', null, 'The message has no value (a Kafka tombstone), so it holds no event.'],
+      [41n, 'empty', '', 'The message is empty (0 bytes), so it holds no event.'],
+      [42n, 'empty', '  \t', 'The message holds only whitespace (3 bytes), so it holds no event.'],
+    ]);
+  });
+});
+
 describe('exactly once across stops and crashes', () => {
   it('aborted after its first flush, a rerun resumes there and every valid event lands exactly once', async () => {
     const { file, validIds } = writeGenerated('resume.ndjson', 3_000, { invalidRate: 0.02, lateRate: 0.05 });
