@@ -1,4 +1,4 @@
-import { type Message, type Producer, Partitioners } from 'kafkajs';
+import { type Admin, ConfigResourceTypes, type Message, type Producer, Partitioners } from 'kafkajs';
 import { LakehouseError } from '../core/errors.ts';
 import type { DeadLetter, DeadLetterSink } from './dead-letters.ts';
 import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
@@ -16,6 +16,14 @@ import { DEAD_LETTER_TOPIC, validateTopicName } from './kafka-topics.ts';
  *   lakehouse.source.timestamp  the record's own time (ISO-8601), when it had one
  *   lakehouse.time              when it was dead-lettered (ISO-8601)
  *
+ *   lakehouse.truncated-from    set when the letter was cut to fit (below): the original value's length
+ *
+ * Sizes: a Kafka topic refuses a record batch larger than its `max.message.bytes` (the broker default is
+ * about 1 MiB), and a refused batch would fail every flush and so stop ingest for good. The sink reads the
+ * topic's limit when it connects, sends letters in requests that stay under it, and cuts the value of a
+ * letter that alone would not fit (keeping its first bytes and saying so in `lakehouse.truncated-from`),
+ * as the file source does with an over-long line. A bad record can never stall the good ones behind it.
+ *
  * An original header with one of these names is replaced (a dead letter re-read from the DLQ must not
  * keep the first rejection's reason). The producer is idempotent with acks=-1, so `flush()` returns only
  * when every letter is on all in-sync replicas; ingest flushes before its Iceberg commit (see
@@ -29,13 +37,62 @@ export const DLQ_HEADERS = {
   offset: 'lakehouse.source.offset',
   sourceTimestamp: 'lakehouse.source.timestamp',
   time: 'lakehouse.time',
+  truncatedFrom: 'lakehouse.truncated-from',
 } as const;
+
+/** Kafka's broker default for `message.max.bytes` / a topic's `max.message.bytes` (1 MiB + 12). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+/**
+ * Room left for what our size estimate does not count exactly: the record batch header (61 bytes), each
+ * record's varint lengths and attributes (up to ~20 bytes), and per-header framing.
+ */
+const BATCH_OVERHEAD_BYTES = 1024;
+const RECORD_OVERHEAD_BYTES = 32;
 
 export interface KafkaDeadLetterOptions extends KafkaConnectionOptions {
   /** Default `dead_letter_queue`. */
   topic?: string;
   /** Letters held before `send` starts producing them without waiting for `flush`; default 1000. */
   batchSize?: number;
+  /**
+   * Largest record batch the topic accepts; default: the topic's `max.message.bytes`, read when the sink
+   * connects (the broker default when it cannot be read). Requests and single letters stay under it.
+   */
+  maxMessageBytes?: number;
+}
+
+/** Bytes one message takes in a record batch, near enough to stay under a limit with BATCH_OVERHEAD_BYTES. */
+export function messageBytes(m: Message): number {
+  let n = RECORD_OVERHEAD_BYTES + (m.key ? Buffer.byteLength(m.key as Buffer) : 0) + (m.value ? Buffer.byteLength(m.value as Buffer) : 0);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += Buffer.byteLength(k) + 8 + (v === undefined ? 0 : Buffer.byteLength(v as Buffer | string));
+  return n;
+}
+
+/**
+ * The message cut to fit `limit` bytes: the value keeps its first bytes and `lakehouse.truncated-from`
+ * says how long it was; when the key and headers alone are too large (absurd, but possible), the original
+ * key and headers go too, so the reason and position headers always arrive.
+ */
+export function fitMessage(m: Message, limit: number): Message {
+  const budget = limit - BATCH_OVERHEAD_BYTES;
+  if (messageBytes(m) <= budget) return m;
+  const value = m.value as Buffer | null;
+  const headers = { ...(m.headers as Record<string, string>), [DLQ_HEADERS.truncatedFrom]: String(value?.length ?? 0) };
+  let cut: Message = { key: m.key, value: Buffer.alloc(0), headers };
+  const room = budget - messageBytes(cut);
+  if (room > 0 && value) return { ...cut, value: value.subarray(0, room) };
+  const ours = Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('lakehouse.')));
+  cut = { key: null, value: Buffer.alloc(0), headers: ours };
+  const left = budget - messageBytes(cut);
+  return left > 0 && value ? { ...cut, value: value.subarray(0, left) } : cut;
+}
+
+/** The topic's `max.message.bytes`, or undefined when the broker does not say (no describe rights). */
+async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number | undefined> {
+  const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
+  const value = res.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n > BATCH_OVERHEAD_BYTES ? n : undefined;
 }
 
 function toBuffer(v: Uint8Array): Buffer {
@@ -66,6 +123,9 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
   private readonly brokers: string[];
   private readonly batchSize: number;
   private readonly producer: Producer;
+  private readonly admin: Admin;
+  private maxMessageBytes: number;
+  private readonly maxMessageBytesGiven: boolean;
   private connected?: Promise<void>;
   private pending: Message[] = [];
   /** Flushes run one after another, so letters reach the topic in the order they were sent. */
@@ -77,7 +137,11 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     this.brokers = validateBrokers(opts.brokers);
     this.topic = validateTopicName(opts.topic ?? DEAD_LETTER_TOPIC.topic, 'dead-letter topic');
     this.batchSize = positiveInteger(opts.batchSize, 1000, 'batchSize');
-    this.producer = createKafkaClient(opts).producer({
+    this.maxMessageBytesGiven = opts.maxMessageBytes !== undefined;
+    this.maxMessageBytes = positiveInteger(opts.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes');
+    const client = createKafkaClient(opts);
+    this.admin = client.admin();
+    this.producer = client.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
@@ -94,11 +158,29 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
 
   /** Connects now rather than at the first flush, so a wrong address fails at start-up. */
   connect(): Promise<void> {
-    this.connected ??= this.producer.connect().catch((e) => {
+    this.connected ??= this.connectAndSize().catch((e) => {
       this.connected = undefined;
       throw kafkaError('Connecting the dead-letter producer', this.brokers, e);
     });
     return this.connected;
+  }
+
+  /** The largest batch the topic takes, in bytes (after `connect`). */
+  get messageByteLimit(): number {
+    return this.maxMessageBytes;
+  }
+
+  private async connectAndSize(): Promise<void> {
+    await this.producer.connect();
+    if (this.maxMessageBytesGiven) return;
+    try {
+      await this.admin.connect();
+      this.maxMessageBytes = (await topicMaxMessageBytes(this.admin, this.topic)) ?? this.maxMessageBytes;
+    } catch {
+      // Without rights to describe the topic the broker default stands; it is also the common limit.
+    } finally {
+      await this.admin.disconnect().catch(() => {});
+    }
   }
 
   send(letter: DeadLetter): void | Promise<void> {
@@ -119,15 +201,38 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     if (this.pending.length === 0) return;
     const messages = this.pending;
     this.pending = [];
+    let done = 0;
     try {
       await this.connect();
-      await this.producer.send({ topic: this.topic, acks: -1, messages });
+      for (const request of this.requests(messages)) {
+        await this.producer.send({ topic: this.topic, acks: -1, messages: request });
+        done += request.length;
+      }
     } catch (e) {
-      // Kept for the next flush, ahead of anything sent meanwhile; this one fails, so ingest does not
-      // commit the positions these letters cover.
-      this.pending = messages.concat(this.pending);
-      throw kafkaError(`Producing ${messages.length} dead letter(s) to ${this.topic}`, this.brokers, e);
+      // What was not produced is kept for the next flush, ahead of anything sent meanwhile; this flush
+      // fails, so ingest does not commit the positions these letters cover.
+      this.pending = messages.slice(done).concat(this.pending);
+      throw kafkaError(`Producing ${messages.length - done} dead letter(s) to ${this.topic}`, this.brokers, e);
     }
+  }
+
+  /** The letters in order, each cut to fit, grouped into requests that stay under the topic's limit. */
+  private *requests(messages: Message[]): Generator<Message[]> {
+    const budget = this.maxMessageBytes - BATCH_OVERHEAD_BYTES;
+    let request: Message[] = [];
+    let bytes = 0;
+    for (const original of messages) {
+      const m = fitMessage(original, this.maxMessageBytes);
+      const size = messageBytes(m);
+      if (request.length > 0 && bytes + size > budget) {
+        yield request;
+        request = [];
+        bytes = 0;
+      }
+      request.push(m);
+      bytes += size;
+    }
+    if (request.length > 0) yield request;
   }
 
   async close(): Promise<void> {
