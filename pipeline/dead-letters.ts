@@ -15,7 +15,7 @@ export interface DeadLetter {
   value: Uint8Array | null;
   key?: Uint8Array | null;
   headers?: Record<string, string>;
-  /** Machine-readable reason (the decoder's RejectReason), e.g. `invalid_json`. */
+  /** Machine-readable reason (the decoder's RejectReason), e.g. `bad_json`. */
   reason: string;
   /** A sentence for people: which field, which value, what was expected. */
   detail: string;

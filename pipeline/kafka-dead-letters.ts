@@ -8,7 +8,7 @@ import { DEAD_LETTER_TOPIC, validateTopicName } from './kafka-topics.ts';
  * Dead letters produced to a Kafka topic (`dead_letter_queue` by default): the record's original bytes
  * as value, its original key and headers, and these headers saying why and from where, all UTF-8 strings:
  *
- *   lakehouse.reason            machine-readable reason, e.g. `invalid_json`
+ *   lakehouse.reason            machine-readable reason, e.g. `bad_json`
  *   lakehouse.detail            a sentence for people
  *   lakehouse.source.topic      where the record was read
  *   lakehouse.source.partition
