@@ -213,6 +213,8 @@ export class Ingestor {
         this.log.info('de-duplication index loaded', { ...loaded, horizonMs: this.dedup.index.horizonMs, bytes: this.dedup.index.bytes });
       }
       this.buffer = new EventBuffer({ schema: this.table.schema(), ...(this.dedup ? { seen: this.dedup.index } : {}) });
+      // A failed earlier run of this Ingestor left what it had read uncommitted: that is read again.
+      this.pending = newPending();
       this.log.info('starting', { resumeFrom: recorded.positions, recordedIn: recorded.snapshot?.snapshotId ?? null });
       await this.source.start(recorded.positions);
       try {
