@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Schema, T } from '../../iceberg/index.ts';
 import { canonicalRows } from './canonical.ts';
+import { ensureBuilt } from '../support/ensure-built.ts';
 import { REPO_ROOT, VENV_TIMEOUT_MS, ensureVenv, readWithDuckDB, readWithPyIceberg, sqliteCatalogUri, warehouseUri } from './readers.ts';
 
 const run = promisify(execFile);
@@ -17,16 +18,6 @@ const run = promisify(execFile);
  */
 const EXAMPLE = path.join(REPO_ROOT, 'examples', 'quickstart.ts');
 let dir: string;
-
-/** The compiled package must be current: the examples import it through `exports`, not the sources. */
-async function ensureBuilt(): Promise<void> {
-  const stamp = path.join(REPO_ROOT, 'dist', '.built');
-  if (existsSync(stamp)) {
-    const { stdout } = await run('find', ['core', 'domain', 'iceberg', 'catalog', 'pipeline', 'sql', 'cli', '-newer', stamp, '-name', '*.ts', '-print', '-quit'], { cwd: REPO_ROOT });
-    if (stdout.trim() === '' && statSync(stamp).isFile()) return;
-  }
-  await run('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT });
-}
 
 beforeAll(async () => {
   await Promise.all([ensureVenv(), ensureBuilt()]);
