@@ -114,36 +114,34 @@ export class FingerprintTable {
   }
 
   has(lo: number, hi: number): boolean {
-    const k = this.keys;
-    const m = this.mask;
-    let s = hi & m;
-    for (;;) {
-      const a = k[2 * s]!;
-      const b = k[2 * s + 1]!;
-      if (a === lo && b === hi) return true;
-      if (a === 0 && b === 0) return false;
-      s = (s + 1) & m;
-    }
+    return this.probe(lo, hi) >= 0;
   }
 
   /** Adds the fingerprint with `tag`; false (and nothing changed) when it is already there. */
   insert(lo: number, hi: number, tag = 0): boolean {
     if (this.size + 1 > this.capacity * MAX_LOAD) this.grow();
+    const found = this.probe(lo, hi);
+    if (found >= 0) return false;
+    const s = ~found;
+    this.keys[2 * s] = lo;
+    this.keys[2 * s + 1] = hi;
+    if (this.tags) this.tags[s] = tag;
+    this.size++;
+    return true;
+  }
+
+  /** The slot holding the fingerprint, or ~slot of the empty slot where it would go. */
+  private probe(lo: number, hi: number): number {
     const k = this.keys;
     const m = this.mask;
     let s = hi & m;
     for (;;) {
       const a = k[2 * s]!;
       const b = k[2 * s + 1]!;
-      if (a === lo && b === hi) return false;
-      if (a === 0 && b === 0) break;
+      if (a === lo && b === hi) return s;
+      if (a === 0 && b === 0) return ~s;
       s = (s + 1) & m;
     }
-    k[2 * s] = lo;
-    k[2 * s + 1] = hi;
-    if (this.tags) this.tags[s] = tag;
-    this.size++;
-    return true;
   }
 
   clear(): void {

@@ -30,6 +30,10 @@ export interface DedupLoadStats {
 }
 
 /** Microseconds as a number from the two 32-bit halves of a little-endian int64 (exact below 2^53). */
+/** Files fetched ahead while one is being added, and the largest file fetched ahead. */
+const PREFETCH_FILES = 4;
+const PREFETCH_MAX_FILE_BYTES = 32 * 1024 * 1024;
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TWO_32 = 4294967296;
 
@@ -59,7 +63,7 @@ export class TableDedup {
     const lower = (f: DataFile) => lowerMicros(f, cols.processedAt);
     const files = [...plan.files].sort((a, b) => (lower(a) < lower(b) ? -1 : lower(a) > lower(b) ? 1 : 0));
     const stats: DedupLoadStats = { files: files.length, rows: 0, ids: 0, seconds: 0 };
-    for (const f of files) await this.readFile(table, f, cutoffMs, stats);
+    await this.readFiles(table, files, cutoffMs, stats);
     this.seenSnapshotId = snapshot?.snapshotId ?? null;
     this.own.clear();
     stats.seconds = (performance.now() - started) / 1000;
@@ -86,43 +90,68 @@ export class TableDedup {
     const started = performance.now();
     const stats: DedupLoadStats = { files: 0, rows: 0, ids: 0, seconds: 0 };
     const cutoffMs = nowMs - this.index.horizonMs;
+    const added: DataFile[] = [];
     for (const s of between) {
       if (this.own.has(s.snapshotId) || s.summary.operation === 'replace') continue;
-      const changes = await snapshotChanges(table.io, s);
-      for (const f of changes.added) {
-        stats.files++;
-        await this.readFile(table, f, cutoffMs, stats);
-      }
+      added.push(...(await snapshotChanges(table.io, s)).added);
     }
+    stats.files = added.length;
+    await this.readFiles(table, added, cutoffMs, stats);
     this.seenSnapshotId = head.snapshotId;
     this.own.clear();
     stats.seconds = (performance.now() - started) / 1000;
     return stats.files === 0 ? null : stats;
   }
 
-  private async readFile(table: Table, f: DataFile, cutoffMs: number, stats: DedupLoadStats): Promise<void> {
+  /**
+   * Adds the ids of `files` in their order. Small files are fetched a few ahead (on S3 each file costs a
+   * few round trips for its footer and chunks); a large one (a compaction's) is streamed alone, so at
+   * most PREFETCH_FILES small files' id columns are held at once.
+   */
+  private async readFiles(table: Table, files: DataFile[], cutoffMs: number, stats: DedupLoadStats): Promise<void> {
     const cols = idColumns(table);
+    const schema = table.schema();
+    const read = (f: DataFile) => readDataFileColumns(table.io, f.filePath, Number(f.fileSizeInBytes), schema, [cols.eventId, cols.processedAt]);
+    const collect = async (f: DataFile) => {
+      const out: arrow.RecordBatch[] = [];
+      for await (const b of read(f)) out.push(b);
+      return out;
+    };
+    const ahead = new Map<number, Promise<arrow.RecordBatch[]>>();
+    for (let i = 0; i < files.length; i++) {
+      for (let j = i; j < Math.min(files.length, i + PREFETCH_FILES); j++) {
+        if (ahead.has(j) || Number(files[j]!.fileSizeInBytes) > PREFETCH_MAX_FILE_BYTES) continue;
+        const p = collect(files[j]!);
+        p.catch(() => {}); // awaited in turn below; this only keeps an early failure from being "unhandled"
+        ahead.set(j, p);
+      }
+      const fetched = ahead.get(i);
+      ahead.delete(i);
+      if (fetched) for (const b of await fetched) this.addBatch(b, cutoffMs, stats);
+      else for await (const b of read(files[i]!)) this.addBatch(b, cutoffMs, stats);
+    }
+  }
+
+  private addBatch(b: arrow.RecordBatch, cutoffMs: number, stats: DedupLoadStats): void {
     const fp = this.fp;
     const index = this.index;
-    for await (const b of readDataFileColumns(table.io, f.filePath, Number(f.fileSizeInBytes), table.schema(), [cols.eventId, cols.processedAt])) {
-      const ids = b.data.children[0] as arrow.Data<arrow.Utf8>;
-      const at = b.data.children[1] as arrow.Data<arrow.TimestampMicrosecond>;
-      const offsets = ids.valueOffsets;
-      const bytes = ids.values;
-      const micros = at.values as unknown as BigInt64Array;
-      const words = new Uint32Array(micros.buffer, micros.byteOffset, micros.length * 2);
-      const n = b.numRows;
-      stats.rows += n;
-      const before = index.size;
-      for (let i = 0; i < n; i++) {
-        const us = LITTLE_ENDIAN ? words[2 * i + 1]! * TWO_32 + words[2 * i]! : Number(micros[i]!);
-        const ms = Math.floor(us / 1000);
-        if (ms < cutoffMs) continue;
-        fingerprint(bytes, offsets[i]!, offsets[i + 1]!, fp);
-        index.add(fp.lo, fp.hi, ms);
-      }
-      stats.ids += Math.max(0, index.size - before);
+    const ids = b.data.children[0] as arrow.Data<arrow.Utf8>;
+    const at = b.data.children[1] as arrow.Data<arrow.TimestampMicrosecond>;
+    const offsets = ids.valueOffsets;
+    const bytes = ids.values;
+    const micros = at.values as unknown as BigInt64Array;
+    const words = new Uint32Array(micros.buffer, micros.byteOffset, micros.length * 2);
+    const n = b.numRows;
+    stats.rows += n;
+    const before = index.size;
+    for (let i = 0; i < n; i++) {
+      const us = LITTLE_ENDIAN ? words[2 * i + 1]! * TWO_32 + words[2 * i]! : Number(micros[i]!);
+      const ms = Math.floor(us / 1000);
+      if (ms < cutoffMs) continue;
+      fingerprint(bytes, offsets[i]!, offsets[i + 1]!, fp);
+      index.add(fp.lo, fp.hi, ms);
     }
+    stats.ids += Math.max(0, index.size - before);
   }
 }
 
