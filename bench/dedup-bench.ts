@@ -8,7 +8,9 @@
  * 1. Hot path: EventBuffer.addMessage over 400 k pre-encoded messages with 36-byte UUID ids, without
  *    and with an index of n ids (all lookups miss, as for new events); the difference per event is
  *    what the check adds to ingest. Best of ROUNDS, alternating.
- * 2. The check alone: fingerprint + has() for ids not in the index, and for ids in it.
+ * 2. The check alone: fingerprint + has() for ids not in the index, and for ids in it; and what a
+ *    commit adds per id (stage + commitStaged of 100 k-id flushes into the full index, whose oldest
+ *    generations are then evicted to stay within maxIds = n, as in a long catch-up).
  * 3. Memory: the index's bytes per million ids held.
  * 4. Rebuild: n rows ingested into a fresh SQLite-catalog table on local disk (flushes of 100 k rows,
  *    partitioned by day and event type as campaign_events is), then TableDedup.load() from it, which
@@ -76,6 +78,27 @@ function checkOnly(index: DedupIndex, ids: Uint8Array[]): number {
   return ns;
 }
 
+/** ns per id of staging and committing FLUSHES flushes of FLUSH_ROWS new ids into `index`. */
+function commitCost(index: DedupIndex, flushes: number): number {
+  const lo = new Int32Array(FLUSH_ROWS);
+  const hi = new Int32Array(FLUSH_ROWS);
+  const fp = { lo: 0, hi: 0 };
+  let total = 0;
+  for (let f = 0; f < flushes; f++) {
+    for (let i = 0; i < FLUSH_ROWS; i++) {
+      const b = encoder.encode(randomUUID());
+      fingerprint(b, 0, b.length, fp);
+      lo[i] = fp.lo;
+      hi[i] = fp.hi;
+    }
+    const t0 = performance.now();
+    index.stage(lo, hi, FLUSH_ROWS);
+    index.commitStaged(NOW);
+    total += performance.now() - t0;
+  }
+  return (total * 1e6) / (flushes * FLUSH_ROWS);
+}
+
 async function rebuild(n: number): Promise<{ files: number; seconds: number; writeSeconds: number; ids: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'lakehouse-dedup-bench-'));
   const catalog = await SqlCatalog.open({ name: 'bench', uri: `sqlite:///${path.join(dir, 'catalog.db')}`, warehouse: path.join(dir, 'wh') });
@@ -121,10 +144,11 @@ for (const n of SIZES) {
     hit = Math.min(hit, checkOnly(index, present));
   }
   const bytesPerMillion = (index.bytes / index.size) * 1e6;
+  const commit = commitCost(index, 20);
   const rb = await rebuild(n);
-  rows.push(`| ${n.toLocaleString('en-US')} | ${without.toFixed(0)} | ${withIndex.toFixed(0)} | ${(withIndex - without).toFixed(0)} | ${miss.toFixed(0)} / ${hit.toFixed(0)} | ${(bytesPerMillion / 2 ** 20).toFixed(1)} MiB | ${rb.files} files, ${rb.seconds.toFixed(1)} s (${((rb.seconds / n) * 1e6).toFixed(2)} s per M) |`);
+  rows.push(`| ${n.toLocaleString('en-US')} | ${without.toFixed(0)} | ${withIndex.toFixed(0)} | ${(withIndex - without).toFixed(0)} | ${miss.toFixed(0)} / ${hit.toFixed(0)} | ${commit.toFixed(0)} | ${(bytesPerMillion / 2 ** 20).toFixed(1)} MiB | ${rb.files} files, ${rb.seconds.toFixed(1)} s (${((rb.seconds / n) * 1e6).toFixed(2)} s per M) |`);
   console.error(`n=${n}: ${rows[rows.length - 1]} (table written in ${rb.writeSeconds.toFixed(0)} s, ${rb.ids} ids loaded)`);
 }
-console.log('| ids held | addMessage ns/event, no index | with index | check adds | fingerprint + has() ns, miss / hit | memory per M ids | rebuild (load) |');
-console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| ids held | addMessage ns/event, no index | with index | check adds | fingerprint + has() ns, miss / hit | commit ns/id | memory per M ids | rebuild (load) |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) console.log(r);

@@ -85,16 +85,23 @@ function fmix32(h: number): number {
 }
 
 const MAX_LOAD = 0.75;
+/** Fingerprints whose slots are touched at once before they are inserted (see touch()). */
+const TOUCH_AHEAD = 32;
 const MIN_CAPACITY = 1024;
 
 /**
- * Open addressing over fingerprints: slot s holds keys[2s] (lo) and keys[2s + 1] (hi), home slot
- * `hi & mask`, and optionally a one-byte tag. Grows by doubling.
+ * Open addressing over fingerprints: slot s holds keys[2s] (lo) and keys[2s + 1] (hi), and optionally a
+ * one-byte tag. Grows by doubling. The home slot is the top bits of hi, so walking a smaller table in
+ * slot order visits its fingerprints in the order of their homes in a larger one: a flush's ids (staged
+ * in a small table) are added to the index front to back, page after page, instead of at random (which
+ * cost a cache and a TLB miss per id at 10 M ids), and a doubling rehashes front to back too.
  */
 export class FingerprintTable {
   keys: Int32Array;
   tags: Uint8Array | null;
   mask: number;
+  /** 32 - log2(capacity): home(hi) = hi >>> shift. */
+  shift: number;
   size = 0;
 
   constructor(capacity = MIN_CAPACITY, tagged = false) {
@@ -103,6 +110,7 @@ export class FingerprintTable {
     this.keys = new Int32Array(2 * cap);
     this.tags = tagged ? new Uint8Array(cap) : null;
     this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
   }
 
   get capacity(): number {
@@ -130,11 +138,29 @@ export class FingerprintTable {
     return true;
   }
 
+  /**
+   * Reads the home slot of each fingerprint in keys[from, to) (pairs), and nothing else: independent
+   * loads the CPU overlaps, so that the inserts after it find their slots in cache instead of waiting
+   * for memory one at a time (JavaScript has no prefetch instruction).
+   */
+  touch(keys: Int32Array, from: number, to: number): number {
+    const k = this.keys;
+    const t = this.tags;
+    const shift = this.shift;
+    let sum = 0;
+    for (let s = from; s < to; s += 2) {
+      const home = keys[s + 1]! >>> shift;
+      sum += k[2 * home]!;
+      if (t) sum += t[home]!;
+    }
+    return sum;
+  }
+
   /** The slot holding the fingerprint, or ~slot of the empty slot where it would go. */
   private probe(lo: number, hi: number): number {
     const k = this.keys;
     const m = this.mask;
-    let s = hi & m;
+    let s = hi >>> this.shift;
     for (;;) {
       const a = k[2 * s]!;
       const b = k[2 * s + 1]!;
@@ -176,13 +202,14 @@ export class FingerprintTable {
     const k = this.keys;
     const t = this.tags;
     const m = this.mask;
+    const shift = this.shift;
     let j = i;
     for (;;) {
       j = (j + 1) & m;
       const lo = k[2 * j]!;
       const hi = k[2 * j + 1]!;
       if (lo === 0 && hi === 0) break;
-      const home = hi & m;
+      const home = hi >>> shift;
       // The entry at j stays when its home lies cyclically in (i, j]: the hole is not on its path.
       if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
       k[2 * i] = lo;
@@ -202,11 +229,12 @@ export class FingerprintTable {
     const k = new Int32Array(2 * cap);
     const t = oldTags ? new Uint8Array(cap) : null;
     const m = cap - 1;
+    const shift = this.shift - 1;
     for (let s = 0; s < old.length / 2; s++) {
       const lo = old[2 * s]!;
       const hi = old[2 * s + 1]!;
       if (lo === 0 && hi === 0) continue;
-      let d = hi & m;
+      let d = hi >>> shift;
       while (k[2 * d] !== 0 || k[2 * d + 1] !== 0) d = (d + 1) & m;
       k[2 * d] = lo;
       k[2 * d + 1] = hi;
@@ -215,6 +243,7 @@ export class FingerprintTable {
     this.keys = k;
     this.tags = t;
     this.mask = m;
+    this.shift = shift;
   }
 }
 
@@ -321,8 +350,15 @@ export class DedupIndex {
   /** The staged flush committed at `timeMs`: its ids join the index. */
   commitStaged(timeMs: number): void {
     const k = this.staged.keys;
-    for (let s = 0; s < k.length; s += 2) {
-      if (k[s] !== 0 || k[s + 1] !== 0) this.add(k[s]!, k[s + 1]!, timeMs);
+    const n = k.length;
+    // Touch one chunk ahead of the one inserted, so the loads of the next chunk overlap these inserts.
+    this.table.touch(k, 0, Math.min(n, 2 * TOUCH_AHEAD));
+    for (let from = 0; from < n; from += 2 * TOUCH_AHEAD) {
+      const to = Math.min(n, from + 2 * TOUCH_AHEAD);
+      this.table.touch(k, to, Math.min(n, to + 2 * TOUCH_AHEAD));
+      for (let s = from; s < to; s += 2) {
+        if (k[s] !== 0 || k[s + 1] !== 0) this.add(k[s]!, k[s + 1]!, timeMs);
+      }
     }
     this.staged.clear();
   }

@@ -60,10 +60,13 @@ describe('FingerprintTable', () => {
 
   it('a sweep removes exactly the tagged entries, and every other entry stays reachable, in clusters that wrap around the end', () => {
     const t = new FingerprintTable(1024, true);
-    // Homes packed near the end of the table: long clusters that wrap to slot 0.
+    // Homes (the top 10 bits of hi in a 1024-slot table) packed near the end: long clusters that wrap to slot 0.
     const entries: Array<{ lo: number; hi: number; tag: number }> = [];
-    for (let i = 0; i < 700; i++) entries.push({ lo: i + 1, hi: 1000 + (i % 24), tag: i % 3 });
+    for (let i = 0; i < 700; i++) entries.push({ lo: i + 1, hi: ((1000 + (i % 24)) << 22) | i, tag: i % 3 });
     for (const e of entries) t.insert(e.lo, e.hi, e.tag);
+    expect(t.capacity).toBe(1024);
+    // The last slot is taken and so is slot 0: the cluster wraps.
+    expect([t.keys[2 * 1023], t.keys[0]].every((lo) => lo !== 0)).toBe(true);
     const evict = new Uint8Array(256);
     evict[1] = 1;
     expect(t.sweep(evict)).toBe(entries.filter((e) => e.tag === 1).length);
