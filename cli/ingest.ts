@@ -6,6 +6,7 @@ import { LakehouseError } from '../core/errors.ts';
 import { CAMPAIGN_EVENTS_TABLE, campaignEventsSchema, campaignEventsSpec } from '../domain/campaign-events.ts';
 import { type DeadLetterSink, NdjsonDeadLetterFile } from '../pipeline/dead-letters.ts';
 import { FileSource } from '../pipeline/file-source.ts';
+import { DEFAULT_DEDUP_HORIZON_MS, DEFAULT_DEDUP_MAX_IDS } from '../pipeline/dedup-index.ts';
 import { DEFAULT_FLUSH_BYTES, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_ROWS, DEFAULT_MEMORY_BUDGET_BYTES, Ingestor, type IngestStats } from '../pipeline/ingest.ts';
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../core/log.ts';
 import { type IngestMetrics, createIngestMetrics, startMetricsServer } from '../pipeline/prometheus.ts';
@@ -13,7 +14,7 @@ import type { KafkaConnectionOptions } from '../pipeline/kafka-client.ts';
 import type { Positions, Source } from '../pipeline/source.ts';
 import { catalogConfig, globalOptions, tableId, withCatalog } from './context.ts';
 import { printJson } from './output.ts';
-import { byteSize, duration, fileSourceLocation, port, positiveInt } from './options.ts';
+import { byteSize, duration, durationOrOff, fileSourceLocation, port, positiveInt } from './options.ts';
 
 /**
  * `lakehouse ingest`: one source -> the campaign_events table, exactly once (pipeline/ingest.ts). Runs
@@ -40,6 +41,8 @@ interface IngestCliOptions {
   fromLatest?: boolean;
   dlqTopic?: string;
   resetPositions?: boolean;
+  dedupHorizon: number;
+  dedupMaxIds: number;
   createTopics: boolean;
   ssl?: boolean;
   sslCa?: string;
@@ -72,12 +75,15 @@ export function ingestCommand(): Command {
     .addOption(new Option('--sasl-mechanism <mechanism>', 'kafka: SASL authentication').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
     .option('--sasl-username <user>', 'kafka: SASL user name')
     .option('--sasl-password <password>', 'kafka: SASL password (prefer $KAFKA_SASL_PASSWORD: flags show in process lists)')
+    .addOption(new Option('--dedup-horizon <duration>', 'drop an event whose event_id was stored this recently (processing time, e.g. 7d, 12h); 0 or off: only duplicates within one flush').default(DEFAULT_DEDUP_HORIZON_MS, '7d').argParser(durationOrOff('--dedup-horizon')))
+    .addOption(new Option('--dedup-max-ids <n>', 'most event_ids the de-duplication index holds (12-24 bytes each); past it the oldest go first').default(DEFAULT_DEDUP_MAX_IDS, '10000000').argParser(positiveInt('--dedup-max-ids')))
     .option('--reset-positions', 'when the snapshots recording this group\'s positions were expired, start from the source default instead of stopping')
     .addHelpText('after', `
 Each flush writes Parquet files, then commits one Iceberg snapshot whose summary records the next
 position per source partition (lakehouse.offsets.<group>), then commits the source. A restart resumes
 from the table, so a crash anywhere neither loses nor duplicates an event. SIGINT/SIGTERM stop reading,
-flush, commit and exit 0.
+flush, commit and exit 0. An event whose event_id the table already holds from the last --dedup-horizon
+(7 days by default) is dropped and counted as a duplicate; the first copy stays.
 
 Examples:
   $ lakehouse produce --to file:events.ndjson --events 100000 --invalid-rate 0.01
@@ -134,6 +140,7 @@ async function runIngest({ table, metrics, log, options: o, ioProperties }: RunI
   ingestor = new Ingestor({
     table, source, group: o.group, deadLetters, metrics, log,
     flushRows: o.flushRows, flushBytes: o.flushBytes, flushIntervalMs: o.flushInterval, memoryBudgetBytes: o.memoryBudget, resetPositions: o.resetPositions,
+    dedupHorizonMs: o.dedupHorizon, dedupMaxIds: o.dedupMaxIds,
   });
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {

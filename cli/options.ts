@@ -51,6 +51,12 @@ export function duration(flag: string) {
   return commanderError((v: string) => parseDuration(v, flag));
 }
 
+/** Like duration, plus `0` or `off` for 0 (a feature turned off). */
+export function durationOrOff(flag: string) {
+  const parse = duration(flag);
+  return (v: string) => (/^\s*(0|off)\s*$/i.test(v) ? 0 : parse(v));
+}
+
 /** Epoch milliseconds, ISO-8601 date or date-time (UTC when no zone) -> epoch milliseconds. */
 export function time(flag: string) {
   return commanderError((v: string) => parseTime(v, flag));

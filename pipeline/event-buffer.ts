@@ -3,6 +3,7 @@ import { icebergToArrowSchema, nullData, type Schema, typeToString } from '../ic
 import { LakehouseError } from '../core/errors.ts';
 import { PROCESSED_AT_COLUMN, campaignEventsSchema } from '../domain/campaign-events.ts';
 import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, fieldSlot, isRejection, scanEvent } from './event-decoder.ts';
+import { type Fingerprint, fingerprint } from './dedup-index.ts';
 
 /**
  * Decoded events -> Arrow columns, filled in place: Utf8 offsets + bytes (ASCII copied by hand, the
@@ -12,9 +13,10 @@ import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, fieldSlo
  * step further for the usual message: value bytes go from the Kafka message to the column directly.
  *
  * Duplicate event_ids within the buffer (one flush) are written once, the first one kept: an open
- * addressing table of row numbers keyed by a hash of the event_id's UTF-8 bytes, compared against the
- * bytes already in the column, so the ids are not held a second time as JS strings. Duplicates across
- * flushes are not caught here (the metrics job de-duplicates).
+ * addressing table of row numbers keyed by the 64-bit fingerprint of the event_id's UTF-8 bytes
+ * (pipeline/dedup-index.ts), compared against the bytes already in the column, so the ids are not held
+ * a second time as JS strings. Ids stored by earlier flushes are caught through the `seen` option (the
+ * de-duplication index, which gets each drained row's fingerprint from drainBatch()).
  *
  * Partitioning is not done here: writeDataFiles fans a batch out by the table's partition spec.
  */
@@ -30,6 +32,21 @@ export interface EventBufferOptions {
    * sits well inside even a small memory budget).
    */
   initialCapacity?: number;
+  /** Event ids already stored: an event whose id is in it is dropped like a duplicate within the buffer. */
+  seen?: SeenIds;
+}
+
+/** A set of event_id fingerprints (pipeline/dedup-index.ts), as the buffer looks them up. */
+export interface SeenIds {
+  has(lo: number, hi: number): boolean;
+}
+
+/** What drainBatch() hands over: the rows, and the fingerprint of each row's event_id. */
+export interface DrainedBatch {
+  batch: arrow.RecordBatch;
+  /** Row i's fingerprint is (lo[i], hi[i]); the arrays may be longer than the batch. */
+  lo: Int32Array;
+  hi: Int32Array;
 }
 
 type RowKey = keyof CampaignEventRow | typeof PROCESSED_AT_COLUMN;
@@ -196,13 +213,6 @@ class MicrosColumn {
 
 type Column = Utf8Column | Float64Column | MicrosColumn;
 
-/** 32-bit FNV-1a of bytes [from, to). */
-function fnv1a(d: Uint8Array, from: number, to: number): number {
-  let h = 0x811c9dc5;
-  for (let i = from; i < to; i++) h = Math.imul(h ^ d[i]!, 0x01000193);
-  return h | 0;
-}
-
 export class EventBuffer {
   private readonly schema: Schema;
   private readonly arrowSchema: arrow.Schema;
@@ -229,8 +239,11 @@ export class EventBuffer {
   private cost: Float64Column | null = null;
   /** Open addressing: slot -> row + 1 (0 = empty); power-of-two size, at most half full. */
   private slots = new Int32Array(0);
-  /** event_id hash per row, to compare cheaply and to rehash on growth. */
+  /** event_id fingerprint per row (low half keys the slots): to compare cheaply, to rehash on growth, for drainBatch. */
   private hashes = new Int32Array(0);
+  private hashesHi = new Int32Array(0);
+  private readonly seen: SeenIds | null;
+  private readonly fp: Fingerprint = { lo: 0, hi: 0 };
   private readonly scan = new EventScan();
   /** Smallest event_time in micros; +Infinity when empty. */
   private minEventTime = Infinity;
@@ -243,6 +256,7 @@ export class EventBuffer {
       throw new LakehouseError('INVALID_CONFIG', `EventBuffer initialCapacity must be a positive whole number of rows, got ${initial}.`);
     }
     this.initialCapacity = initial;
+    this.seen = opts.seen ?? null;
     this.arrowSchema = icebergToArrowSchema(this.schema);
     this.structType = new arrow.Struct(this.arrowSchema.fields);
     this.sources = this.schema.fields.map((f) => {
@@ -299,6 +313,7 @@ export class EventBuffer {
     this.cost = col('cost');
     this.slots = new Int32Array(this.slotCount(capacity));
     this.hashes = new Int32Array(capacity);
+    this.hashesHi = new Int32Array(capacity);
     this.minEventTime = Infinity;
     this.firstAddedMs = null;
   }
@@ -315,6 +330,9 @@ export class EventBuffer {
     const h = new Int32Array(capacity);
     h.set(this.hashes);
     this.hashes = h;
+    const hh = new Int32Array(capacity);
+    hh.set(this.hashesHi);
+    this.hashesHi = hh;
     this.slots = new Int32Array(this.slotCount(capacity));
     const mask = this.slots.length - 1;
     for (let row = 0; row < this.n; row++) {
@@ -380,13 +398,18 @@ export class EventBuffer {
     return true;
   }
 
-  /** Whether row i's event_id (already in the column) is in an earlier row; if not, indexes it. */
+  /**
+   * Whether row i's event_id (already in the column) is in an earlier row or in the `seen` ids; if
+   * neither, indexes it.
+   */
   private isDuplicate(i: number): boolean {
     const ids = this.eventId;
     const from = ids.offsets[i]!;
     const to = ids.offsets[i + 1]!;
     const d = ids.data;
-    const h = fnv1a(d, from, to);
+    const fp = this.fp;
+    fingerprint(d, from, to, fp);
+    const h = fp.lo;
     const mask = this.slots.length - 1;
     let s = h & mask;
     for (;;) {
@@ -403,8 +426,10 @@ export class EventBuffer {
       }
       s = (s + 1) & mask;
     }
+    if (this.seen !== null && this.seen.has(h, fp.hi)) return true;
     this.slots[s] = i + 1;
     this.hashes[i] = h;
+    this.hashesHi[i] = fp.hi;
     return false;
   }
 
@@ -422,7 +447,7 @@ export class EventBuffer {
 
   /** Bytes of the arrays this buffer holds (allocated, not just filled): what the memory budget counts. */
   get bytes(): number {
-    let total = this.slots.byteLength + this.hashes.byteLength;
+    let total = this.slots.byteLength + this.hashes.byteLength + this.hashesHi.byteLength;
     for (const c of this.columns) if (c) total += c.bytes;
     return total;
   }
@@ -442,8 +467,15 @@ export class EventBuffer {
    * ids), then starts over with fresh arrays: the batch owns the old ones (no copy).
    */
   drain(): arrow.RecordBatch | null {
+    return this.drainBatch()?.batch ?? null;
+  }
+
+  /** drain(), with the event_id fingerprint of every row (what the de-duplication index stages). */
+  drainBatch(): DrainedBatch | null {
     const n = this.n;
     if (n === 0) return null;
+    const lo = this.hashes;
+    const hi = this.hashesHi;
     const children = this.schema.fields.map((_, k) => {
       const type = this.arrowSchema.fields[k]!.type;
       const c = this.columns[k];
@@ -452,6 +484,6 @@ export class EventBuffer {
     });
     const data = arrow.makeData({ type: this.structType, length: n, nullCount: 0, children });
     this.allocate(this.initialCapacity);
-    return new arrow.RecordBatch(this.arrowSchema, data);
+    return { batch: new arrow.RecordBatch(this.arrowSchema, data), lo, hi };
   }
 }

@@ -7,6 +7,8 @@ import { backoffMs } from '../core/retry.ts';
 import { FLUSH_CRASH_POINTS as CRASH, crashPoint } from './crash-points.ts';
 import type { DeadLetterSink } from './dead-letters.ts';
 import { EventBuffer } from './event-buffer.ts';
+import { DEFAULT_DEDUP_HORIZON_MS, DEFAULT_DEDUP_MAX_IDS } from './dedup-index.ts';
+import { TableDedup } from './dedup-table.ts';
 import { decodeEvent, isRejection } from './event-decoder.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { type IngestMetrics, createIngestMetrics } from './prometheus.ts';
@@ -25,6 +27,13 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  * A crash before 3 lands replays the records from the table's recorded positions (files written by the
  * lost flush are orphans no snapshot references); a crash after 3 skips them. So rows are exactly once;
  * dead letters at least once.
+ *
+ * Each event_id is stored once within the de-duplication horizon (pipeline/dedup-index.ts,
+ * pipeline/dedup-table.ts): an event whose id is in the buffer, in the flush in flight, or in a row
+ * committed within the horizon is dropped and counted as a duplicate. The index is loaded from the
+ * table when run() starts (so a restart after kill -9 knows exactly the committed ids), a flush's ids
+ * join it only once its commit landed, and rows other writers committed are read in after each of our
+ * commits and after a rebalance.
  *
  * One flush at a time is in flight while the next buffer fills; memory = buffer + flush in flight. Over
  * the budget the source is paused until a flush completes (backpressure instead of running out of memory).
@@ -58,6 +67,14 @@ export interface IngestorOptions {
    * positions were expired. Off by default: guessing would duplicate or skip events.
    */
   resetPositions?: boolean;
+  /**
+   * Drop an event whose event_id was stored within this long (ms of processing time, measured from the
+   * first copy's processed_at); default 7 days, 0 turns the check off (then only duplicates within one
+   * flush are dropped).
+   */
+  dedupHorizonMs?: number;
+  /** Most event_ids the de-duplication index holds (12-24 bytes each); default 10 M. */
+  dedupMaxIds?: number;
 }
 
 export const DEFAULT_FLUSH_ROWS = 100_000;
@@ -125,6 +142,7 @@ export class Ingestor {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly resetPositions: boolean;
+  private readonly dedup: TableDedup | null;
 
   private buffer!: EventBuffer;
   private pending: Pending = newPending();
@@ -158,6 +176,9 @@ export class Ingestor {
     if (!Number.isSafeInteger(retries) || retries < 0) throw new LakehouseError('INVALID_ARGUMENT', `Ingest option commitRetries must be a whole number >= 0, got ${retries}.`);
     this.commitRetries = retries;
     this.resetPositions = opts.resetPositions ?? false;
+    const horizon = opts.dedupHorizonMs ?? DEFAULT_DEDUP_HORIZON_MS;
+    if (!Number.isSafeInteger(horizon) || horizon < 0) throw new LakehouseError('INVALID_ARGUMENT', `Ingest option dedupHorizonMs must be a whole number of milliseconds >= 0 (0 = off), got ${horizon}.`);
+    this.dedup = horizon === 0 ? null : new TableDedup({ horizonMs: horizon, maxIds: positiveInt('dedupMaxIds', opts.dedupMaxIds ?? DEFAULT_DEDUP_MAX_IDS) });
     this.metrics = opts.metrics ?? createIngestMetrics();
     this.log = (opts.log ?? silentLogger).child({ component: 'ingest', table: opts.table.name, group: opts.group, source: opts.source.description });
     this.now = opts.now ?? Date.now;
@@ -186,7 +207,14 @@ export class Ingestor {
         lastSnapshotId: recorded.snapshot?.snapshotId ?? null, resumedFrom: recorded.positions, positions: new Map(recorded.positions),
         pauses: 0, stoppedBy: 'end',
       };
-      this.buffer = new EventBuffer({ schema: this.table.schema() });
+      if (this.dedup) {
+        this.dedup.index.dropStaged();
+        const loaded = await this.dedup.load(this.table, this.now());
+        this.log.info('de-duplication index loaded', { ...loaded, horizonMs: this.dedup.index.horizonMs, bytes: this.dedup.index.bytes });
+      }
+      this.buffer = new EventBuffer({ schema: this.table.schema(), ...(this.dedup ? { seen: this.dedup.index } : {}) });
+      // A failed earlier run of this Ingestor left what it had read uncommitted: that is read again.
+      this.pending = newPending();
       this.log.info('starting', { resumeFrom: recorded.positions, recordedIn: recorded.snapshot?.snapshotId ?? null });
       await this.source.start(recorded.positions);
       try {
@@ -213,6 +241,8 @@ export class Ingestor {
     this.holdFlushes = true;
     await this.inflight?.catch(() => {});
     await this.table.refresh();
+    // The partitions we get may have been another process's: its commits join our index first.
+    await this.followOthers();
     return findRecordedOffsets(this.table.metadata, this.group).positions;
   }
 
@@ -328,7 +358,8 @@ export class Ingestor {
     const pending = this.pending;
     const oldest = this.buffer.oldestEventTimeMs;
     const bytes = this.buffer.bytes;
-    const batch = this.buffer.drain();
+    const drained = this.buffer.drainBatch();
+    const batch = drained?.batch ?? null;
     this.pending = newPending();
     const rows = batch?.numRows ?? 0;
     if (rows !== pending.rows) {
@@ -336,7 +367,12 @@ export class Ingestor {
     }
     this.inflightBytes = bytes;
     this.inflightOldestEventMs = oldest ?? null;
-    this.inflight = this.flush(pending, batch).catch((e) => { this.failure ??= e; }).finally(() => {
+    // From here the flush's ids count as seen; they become committed ids only if its commit lands.
+    if (drained && this.dedup) this.dedup.index.stage(drained.lo, drained.hi, rows);
+    this.inflight = this.flush(pending, batch).catch((e) => {
+      this.dedup?.index.dropStaged();
+      this.failure ??= e;
+    }).finally(() => {
       this.inflightBytes = 0;
       this.inflightOldestEventMs = null;
     });
@@ -362,6 +398,7 @@ export class Ingestor {
     crashPoint(CRASH.filesWritten);
     const commitStarted = performance.now();
     const snapshot = await this.commit(files, p);
+    this.dedup?.committed(snapshot.snapshotId, this.now());
     crashPoint(CRASH.tableCommitted);
     this.metrics.commitSeconds.observe((performance.now() - commitStarted) / 1000);
 
@@ -396,6 +433,22 @@ export class Ingestor {
       snapshotId: snapshot.snapshotId, files: files.length, consumed: p.consumed, written: p.rows, deadLettered: p.deadLettered,
       duplicates: p.duplicates, positions, seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
     });
+    await this.followOthers();
+  }
+
+  /**
+   * Reads into the de-duplication index the rows other writers committed since it last looked (the
+   * table as last loaded or committed). A failure only leaves their ids out (their copies would be
+   * stored again, for the metrics job to drop), so it is logged, and the next call tries again.
+   */
+  private async followOthers(): Promise<void> {
+    if (!this.dedup) return;
+    try {
+      const read = await this.dedup.follow(this.table, this.now());
+      if (read) this.log.info('de-duplication index read rows committed by other writers', { ...read });
+    } catch (e) {
+      this.log.warn('de-duplication index could not read rows committed by other writers; their ids are not checked until the next try', { error: errorMessage(e) });
+    }
   }
 
   /**
@@ -441,6 +494,12 @@ export class Ingestor {
     const m = this.metrics;
     m.bufferedBytes.set(this.memoryInUse());
     m.bufferedRows.set(this.buffer.rows);
+    if (this.dedup) {
+      const index = this.dedup.index;
+      m.dedupIds.set(index.size);
+      m.dedupBytes.set(index.bytes);
+      m.dedupHorizonSeconds.set(index.effectiveHorizonMs(this.now()) / 1000);
+    }
     const oldest = [this.buffer.oldestEventTimeMs, this.inflightOldestEventMs].filter((x): x is number => typeof x === 'number');
     m.freshnessSeconds.set(oldest.length === 0 ? 0 : Math.max(0, (this.now() - Math.min(...oldest)) / 1000));
   }

@@ -145,6 +145,10 @@ export interface IngestMetrics {
   /** Labelled by `topic` and `partition`; set by the source (high watermark - position). */
   lag: Gauge;
   paused: Gauge;
+  /** The de-duplication index: ids held, bytes of its arrays, and how far back it reaches. */
+  dedupIds: Gauge;
+  dedupBytes: Gauge;
+  dedupHorizonSeconds: Gauge;
 }
 
 export function createIngestMetrics(registry: MetricsRegistry = new MetricsRegistry()): IngestMetrics {
@@ -153,7 +157,7 @@ export function createIngestMetrics(registry: MetricsRegistry = new MetricsRegis
     consumed: registry.counter('lakehouse_ingest_consumed_total', 'Records read from the source and covered by a committed snapshot'),
     written: registry.counter('lakehouse_ingest_written_total', 'Rows written to the table in committed snapshots'),
     deadLettered: registry.counter('lakehouse_ingest_dead_lettered_total', 'Invalid records sent to the dead-letter sink, by reason', ['reason']),
-    duplicates: registry.counter('lakehouse_ingest_duplicates_total', 'Records dropped because their event_id was already in the same flush'),
+    duplicates: registry.counter('lakehouse_ingest_duplicates_total', 'Records dropped because their event_id was already in the same flush or committed within the de-duplication horizon'),
     commits: registry.counter('lakehouse_ingest_commits_total', 'Iceberg snapshots committed by ingest'),
     bufferedBytes: registry.gauge('lakehouse_ingest_buffered_bytes', 'Bytes held in memory: the buffer plus the flush in progress'),
     bufferedRows: registry.gauge('lakehouse_ingest_buffered_rows', 'Rows in the buffer, not yet flushed'),
@@ -162,6 +166,9 @@ export function createIngestMetrics(registry: MetricsRegistry = new MetricsRegis
     freshnessSeconds: registry.gauge('lakehouse_ingest_freshness_seconds', 'Now minus the event time of the oldest event not yet committed (0 when none)'),
     lag: registry.gauge('lakehouse_ingest_lag', 'Records in the source after the consumer position, per partition', ['topic', 'partition']),
     paused: registry.gauge('lakehouse_ingest_paused', '1 while the source is paused because the memory budget is exceeded'),
+    dedupIds: registry.gauge('lakehouse_ingest_dedup_ids', 'Committed event_ids held by the de-duplication index'),
+    dedupBytes: registry.gauge('lakehouse_ingest_dedup_bytes', 'Bytes of the de-duplication index'),
+    dedupHorizonSeconds: registry.gauge('lakehouse_ingest_dedup_horizon_seconds', 'How far back the de-duplication index reaches: the horizon, or less when it was full (maxIds)'),
   };
 }
 

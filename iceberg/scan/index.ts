@@ -3,3 +3,4 @@ export * from './table-scan.ts';
 export * from './table-reader.ts';
 export * from './parquet-reader.ts';
 export * from './snapshot-changes.ts';
+export * from './column-reader.ts';

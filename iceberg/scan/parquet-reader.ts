@@ -25,15 +25,24 @@ export function readParquetBytes(bytes: Uint8Array, schema: Schema): arrow.Table
   } catch (e) {
     throw new LakehouseError('IO_ERROR', `Decoding Parquet with parquet-wasm failed: ${errorMessage(e)}.`, { cause: e });
   }
-  if (file.schema.fields.length > 0 && !hasAnyFieldId(file.schema.fields)) {
-    throw new LakehouseError('SCHEMA_MISMATCH', 'The Parquet file has no field ids, so its columns cannot be matched to the table schema; files added to an Iceberg table need field ids (or a name mapping, which is not supported yet).');
-  }
+  if (file.schema.fields.length > 0 && !hasAnyFieldId(file.schema.fields)) throw noFieldIds();
   const target = icebergToArrowSchema(schema);
-  const batches = file.batches.map((b) => {
-    const children = schema.fields.map((f) => project(f, f.name, b.schema.fields, b.data, b.numRows));
-    return new arrow.RecordBatch(target, arrow.makeData({ type: new arrow.Struct(target.fields), length: b.numRows, nullCount: 0, children }));
-  });
-  return new arrow.Table(target, batches);
+  return new arrow.Table(target, file.batches.map((b) => projectBatch(b, schema, target)));
+}
+
+/**
+ * One batch as decoded from a Parquet file -> the same rows shaped like `schema` (columns found by field
+ * id, converted as readParquetBytes does). `target` is icebergToArrowSchema(schema), passed in so that a
+ * caller projecting many batches makes it once.
+ */
+export function projectBatch(b: arrow.RecordBatch, schema: Schema, target: arrow.Schema = icebergToArrowSchema(schema)): arrow.RecordBatch {
+  if (b.schema.fields.length > 0 && !hasAnyFieldId(b.schema.fields)) throw noFieldIds();
+  const children = schema.fields.map((f) => project(f, f.name, b.schema.fields, b.data, b.numRows));
+  return new arrow.RecordBatch(target, arrow.makeData({ type: new arrow.Struct(target.fields), length: b.numRows, nullCount: 0, children }));
+}
+
+function noFieldIds(): LakehouseError {
+  return new LakehouseError('SCHEMA_MISMATCH', 'The Parquet file has no field ids, so its columns cannot be matched to the table schema; files added to an Iceberg table need field ids (or a name mapping, which is not supported yet).');
 }
 
 function hasAnyFieldId(fields: arrow.Field[]): boolean {

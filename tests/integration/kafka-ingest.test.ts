@@ -25,9 +25,9 @@ import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/reade
  * PyIceberg. Checks go through kafkajs directly (admin for watermarks, a plain consumer for the DLQ).
  * Every test has its own topics, group and table.
  *
- * Messages are produced without duplicates: duplicates are dropped only within one flush, so with
- * duplicates the expected row count would depend on flush boundaries. Without them every valid message
- * must be in the table exactly once, whatever the flushes, restarts and rebalances.
+ * Messages are produced without duplicates, so every valid message must be in the table exactly once,
+ * whatever the flushes, restarts and rebalances; one test then re-sends copies of messages already
+ * committed (what a retrying producer does), and the table must still hold each event once.
  */
 const brokers = requireKafkaBrokers();
 /** Decoding clock: after the generator's event times (November 2026), so none is "in the future". */
@@ -230,6 +230,30 @@ describe('Kafka ingest end to end', () => {
     expect(b.resumedFrom).toEqual(a.positions);
     expect(a.consumed + b.consumed).toBe(MESSAGES);
     expect(a.written + b.written).toBe(s.expectedRows.length);
+
+    await expectExactlyOnce(s, { dlqExactlyOnce: true });
+  });
+
+  it('copies re-sent after their first copy was committed are dropped, by the running process and by a restarted one', async () => {
+    const s = await scenario(404);
+    const table = await loadTable(s);
+    const valid = s.messages.filter((m) => m.kind !== 'invalid');
+    const first = startIngest(s);
+    await until('the table to record every partition\'s high watermark', () => allRecorded(s, table));
+    // Byte-for-byte copies with the same key (so the same partition), read by the process that committed the originals.
+    await produceMessages({ brokers, topic: s.topic, messages: valid.slice(0, 40) });
+    await until('the copies to be committed', () => allRecorded(s, table));
+    first.stop();
+    const a = await first.run;
+    expect(a).toMatchObject({ consumed: MESSAGES + 40, written: s.expectedRows.length, duplicates: 40 });
+
+    // A new process knows the committed ids from the table alone.
+    await produceMessages({ brokers, topic: s.topic, messages: valid.slice(100, 130) });
+    const second = startIngest(s);
+    await until('the later copies to be committed', () => allRecorded(s, table));
+    second.stop();
+    const b = await second.run;
+    expect(b).toMatchObject({ consumed: 30, written: 0, duplicates: 30 });
 
     await expectExactlyOnce(s, { dlqExactlyOnce: true });
   });

@@ -127,6 +127,24 @@ describe('lakehouse CLI', () => {
     expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/--memory-budget must be a size such as 256MiB/);
   });
+
+  it('ingest drops events re-sent in a later file (their ids are in the table), stores them again with --dedup-horizon off, and names the flag of a bad horizon', async () => {
+    const at = new Date(Date.now() - 3_600_000).toISOString();
+    const lines = ['r-1', 'r-2', 'r-3'].map((id) => JSON.stringify({ event_id: id, user_id: 'u', campaign_id: 'c', event_type: 'click', timestamp: at })).join('\n') + '\n';
+    const files = ['sent.ndjson', 'resent.ndjson', 'resent-again.ndjson'].map((name) => path.join(dir, name));
+    for (const f of files) writeFileSync(f, lines);
+    const ingest = async (file: string, ...extra: string[]) => {
+      const r = await run('--json', 'ingest', '--source', `file:${file}`, '--table', 'resent_events', '--create-table', '--log-level', 'warn', ...extra);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    expect(await ingest(files[0]!)).toMatchObject({ consumed: 3, written: 3, duplicates: 0 });
+    expect(await ingest(files[1]!, '--dedup-horizon', '1h')).toMatchObject({ consumed: 3, written: 0, duplicates: 3 });
+    expect(await ingest(files[2]!, '--dedup-horizon', 'off')).toMatchObject({ consumed: 3, written: 3, duplicates: 0 });
+    const bad = await run('ingest', '--source', `file:${files[0]}`, '--dedup-horizon', '7');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--dedup-horizon must be a duration with a unit such as 5s/);
+  });
 });
 
 describe('lakehouse namespaces', () => {

@@ -4,6 +4,7 @@ import { recordBatchToRows, PARQUET_FIELD_ID_KEY, checkBatchSchema, writeDataFil
 import { LakehouseError } from '../../core/errors.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { EventBuffer } from '../../pipeline/event-buffer.ts';
+import { fingerprint } from '../../pipeline/dedup-index.ts';
 import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, isRejection, scanEvent } from '../../pipeline/event-decoder.ts';
 import { generateMessages } from '../../pipeline/event-generator.ts';
 import { MemoryIO } from '../support/memory-file-io.ts';
@@ -111,6 +112,32 @@ describe('EventBuffer: columns read back as the rows added', () => {
     for (const f of files) back.push(...recordBatchToRows(await readParquetBytes(await io.read(f.filePath), campaignEventsSchema), campaignEventsSchema));
     const byId = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.event_id).localeCompare(String(b.event_id));
     expect(back.sort(byId)).toEqual(rows.map((r) => expected(r)).sort(byId));
+  });
+});
+
+describe('EventBuffer: ids already stored (the seen option)', () => {
+  it('drops an event whose id the seen set holds, by either path, and hands over the fingerprint of every row it keeps', () => {
+    const stored = new Set<string>();
+    const fp = { lo: 0, hi: 0 };
+    const bytesOf = (id: string) => new TextEncoder().encode(id);
+    for (const id of ['evt-2', 'evt-4']) {
+      fingerprint(bytesOf(id), 0, bytesOf(id).length, fp);
+      stored.add(`${fp.lo}:${fp.hi}`);
+    }
+    const buffer = new EventBuffer({ seen: { has: (lo, hi) => stored.has(`${lo}:${hi}`) } });
+    expect(buffer.add(event(1), PROCESSED_US)).toBe(true);
+    expect(buffer.add(event(2), PROCESSED_US)).toBe(false);
+    // The message path too.
+    expect(buffer.addMessage(new TextEncoder().encode(JSON.stringify({ event_id: 'evt-4', user_id: 'u', campaign_id: 'c', event_type: 'click', timestamp: '2026-11-01T00:00:00Z' })), NOW_MS, PROCESSED_US)).toBe(false);
+    expect(buffer.addMessage(new TextEncoder().encode(JSON.stringify({ event_id: 'evt-5', user_id: 'u', campaign_id: 'c', event_type: 'click', timestamp: '2026-11-01T00:00:00Z' })), NOW_MS, PROCESSED_US)).toBe(true);
+    const drained = buffer.drainBatch()!;
+    expect(drained.batch.numRows).toBe(2);
+    const ids = recordBatchToRows(drained.batch, campaignEventsSchema).map((r) => r.event_id as string);
+    expect(ids).toEqual(['evt-1', 'evt-5']);
+    ids.forEach((id, i) => {
+      fingerprint(bytesOf(id), 0, bytesOf(id).length, fp);
+      expect([drained.lo[i], drained.hi[i]]).toEqual([fp.lo, fp.hi]);
+    });
   });
 });
 

@@ -407,3 +407,91 @@ describe('positions lost to snapshot expiry', () => {
     expect(stats.consumed).toBe(3);
   });
 });
+
+describe('de-duplication across flushes and runs', () => {
+  const line = (i: number, over: Record<string, unknown> = {}) => JSON.stringify(event(i, over));
+
+  it('an event re-sent after its first copy was committed is dropped and counted; the table keeps the first copy once', async () => {
+    // Three rows per flush: e-2 and e-5 come back after their flushes, e-2 with other content.
+    const file = writeLines('resent.ndjson', [
+      line(1), line(2), line(3), line(4), line(5), line(6),
+      line(2, { event_type: 'conversion', revenue: 9 }), line(5), line(7),
+    ]);
+    const metrics = createIngestMetrics();
+    const stats = await runToEnd(file, { flushRows: 3, metrics });
+    expect(stats).toMatchObject({ consumed: 9, written: 7, duplicates: 2 });
+    expect(stats.commits).toBeGreaterThanOrEqual(3);
+    const counts = await eventIdCounts();
+    expect([...counts.keys()].sort()).toEqual(['e-1', 'e-2', 'e-3', 'e-4', 'e-5', 'e-6', 'e-7']);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect((await table.readRows({ filter: "event_id = 'e-2'" }))[0]).toMatchObject({ event_type: 'impression', revenue: 0 });
+    expect(table.currentSnapshot()!.summary).toMatchObject({ [DUPLICATES_KEY]: '2', 'added-records': '1' });
+    expect(await metrics.duplicates.get()).toBe(2);
+    expect(await metrics.dedupIds.get()).toBe(7);
+  });
+
+  it('a restart loads the committed ids from the table: a re-send read by a later run is dropped', async () => {
+    await runToEnd(writeLines('first.ndjson', [1, 2, 3, 4].map((i) => line(i))));
+    const stats = await runToEnd(writeLines('second.ndjson', [line(3), line(5), line(1)]));
+    expect(stats).toMatchObject({ consumed: 3, written: 1, duplicates: 2 });
+    const counts = await eventIdCounts();
+    expect(counts.size).toBe(5);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a re-send later than the horizon, or with de-duplication off, is stored again (the metrics job drops it)', async () => {
+    await runToEnd(writeLines('first.ndjson', [line(1), line(2)]));
+    const later = await runToEnd(writeLines('later.ndjson', [line(1)]), { now: () => NOW + 8 * 24 * 3600_000 });
+    expect(later).toMatchObject({ written: 1, duplicates: 0 });
+    const off = await runToEnd(writeLines('off.ndjson', [line(2)]), { dedupHorizonMs: 0 });
+    expect(off).toMatchObject({ written: 1, duplicates: 0 });
+    expect(Object.fromEntries(await eventIdCounts())).toEqual({ 'e-1': 2, 'e-2': 2 });
+    // Within a shorter horizon than the gap, also stored again.
+    const short = await runToEnd(writeLines('short.ndjson', [line(2)]), { now: () => NOW + 2 * 3600_000, dedupHorizonMs: 3600_000 });
+    expect(short).toMatchObject({ written: 1, duplicates: 0 });
+  });
+
+  it('the ids of a flush whose commit failed are forgotten: the rerun replays its records and stores each once', async () => {
+    const { file, validIds } = writeGenerated('failing.ndjson', 600);
+    let commits = 0;
+    let failing = true;
+    const flaky: CatalogPort = {
+      name: catalog.name,
+      loadTable: (id: TableIdentifier) => catalog.loadTable(id),
+      commitTable: async (id: TableIdentifier, req: TableRequirement[], upd: TableUpdate[]): Promise<LoadedTable> => {
+        if (failing && ++commits === 2) throw new Error('the catalog refused the commit');
+        return catalog.commitTable(id, req, upd);
+      },
+    };
+    const t = new Table(flaky, await catalog.loadTable(table.identifier));
+    // A source that starts over at each run, as a Kafka consumer seeks to the positions it is given.
+    let inner = new FileSource({ location: file });
+    const restartable: Source = {
+      description: inner.description,
+      start: (p) => { inner = new FileSource({ location: file }); return inner.start(p); },
+      poll: (max, wait) => inner.poll(max, wait),
+      ended: () => inner.ended(),
+      commit: (p) => inner.commit(p),
+      pause: () => inner.pause(),
+      resume: () => inner.resume(),
+      close: () => inner.close(),
+    };
+    const { ingest, deadLetters } = ingestor(file, { table: t, source: restartable, flushRows: 200, commitRetries: 0 });
+    try {
+      await expect(ingest.run()).rejects.toThrow(/the catalog refused the commit/);
+      failing = false;
+      // The same Ingestor again: the failed flush was staged in its index, and must not count as seen.
+      const rerun = await ingest.run();
+      expect(rerun).toMatchObject({ duplicates: 0, written: 400 });
+    } finally {
+      await deadLetters.close();
+    }
+    const counts = await eventIdCounts();
+    expect(new Set(counts.keys())).toEqual(validIds);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('rejects a negative horizon at construction, naming the option', () => {
+    expect(() => ingestor('x', { dedupHorizonMs: -1 })).toThrow(/Ingest option dedupHorizonMs must be a whole number of milliseconds >= 0/);
+  });
+});
