@@ -12,7 +12,8 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  * The table is the truth, Kafka's group offsets are a copy (they are committed only after the
  * table commit that records the same positions landed):
  * - On start and after every rebalance each assigned partition is sought to the position recorded in the
- *   table: `resume` at start, `positionsFor()` after a rebalance. A partition the table has no position
+ *   table: `positionsFor()` when given (asked at each assignment), else what start()'s `resume` and our
+ *   commits say. A partition the table has no position
  *   for starts at the group's committed offset, else earliest (`fromBeginning`, the default) or latest.
  * - kafkajs never commits by itself (autoCommit off); `commit()` copies positions to the group only after
  *   the Iceberg commit holding them landed, and only for partitions this member owns *and* read in the
@@ -35,9 +36,10 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   /** Where a partition starts when neither the table nor the group has an offset for it; default true (earliest). */
   fromBeginning?: boolean;
   /**
-   * The table's current positions, asked after every rebalance so the seek uses the latest table state.
-   * Without it, the positions given to start() and since committed are used, raised to the group's
-   * committed offsets (another member may have moved a partition on since we started).
+   * The table's current positions, asked after every assignment (the first one too) so the seek uses the
+   * latest table state. Without it, the positions given to start() and since committed are used, raised
+   * after a rebalance to the group's committed offsets (another member may have moved a partition on since
+   * we started).
    */
   positionsFor?: () => Promise<Positions>;
   /** Called after each (re)assignment has been sought: drop buffered, uncommitted records of earlier generations. */
@@ -301,9 +303,12 @@ class KafkaJsSource implements KafkaSource {
   }
 
   private async seekAssigned(token: number, generation: number, partitions: number[]): Promise<void> {
-    const positions = generation === 1
-      ? new Map(this.known)
-      : this.opts.positionsFor ? await this.opts.positionsFor() : await this.knownOrCommitted();
+    // The first assignment too asks the table when it can: joining may take seconds, and in a group of
+    // several instances another member may have committed a partition past start()'s positions by the time
+    // it is ours (seeking there would re-read records already in the table, and the commit would be fenced).
+    const positions = this.opts.positionsFor
+      ? await this.opts.positionsFor()
+      : generation === 1 ? new Map(this.known) : await this.knownOrCommitted();
     // Revoked, reassigned or closed while we waited: seeking now could move partitions we do not own.
     if (token !== this.assignmentChanges || this.state === 'closed') return;
     const sought: Positions = new Map();
