@@ -1,6 +1,7 @@
-import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
-import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
+import { DEFAULT_CLIENT_ID, type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, removeGroupMembers, validateBrokers } from './kafka-client.ts';
+import { type GroupTimings, type MemberIdentity, deadEarlierRuns, groupTimings, memberClientId, thisHost } from './kafka-group-members.ts';
 import { missingTopicError, validateTopicName } from './kafka-topics.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { parsePositionKey } from './offsets.ts';
@@ -47,9 +48,23 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   /** Queue bound: records (default 20 000) and bytes of keys and values (default 32 MiB). */
   maxQueuedRecords?: number;
   maxQueuedBytes?: number;
-  /** Group session timeout (default 30 000 ms) and heartbeat interval (default 3000 ms), as in kafkajs. */
+  /**
+   * Group session timeout: a member that sends no heartbeat for this long is dropped and its partitions
+   * move (default 10 000 ms; the broker allows group.min.session.timeout.ms..group.max.session.timeout.ms,
+   * 6 s..30 min by default). The heartbeat interval (default 1000 ms) must be at most a third of it, so a
+   * member survives two lost heartbeats. A restart on the same host does not wait for the session of its
+   * killed predecessor (see pipeline/kafka-group-members.ts); other instances take a dead member's
+   * partitions after it.
+   */
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * How long a rebalance waits for the known members to join again (default 60 000 ms, kafkajs'). A live
+   * member rejoins within about a heartbeat; one that does not (its event loop blocked) is dropped and
+   * joins afterwards, which costs another rebalance. A member that died without leaving holds a
+   * rebalance up to the end of its session or this, whichever comes first. At least three heartbeats.
+   */
+  rebalanceTimeoutMs?: number;
   /** Longest a fetch waits for data; also the delay before a paused consumer notices resume(). Default 500 ms. */
   maxWaitTimeMs?: number;
   /** How long start() waits for the first partition assignment; default 60 000 ms. */
@@ -120,6 +135,9 @@ class KafkaJsSource implements KafkaSource {
   private readonly maxRecords: number;
   private readonly maxBytes: number;
   private readonly startTimeoutMs: number;
+  private readonly timings: GroupTimings;
+  private readonly identity: MemberIdentity;
+  private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
 
@@ -159,12 +177,16 @@ class KafkaJsSource implements KafkaSource {
     this.maxRecords = positiveInteger(opts.maxQueuedRecords, 20_000, 'maxQueuedRecords');
     this.maxBytes = positiveInteger(opts.maxQueuedBytes, 32 << 20, 'maxQueuedBytes');
     this.startTimeoutMs = positiveInteger(opts.startTimeoutMs, 60_000, 'startTimeoutMs');
-    const kafka = createKafkaClient({ ...opts, log: this.log });
-    this.admin = kafka.admin();
-    this.consumer = kafka.consumer({
+    this.timings = groupTimings(opts);
+    // The member's client id names this host and process, so a later run can tell it died (kafka-group-members.ts).
+    this.identity = memberClientId(opts.clientId ?? DEFAULT_CLIENT_ID);
+    this.kafka = createKafkaClient({ ...opts, clientId: this.identity.clientId, log: this.log });
+    this.admin = this.kafka.admin();
+    this.consumer = this.kafka.consumer({
       groupId: this.group,
-      sessionTimeout: positiveInteger(opts.sessionTimeoutMs, 30_000, 'sessionTimeoutMs'),
-      heartbeatInterval: positiveInteger(opts.heartbeatIntervalMs, 3000, 'heartbeatIntervalMs'),
+      sessionTimeout: this.timings.sessionTimeoutMs,
+      heartbeatInterval: this.timings.heartbeatIntervalMs,
+      rebalanceTimeout: this.timings.rebalanceTimeoutMs,
       maxWaitTimeInMs: positiveInteger(opts.maxWaitTimeMs, 500, 'maxWaitTimeMs'),
       // A misspelt topic must fail, not be created with the broker's defaults.
       allowAutoTopicCreation: false,
@@ -206,6 +228,7 @@ class KafkaJsSource implements KafkaSource {
       throw kafkaError('Listing topics', this.brokers, e);
     });
     if (!topics.includes(this.topic)) throw missingTopicError(this.topic, this.brokers);
+    await this.removeDeadEarlierRuns();
 
     const joined = new Promise<void>((resolve, reject) => {
       this.joined = { resolve, reject };
@@ -218,7 +241,7 @@ class KafkaJsSource implements KafkaSource {
     // commits must wait for the new assignment.
     this.consumer.on(this.consumer.events.REBALANCING, () => this.revokeAll('rebalancing'));
     this.consumer.on(this.consumer.events.CRASH, (e) => {
-      const error = kafkaError('Consuming', this.brokers, e.payload.error);
+      const error = this.sessionTimeoutRefused(e.payload.error) ?? kafkaError('Consuming', this.brokers, e.payload.error);
       // kafkajs silently drops commits while its runner is down: own nothing until it has rejoined.
       this.revokeAll('consumer crashed');
       if (e.payload.restart) {
@@ -262,6 +285,38 @@ class KafkaJsSource implements KafkaSource {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Before joining: removes the members of the group that are earlier runs of this host killed without
+   * leaving, so the join does not wait for their sessions to end. Best effort: when it fails, the join
+   * just waits as it would have.
+   */
+  private async removeDeadEarlierRuns(): Promise<void> {
+    try {
+      const { groups } = await this.admin.describeGroups([this.group]);
+      const dead = deadEarlierRuns(groups[0]?.members ?? [], thisHost());
+      if (dead.length === 0) return;
+      const removed = await removeGroupMembers(this.kafka, this.group, dead.map((m) => m.memberId), this.log);
+      this.log.info('removed group members of earlier runs on this host that ended without leaving the group', {
+        members: dead.filter((m) => removed.includes(m.memberId)).map((m) => ({ memberId: m.memberId, clientId: m.clientId })),
+      });
+    } catch (e) {
+      this.log.warn('could not look for group members of earlier runs on this host; joining may wait for their session timeout', {
+        sessionTimeoutMs: this.timings.sessionTimeoutMs, error: errorMessage(e),
+      });
+    }
+  }
+
+  /** The broker's refusal of our session timeout as a sentence naming the setting; undefined for other errors. */
+  private sessionTimeoutRefused(e: unknown): LakehouseError | undefined {
+    if ((e as { type?: string })?.type !== 'INVALID_SESSION_TIMEOUT') return undefined;
+    return new LakehouseError(
+      'INVALID_CONFIG',
+      `Kafka at ${this.brokers.join(', ')} refused the session timeout of ${this.timings.sessionTimeoutMs} ms (sessionTimeoutMs, --session-timeout) for group ${this.group}: ` +
+        'it must lie within the broker\'s group.min.session.timeout.ms and group.max.session.timeout.ms (6 s and 30 min unless the broker sets them otherwise).',
+      { cause: e, context: { brokers: this.brokers } },
+    );
   }
 
   /**
@@ -512,6 +567,7 @@ class KafkaJsSource implements KafkaSource {
     // session timeout.
     await this.consumer.disconnect().catch((e) => this.log.warn('Kafka consumer disconnect failed', { error: errorMessage(e) }));
     await this.admin.disconnect().catch(() => {});
+    this.identity.release();
     this.consumerRunning = false;
   }
 
