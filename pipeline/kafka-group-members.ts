@@ -123,8 +123,20 @@ export function deadEarlierRuns(members: readonly GroupMember[], here: HostView)
   });
 }
 
+/**
+ * One spelling per address: the broker reports Java's InetAddress text (`/10.0.0.5`, `host/10.0.0.5`,
+ * `/fe80:0:0:0:0:0:0:1%eth0`), Node the short forms (`fe80::1`); the WHATWG URL parser writes IPv6 in
+ * its one canonical form.
+ */
 function normalizeAddress(address: string): string {
-  return address.replace(/^\//, '').replace(/^::ffff:/i, '').replace(/%.*$/, '').toLowerCase();
+  let a = address.slice(address.lastIndexOf('/') + 1).replace(/%.*$/, '').toLowerCase();
+  a = a.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+  if (!a.includes(':')) return a;
+  try {
+    return new URL(`http://[${a}]/`).hostname.slice(1, -1);
+  } catch {
+    return a;
+  }
 }
 
 function pidIsRunning(pid: number): boolean {

@@ -163,6 +163,7 @@ class KafkaJsSource implements KafkaSource {
   private consumerRunning = false;
   private wakers = new Set<() => void>();
   private joined?: { resolve: () => void; reject: (e: unknown) => void };
+  private closing?: Promise<void>;
 
   constructor(opts: KafkaSourceOptions) {
     this.opts = opts;
@@ -269,6 +270,9 @@ class KafkaJsSource implements KafkaSource {
     } catch (e) {
       throw kafkaError(`Joining group ${this.group} on topic ${this.topic}`, this.brokers, e);
     }
+    // A crash kafkajs does not restart from (the broker refused the join) can come before run() returns,
+    // and leaves the consumer unusable: say why instead of failing at the next call into it.
+    if (this.failure) throw this.failure;
     this.applyPause();
 
     let timer: NodeJS.Timeout | undefined;
@@ -557,8 +561,12 @@ class KafkaJsSource implements KafkaSource {
     return this.lag();
   }
 
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
+  /** Every call waits for the one disconnect: a caller about to exit must not exit before the group was left. */
+  close(): Promise<void> {
+    return (this.closing ??= this.disconnect());
+  }
+
+  private async disconnect(): Promise<void> {
     this.state = 'closed';
     this.wake();
     this.dropQueue();
