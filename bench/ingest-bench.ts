@@ -220,8 +220,8 @@ function consume(client: ConsumeClient, brokers: string[], topic: string, count:
   return JSON.parse(out.trim().split('\n').pop()!) as ConsumeResult;
 }
 
-/** LAKEHOUSE_KAFKA_BROKERS, else services.env; only loopback addresses. */
-function benchBrokers(): string[] {
+/** LAKEHOUSE_KAFKA_BROKERS, else services.env; only loopback addresses (bench/restart-bench.ts uses it too). */
+export function benchBrokers(): string[] {
   let list = process.env.LAKEHOUSE_KAFKA_BROKERS;
   const envFile = path.join(process.env.LAKEHOUSE_SERVICES_DIR ?? path.join(REPO, '.cache/services'), 'services.env');
   if (!list && existsSync(envFile)) list = /^LAKEHOUSE_KAFKA_BROKERS=(.*)$/m.exec(readFileSync(envFile, 'utf8'))?.[1]?.trim();
@@ -567,6 +567,6 @@ if (process.argv[2] === '--child') {
     process.stderr.write(`[ingest child] failed: ${(e as Error)?.stack ?? String(e)}\n`);
     process.exit(1);
   }
-} else {
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   await main();
 }

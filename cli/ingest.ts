@@ -11,14 +11,17 @@ import { DEFAULT_FLUSH_BYTES, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_ROWS, DEF
 import { type LogLevel, type Logger, createLogger, isLogLevel } from '../core/log.ts';
 import { type IngestMetrics, createIngestMetrics, startMetricsServer } from '../pipeline/prometheus.ts';
 import type { KafkaConnectionOptions } from '../pipeline/kafka-client.ts';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_REBALANCE_TIMEOUT_MS, DEFAULT_SESSION_TIMEOUT_MS, groupTimings } from '../pipeline/kafka-group-members.ts';
 import type { Positions, Source } from '../pipeline/source.ts';
 import { catalogConfig, globalOptions, tableId, withCatalog } from './context.ts';
+import { handleExitPaths } from './exit-paths.ts';
 import { printJson } from './output.ts';
 import { byteSize, duration, durationOrOff, fileSourceLocation, port, positiveInt } from './options.ts';
 
 /**
  * `lakehouse ingest`: one source -> the campaign_events table, exactly once (pipeline/ingest.ts). Runs
- * until a bounded source (a file) ends, or until SIGINT/SIGTERM, then flushes, commits and exits 0.
+ * until a bounded source (a file) ends, or until SIGINT/SIGTERM/SIGHUP, then flushes, commits and exits 0.
+ * Every exit it can catch leaves the Kafka consumer group first (cli/exit-paths.ts).
  */
 export const DEFAULT_GROUP = 'lakehouse-ingest';
 export const DEFAULT_DEAD_LETTER_FILE = 'dead-letters.ndjson';
@@ -39,6 +42,9 @@ interface IngestCliOptions {
   brokers?: string;
   topic: string;
   fromLatest?: boolean;
+  sessionTimeout: number;
+  heartbeatInterval: number;
+  rebalanceTimeout: number;
   dlqTopic?: string;
   resetPositions?: boolean;
   dedupHorizon: number;
@@ -68,6 +74,9 @@ export function ingestCommand(): Command {
     .option('--brokers <list>', 'kafka: comma-separated host:port list (default $KAFKA_BROKERS or 127.0.0.1:9092)')
     .option('--topic <name>', 'kafka: topic to read', CAMPAIGN_EVENTS_TABLE)
     .option('--from-latest', 'kafka: partitions without a recorded position start at the end instead of the beginning')
+    .addOption(new Option('--session-timeout <duration>', 'kafka: a member silent this long is dropped from the group and its partitions move (the broker allows 6s-30m by default)').default(DEFAULT_SESSION_TIMEOUT_MS, seconds(DEFAULT_SESSION_TIMEOUT_MS)).argParser(duration('--session-timeout')))
+    .addOption(new Option('--heartbeat-interval <duration>', 'kafka: heartbeat this often; at most a third of --session-timeout').default(DEFAULT_HEARTBEAT_INTERVAL_MS, seconds(DEFAULT_HEARTBEAT_INTERVAL_MS)).argParser(duration('--heartbeat-interval')))
+    .addOption(new Option('--rebalance-timeout <duration>', 'kafka: how long a rebalance waits for the members to join again').default(DEFAULT_REBALANCE_TIMEOUT_MS, seconds(DEFAULT_REBALANCE_TIMEOUT_MS)).argParser(duration('--rebalance-timeout')))
     .option('--dlq-topic <name>', 'kafka: dead-letter topic (default dead_letter_queue)')
     .option('--no-create-topics', 'kafka: fail when the topic or dead-letter topic is missing instead of creating it (3 partitions / 24 h, DLQ 1 partition / 7 days)')
     .option('--ssl', 'kafka: connect with TLS (system CAs)')
@@ -81,9 +90,11 @@ export function ingestCommand(): Command {
     .addHelpText('after', `
 Each flush writes Parquet files, then commits one Iceberg snapshot whose summary records the next
 position per source partition (lakehouse.offsets.<group>), then commits the source. A restart resumes
-from the table, so a crash anywhere neither loses nor duplicates an event. SIGINT/SIGTERM stop reading,
-flush, commit and exit 0. An event whose event_id the table already holds from the last --dedup-horizon
-(7 days by default) is dropped and counted as a duplicate; the first copy stays.
+from the table, so a crash anywhere neither loses nor duplicates an event. SIGINT/SIGTERM/SIGHUP stop
+reading, flush, commit, leave the consumer group and exit 0; a second one exits at once (after leaving).
+A restart after kill -9 on the same host removes the dead run's group membership instead of waiting for
+its session timeout. An event whose event_id the table already holds
+from the last --dedup-horizon (7 days by default) is dropped and counted as a duplicate; the first copy stays.
 
 Examples:
   $ lakehouse produce --to file:events.ndjson --events 100000 --invalid-rate 0.01
@@ -92,6 +103,8 @@ Examples:
   $ KAFKA_SASL_PASSWORD=... lakehouse ingest --source kafka --brokers b1:9096 --ssl --sasl-mechanism scram-sha-512 --sasl-username ingest`)
     .action(async (o: IngestCliOptions, cmd: Command) => {
       const g = globalOptions(cmd);
+      // Before any connection: a bad combination of the group timings is a sentence naming the flags.
+      if (isKafkaSource(o.source)) groupTimings({ sessionTimeoutMs: o.sessionTimeout, heartbeatIntervalMs: o.heartbeatInterval, rebalanceTimeoutMs: o.rebalanceTimeout });
       if (!isLogLevel(o.logLevel)) throw new LakehouseError('INVALID_ARGUMENT', `--log-level must be debug, info, warn or error, got "${o.logLevel}".`);
       const log = createLogger({ level: o.logLevel });
       // FileIO settings (s3.endpoint, keys) of the catalog also open an s3:// source file.
@@ -130,7 +143,10 @@ interface RunIngestArgs {
   ioProperties: Record<string, string>;
 }
 
-/** Wires source, dead letters and Ingestor; SIGINT/SIGTERM abort gracefully, a second one exits at once. */
+/**
+ * Wires source, dead letters and Ingestor. A stop signal aborts gracefully; a second one, an uncaught
+ * exception or an unhandled rejection close the source (leave the consumer group) and exit at once.
+ */
 async function runIngest({ table, metrics, log, options: o, ioProperties }: RunIngestArgs): Promise<IngestStats> {
   let ingestor: Ingestor | undefined;
   const { source, deadLetters } = await openSource(o, ioProperties, log, {
@@ -143,23 +159,13 @@ async function runIngest({ table, metrics, log, options: o, ioProperties }: RunI
     dedupHorizonMs: o.dedupHorizon, dedupMaxIds: o.dedupMaxIds,
   });
   const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      log.warn('second signal: exiting without flushing; the next run resumes from the table', { signal });
-      process.exit(130);
-    }
-    log.info('stopping: flushing what is buffered, then exiting', { signal });
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const removeExitPaths = handleExitPaths({ stop: () => controller.abort(), release: () => source.close(), log });
   const lagTimer = startLagReporting(source, metrics);
   try {
     return await ingestor.run(controller.signal);
   } finally {
     if (lagTimer) clearInterval(lagTimer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeExitPaths();
     await source.close().catch((e) => log.warn('closing the source failed', { error: e }));
     await deadLetters.close();
   }
@@ -171,13 +177,22 @@ interface RebalanceHooks {
 }
 
 async function openSource(o: IngestCliOptions, ioProperties: Record<string, string>, log: Logger, hooks: RebalanceHooks): Promise<{ source: Source; deadLetters: DeadLetterSink }> {
-  if (o.source === 'kafka' || o.source.startsWith('kafka:')) return openKafka(o, log, hooks);
+  if (isKafkaSource(o.source)) return openKafka(o, log, hooks);
   const location = fileSourceLocation(o.source);
   const source = new FileSource({ location, ioProperties });
   return { source, deadLetters: new NdjsonDeadLetterFile(o.deadLetterFile ?? DEFAULT_DEAD_LETTER_FILE) };
 }
 
 // ---- Kafka ---------------------------------------------------------------------------------------
+
+function isKafkaSource(source: string): boolean {
+  return source === 'kafka' || source.startsWith('kafka:');
+}
+
+/** A default in the help as the flags take it: 10000 -> "10s". */
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
 
 /** TLS and SASL settings from the flags; the password comes from $KAFKA_SASL_PASSWORD when not given. */
 export function kafkaSecurity(o: Pick<IngestCliOptions, 'ssl' | 'sslCa' | 'saslMechanism' | 'saslUsername' | 'saslPassword'>): Pick<KafkaConnectionOptions, 'ssl' | 'sasl'> {
@@ -208,7 +223,10 @@ async function openKafka(o: IngestCliOptions, log: Logger, hooks: RebalanceHooks
   const specs = [{ ...CAMPAIGN_EVENTS_TOPIC, topic }, ...(o.deadLetterFile ? [] : [{ ...DEAD_LETTER_TOPIC, topic: dlqTopic }])];
   const ensured = await ensureTopics(brokers, specs, { ...security, log, create: o.createTopics });
   if (ensured.created.length > 0) log.info('created topics', { topics: ensured.created });
-  const source = createKafkaSource({ brokers, topic, group: o.group, fromBeginning: !o.fromLatest, log, ...security, ...hooks });
+  const source = createKafkaSource({
+    brokers, topic, group: o.group, fromBeginning: !o.fromLatest, log, ...security, ...hooks,
+    sessionTimeoutMs: o.sessionTimeout, heartbeatIntervalMs: o.heartbeatInterval, rebalanceTimeoutMs: o.rebalanceTimeout,
+  });
   const deadLetters: DeadLetterSink = o.deadLetterFile
     ? new NdjsonDeadLetterFile(o.deadLetterFile)
     : new KafkaDeadLetterSink({ brokers, topic: dlqTopic, log, ...security });

@@ -117,3 +117,46 @@ export function kafkaError(what: string, brokers: string[], cause: unknown): Lak
   const retryable = (cause as { retriable?: unknown })?.retriable === true;
   return new LakehouseError('IO_ERROR', `${what} failed on Kafka at ${brokers.join(', ')}: ${errorMessage(cause)}`, { retryable, cause, context: { brokers } });
 }
+
+/**
+ * kafkajs builds its cluster connections (with the client's TLS, SASL, retry and logging settings)
+ * through this private factory; its public admin has no way to send a LeaveGroup for another member.
+ */
+const CREATE_CLUSTER = 'private:Kafka:createCluster';
+
+interface KafkaJsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  findGroupCoordinator(args: { groupId: string }): Promise<{ leaveGroup(args: { groupId: string; memberId: string }): Promise<unknown> }>;
+}
+
+/**
+ * Removes `memberIds` from `groupId` with LeaveGroup requests on their behalf (members of processes that
+ * died without leaving: pipeline/kafka-group-members.ts says which, and why the broker allows it).
+ * Returns the ids removed; a member already gone (its session ended meanwhile, or another restart removed
+ * it) is not an error. Throws when kafkajs no longer has the factory this relies on, or the coordinator
+ * cannot be reached.
+ */
+export async function removeGroupMembers(kafka: Kafka, groupId: string, memberIds: readonly string[], log: Logger): Promise<string[]> {
+  const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === CREATE_CLUSTER);
+  const factory = symbol && (kafka as unknown as Record<symbol, unknown>)[symbol];
+  if (typeof factory !== 'function') throw new Error(`this kafkajs version has no ${CREATE_CLUSTER}, so members of other processes cannot be removed`);
+  const cluster = (factory as (opts: object) => KafkaJsCluster)({});
+  await cluster.connect();
+  try {
+    const coordinator = await cluster.findGroupCoordinator({ groupId });
+    const removed: string[] = [];
+    for (const memberId of memberIds) {
+      try {
+        await coordinator.leaveGroup({ groupId, memberId });
+        removed.push(memberId);
+      } catch (e) {
+        if ((e as { type?: string }).type !== 'UNKNOWN_MEMBER_ID') throw e;
+        log.debug('group member already gone', { memberId, error: errorMessage(e) });
+      }
+    }
+    return removed;
+  } finally {
+    await cluster.disconnect().catch(() => {});
+  }
+}

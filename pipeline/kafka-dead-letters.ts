@@ -1,4 +1,4 @@
-import { type Admin, type ConfigResourceTypes, type Message, type Producer, Partitioners } from 'kafkajs';
+import kafkajs, { type Admin, type Message, type Producer, Partitioners } from 'kafkajs';
 import { LakehouseError } from '../core/errors.ts';
 import type { DeadLetter, DeadLetterSink } from './dead-letters.ts';
 import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
@@ -88,14 +88,14 @@ export function fitMessage(m: Message, limit: number): Message {
 }
 
 /**
- * Kafka's config resource type for a topic (kafkajs `ConfigResourceTypes.TOPIC`). kafkajs is CommonJS and
- * Node's ESM loader cannot see that enum as a named export, so the compiled CLI would not load.
+ * Through the default export: Node's ESM loader finds only the names kafkajs lists before its first
+ * `a: b.c` export entry, so `import { ConfigResourceTypes }` fails outside a bundler (tsx, dist/).
  */
-const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+const CONFIG_RESOURCE_TYPES = kafkajs.ConfigResourceTypes;
 
 /** The topic's `max.message.bytes`, or undefined when the broker does not say (no describe rights). */
 async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number | undefined> {
-  const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }] });
+  const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: CONFIG_RESOURCE_TYPES.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
   const value = res.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue;
   const n = Number(value);
   return Number.isSafeInteger(n) && n > BATCH_OVERHEAD_BYTES ? n : undefined;

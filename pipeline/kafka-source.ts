@@ -1,6 +1,7 @@
-import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
-import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
+import { DEFAULT_CLIENT_ID, type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, removeGroupMembers, validateBrokers } from './kafka-client.ts';
+import { type GroupTimings, type MemberIdentity, deadEarlierRuns, groupTimings, memberClientId, thisHost } from './kafka-group-members.ts';
 import { missingTopicError, validateTopicName } from './kafka-topics.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { parsePositionKey } from './offsets.ts';
@@ -12,7 +13,8 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  * The table is the truth, Kafka's group offsets are a copy (they are committed only after the
  * table commit that records the same positions landed):
  * - On start and after every rebalance each assigned partition is sought to the position recorded in the
- *   table: `resume` at start, `positionsFor()` after a rebalance. A partition the table has no position
+ *   table: `positionsFor()` when given (asked at each assignment), else what start()'s `resume` and our
+ *   commits say. A partition the table has no position
  *   for starts at the group's committed offset, else earliest (`fromBeginning`, the default) or latest.
  * - kafkajs never commits by itself (autoCommit off); `commit()` copies positions to the group only after
  *   the Iceberg commit holding them landed, and only for partitions this member owns *and* read in the
@@ -35,9 +37,10 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   /** Where a partition starts when neither the table nor the group has an offset for it; default true (earliest). */
   fromBeginning?: boolean;
   /**
-   * The table's current positions, asked after every rebalance so the seek uses the latest table state.
-   * Without it, the positions given to start() and since committed are used, raised to the group's
-   * committed offsets (another member may have moved a partition on since we started).
+   * The table's current positions, asked after every assignment (the first one too) so the seek uses the
+   * latest table state. Without it, the positions given to start() and since committed are used, raised
+   * after a rebalance to the group's committed offsets (another member may have moved a partition on since
+   * we started).
    */
   positionsFor?: () => Promise<Positions>;
   /** Called after each (re)assignment has been sought: drop buffered, uncommitted records of earlier generations. */
@@ -45,9 +48,23 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   /** Queue bound: records (default 20 000) and bytes of keys and values (default 32 MiB). */
   maxQueuedRecords?: number;
   maxQueuedBytes?: number;
-  /** Group session timeout (default 30 000 ms) and heartbeat interval (default 3000 ms), as in kafkajs. */
+  /**
+   * Group session timeout: a member that sends no heartbeat for this long is dropped and its partitions
+   * move (default 10 000 ms; the broker allows group.min.session.timeout.ms..group.max.session.timeout.ms,
+   * 6 s..30 min by default). The heartbeat interval (default 1000 ms) must be at most a third of it, so a
+   * member survives two lost heartbeats. A restart on the same host does not wait for the session of its
+   * killed predecessor (see pipeline/kafka-group-members.ts); other instances take a dead member's
+   * partitions after it.
+   */
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * How long a rebalance waits for the known members to join again (default 60 000 ms, kafkajs'). A live
+   * member rejoins within about a heartbeat; one that does not (its event loop blocked) is dropped and
+   * joins afterwards, which costs another rebalance. A member that died without leaving holds a
+   * rebalance up to the end of its session or this, whichever comes first. At least three heartbeats.
+   */
+  rebalanceTimeoutMs?: number;
   /** Longest a fetch waits for data; also the delay before a paused consumer notices resume(). Default 500 ms. */
   maxWaitTimeMs?: number;
   /** How long start() waits for the first partition assignment; default 60 000 ms. */
@@ -118,6 +135,9 @@ class KafkaJsSource implements KafkaSource {
   private readonly maxRecords: number;
   private readonly maxBytes: number;
   private readonly startTimeoutMs: number;
+  private readonly timings: GroupTimings;
+  private readonly identity: MemberIdentity;
+  private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
 
@@ -143,6 +163,7 @@ class KafkaJsSource implements KafkaSource {
   private consumerRunning = false;
   private wakers = new Set<() => void>();
   private joined?: { resolve: () => void; reject: (e: unknown) => void };
+  private closing?: Promise<void>;
 
   constructor(opts: KafkaSourceOptions) {
     this.opts = opts;
@@ -157,12 +178,16 @@ class KafkaJsSource implements KafkaSource {
     this.maxRecords = positiveInteger(opts.maxQueuedRecords, 20_000, 'maxQueuedRecords');
     this.maxBytes = positiveInteger(opts.maxQueuedBytes, 32 << 20, 'maxQueuedBytes');
     this.startTimeoutMs = positiveInteger(opts.startTimeoutMs, 60_000, 'startTimeoutMs');
-    const kafka = createKafkaClient({ ...opts, log: this.log });
-    this.admin = kafka.admin();
-    this.consumer = kafka.consumer({
+    this.timings = groupTimings(opts);
+    // The member's client id names this host and process, so a later run can tell it died (kafka-group-members.ts).
+    this.identity = memberClientId(opts.clientId ?? DEFAULT_CLIENT_ID);
+    this.kafka = createKafkaClient({ ...opts, clientId: this.identity.clientId, log: this.log });
+    this.admin = this.kafka.admin();
+    this.consumer = this.kafka.consumer({
       groupId: this.group,
-      sessionTimeout: positiveInteger(opts.sessionTimeoutMs, 30_000, 'sessionTimeoutMs'),
-      heartbeatInterval: positiveInteger(opts.heartbeatIntervalMs, 3000, 'heartbeatIntervalMs'),
+      sessionTimeout: this.timings.sessionTimeoutMs,
+      heartbeatInterval: this.timings.heartbeatIntervalMs,
+      rebalanceTimeout: this.timings.rebalanceTimeoutMs,
       maxWaitTimeInMs: positiveInteger(opts.maxWaitTimeMs, 500, 'maxWaitTimeMs'),
       // A misspelt topic must fail, not be created with the broker's defaults.
       allowAutoTopicCreation: false,
@@ -204,6 +229,7 @@ class KafkaJsSource implements KafkaSource {
       throw kafkaError('Listing topics', this.brokers, e);
     });
     if (!topics.includes(this.topic)) throw missingTopicError(this.topic, this.brokers);
+    await this.removeDeadEarlierRuns();
 
     const joined = new Promise<void>((resolve, reject) => {
       this.joined = { resolve, reject };
@@ -216,7 +242,7 @@ class KafkaJsSource implements KafkaSource {
     // commits must wait for the new assignment.
     this.consumer.on(this.consumer.events.REBALANCING, () => this.revokeAll('rebalancing'));
     this.consumer.on(this.consumer.events.CRASH, (e) => {
-      const error = kafkaError('Consuming', this.brokers, e.payload.error);
+      const error = this.sessionTimeoutRefused(e.payload.error) ?? kafkaError('Consuming', this.brokers, e.payload.error);
       // kafkajs silently drops commits while its runner is down: own nothing until it has rejoined.
       this.revokeAll('consumer crashed');
       if (e.payload.restart) {
@@ -244,6 +270,9 @@ class KafkaJsSource implements KafkaSource {
     } catch (e) {
       throw kafkaError(`Joining group ${this.group} on topic ${this.topic}`, this.brokers, e);
     }
+    // A crash kafkajs does not restart from (the broker refused the join) can come before run() returns,
+    // and leaves the consumer unusable: say why instead of failing at the next call into it.
+    if (this.failure) throw this.failure;
     this.applyPause();
 
     let timer: NodeJS.Timeout | undefined;
@@ -260,6 +289,38 @@ class KafkaJsSource implements KafkaSource {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Before joining: removes the members of the group that are earlier runs of this host killed without
+   * leaving, so the join does not wait for their sessions to end. Best effort: when it fails, the join
+   * just waits as it would have.
+   */
+  private async removeDeadEarlierRuns(): Promise<void> {
+    try {
+      const { groups } = await this.admin.describeGroups([this.group]);
+      const dead = deadEarlierRuns(groups[0]?.members ?? [], thisHost());
+      if (dead.length === 0) return;
+      const removed = await removeGroupMembers(this.kafka, this.group, dead.map((m) => m.memberId), this.log);
+      this.log.info('removed group members of earlier runs on this host that ended without leaving the group', {
+        members: dead.filter((m) => removed.includes(m.memberId)).map((m) => ({ memberId: m.memberId, clientId: m.clientId })),
+      });
+    } catch (e) {
+      this.log.warn('could not look for group members of earlier runs on this host; joining may wait for their session timeout', {
+        sessionTimeoutMs: this.timings.sessionTimeoutMs, error: errorMessage(e),
+      });
+    }
+  }
+
+  /** The broker's refusal of our session timeout as a sentence naming the setting; undefined for other errors. */
+  private sessionTimeoutRefused(e: unknown): LakehouseError | undefined {
+    if ((e as { type?: string })?.type !== 'INVALID_SESSION_TIMEOUT') return undefined;
+    return new LakehouseError(
+      'INVALID_CONFIG',
+      `Kafka at ${this.brokers.join(', ')} refused the session timeout of ${this.timings.sessionTimeoutMs} ms (sessionTimeoutMs, --session-timeout) for group ${this.group}: ` +
+        'it must lie within the broker\'s group.min.session.timeout.ms and group.max.session.timeout.ms (6 s and 30 min unless the broker sets them otherwise).',
+      { cause: e, context: { brokers: this.brokers } },
+    );
   }
 
   /**
@@ -301,9 +362,12 @@ class KafkaJsSource implements KafkaSource {
   }
 
   private async seekAssigned(token: number, generation: number, partitions: number[]): Promise<void> {
-    const positions = generation === 1
-      ? new Map(this.known)
-      : this.opts.positionsFor ? await this.opts.positionsFor() : await this.knownOrCommitted();
+    // The first assignment too asks the table when it can: joining may take seconds, and in a group of
+    // several instances another member may have committed a partition past start()'s positions by the time
+    // it is ours (seeking there would re-read records already in the table, and the commit would be fenced).
+    const positions = this.opts.positionsFor
+      ? await this.opts.positionsFor()
+      : generation === 1 ? new Map(this.known) : await this.knownOrCommitted();
     // Revoked, reassigned or closed while we waited: seeking now could move partitions we do not own.
     if (token !== this.assignmentChanges || this.state === 'closed') return;
     const sought: Positions = new Map();
@@ -497,8 +561,12 @@ class KafkaJsSource implements KafkaSource {
     return this.lag();
   }
 
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
+  /** Every call waits for the one disconnect: a caller about to exit must not exit before the group was left. */
+  close(): Promise<void> {
+    return (this.closing ??= this.disconnect());
+  }
+
+  private async disconnect(): Promise<void> {
     this.state = 'closed';
     this.wake();
     this.dropQueue();
@@ -507,6 +575,7 @@ class KafkaJsSource implements KafkaSource {
     // session timeout.
     await this.consumer.disconnect().catch((e) => this.log.warn('Kafka consumer disconnect failed', { error: errorMessage(e) }));
     await this.admin.disconnect().catch(() => {});
+    this.identity.release();
     this.consumerRunning = false;
   }
 

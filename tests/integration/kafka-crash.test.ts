@@ -23,8 +23,10 @@ import type { WorkerConfig } from '../support/ingest-crash-worker.ts';
  * The crash test: while generated events are produced to a real Kafka topic, the ingest
  * process (tests/support/ingest-crash-worker.ts, the wiring of `lakehouse ingest --source kafka`) is
  * killed with SIGKILL again and again and restarted each time: at random moments, and once at every
- * named point inside a flush (pipeline/crash-points.ts, through LAKEHOUSE_CRASH_AT). A last clean run
- * drains the topic. Then PyIceberg reads the table, and it must hold every valid event produced.
+ * named point inside a flush (pipeline/crash-points.ts, through LAKEHOUSE_CRASH_AT). Every run joins
+ * the same consumer group, so each restart finds its killed predecessor still a member and removes it
+ * (pipeline/kafka-group-members.ts), and often finds group offsets behind the table's (a kill at
+ * flush.table-committed), where the table's positions must win. A last clean run drains the topic. Then PyIceberg reads the table, and it must hold every valid event produced.
  *
  * Exactly once, precisely: the producer sends some byte-for-byte duplicate messages, as retrying apps
  * do. A copy is dropped when its first copy is in the same flush or in an earlier committed snapshot
@@ -66,14 +68,6 @@ const RANDOM_KILLS = 16;
 const RANDOM_DELAY_MS = { min: 300, max: 3500 };
 /** A named point is reached within a few flushes; this only bounds a run that never gets there. */
 const NAMED_CRASH_TIMEOUT_MS = 45_000;
-/**
- * Kafka consumer groups the runs rotate through (the table group stays one): a member killed with -9
- * stays in its Kafka group until its session times out (6 s), and a restart in the same group waits
- * for that. Rotating keeps restarts quick while each group still sees restarts whose committed Kafka
- * offsets lag the table (a kill at flush.table-committed), where the table's positions must win.
- */
-const KAFKA_GROUPS = 3;
-
 const unique = (what: string) => `lakehouse-crash-${what}-${randomBytes(4).toString('hex')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -222,11 +216,11 @@ describe('Kafka ingest under kill -9', () => {
     const id = { namespace: [namespace], name: 'campaign_events' };
     const table = new Table(wh.catalog, await wh.catalog.createTable(id, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
     const group = unique('group');
-    const config = (run: number): WorkerConfig => ({
-      brokers, topic, dlqTopic, group, kafkaGroup: `${group}.k${run % KAFKA_GROUPS}`,
+    const config: WorkerConfig = {
+      brokers, topic, dlqTopic, group,
       catalogUri: wh.catalogUri, warehouse: wh.warehouse, table: `${namespace}.campaign_events`,
       flushRows: FLUSH_ROWS, flushIntervalMs: FLUSH_INTERVAL_MS,
-    });
+    };
     const failure = (what: string, r: RunResult) =>
       `${what} (seed ${seed}): exit code ${r.code}, signal ${r.signal}, crash point ${r.crashedAt}. Last log lines:\n${r.logTail.join('\n')}`;
 
@@ -245,14 +239,14 @@ describe('Kafka ingest under kill -9', () => {
       await until('the first burst in the topic', async () => [...(await highWatermarks(admin, topic)).values()].some((h) => h > 0n), 20_000);
       for (const [run, how] of schedule.entries()) {
         if (how === 'random') {
-          const w = startWorker(config(run));
+          const w = startWorker(config);
           await Promise.race([w.done, sleep(RANDOM_DELAY_MS.min + rnd() * (RANDOM_DELAY_MS.max - RANDOM_DELAY_MS.min))]);
           if (w.exited()) throw new Error(failure(`run ${run} exited by itself before its random kill`, await w.done));
           w.child.kill('SIGKILL');
           const r = await w.done;
           expect(r.signal, failure(`run ${run}`, r)).toBe('SIGKILL');
         } else {
-          const w = startWorker(config(run), how);
+          const w = startWorker(config, how);
           const r = await Promise.race([w.done, sleep(NAMED_CRASH_TIMEOUT_MS).then(() => null)]);
           if (r === null) {
             w.child.kill('SIGKILL');
@@ -271,7 +265,7 @@ describe('Kafka ingest under kill -9', () => {
 
     // A clean run drains the topic, then stops gracefully (SIGTERM: flush, commit, exit 0).
     const high = await highWatermarks(admin, topic);
-    const last = startWorker(config(schedule.length));
+    const last = startWorker(config);
     let lastFailure: RunResult | null = null;
     void last.done.then((r) => { lastFailure = r; });
     await until('the clean run to record every partition\'s high watermark', async () => {

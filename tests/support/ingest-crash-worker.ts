@@ -25,14 +25,8 @@ export interface WorkerConfig {
   brokers: string[];
   topic: string;
   dlqTopic: string;
-  /** The group whose positions the table records (`lakehouse.offsets.<group>`). */
+  /** The Kafka consumer group, whose positions the table records (`lakehouse.offsets.<group>`). */
   group: string;
-  /**
-   * Kafka's consumer group; `lakehouse ingest` uses `group` for both. The crash test rotates it, because a
-   * member killed with -9 stays in its Kafka group until its session times out (at least 6 s, the broker's
-   * group.min.session.timeout.ms) and a restart in that group waits for it.
-   */
-  kafkaGroup: string;
   /** SQLAlchemy-style SQLite URI and warehouse, as tests/interop/helpers.ts openWarehouse gives them. */
   catalogUri: string;
   warehouse: string;
@@ -78,7 +72,7 @@ try {
   const table = new Table(catalog, await catalog.loadTable(parseIdentifier(config.table)));
   let ingestor: Ingestor | undefined;
   const source = createKafkaSource({
-    brokers: config.brokers, topic: config.topic, group: config.kafkaGroup, log,
+    brokers: config.brokers, topic: config.topic, group: config.group, log,
     // The broker's minimum session; heartbeats often enough that a live member is never evicted.
     sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500, maxWaitTimeMs: 100,
     positionsFor: () => ingestor!.positionsFor(),

@@ -145,6 +145,19 @@ describe('lakehouse CLI', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--dedup-horizon must be a duration with a unit such as 5s/);
   });
+
+  it('ingest --source kafka refuses group timings that would drop live members before connecting, naming the flags', async () => {
+    // An unreachable broker: the sentence must come from the flags, before any connection is tried.
+    const h = await run('ingest', '--source', 'kafka', '--brokers', '127.0.0.1:1', '--session-timeout', '6s', '--heartbeat-interval', '3s');
+    expect(h.code).toBe(2);
+    expect(h.stderr).toMatch(/^error: Kafka heartbeat interval 3000 ms \(heartbeatIntervalMs, --heartbeat-interval\) must be at most a third of the session timeout 6000 ms \(sessionTimeoutMs, --session-timeout\)/);
+    const r = await run('ingest', '--source', 'kafka', '--brokers', '127.0.0.1:1', '--rebalance-timeout', '2s');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/rebalance timeout 2000 ms \(rebalanceTimeoutMs, --rebalance-timeout\) must be at least three heartbeat intervals/);
+    const d = await run('ingest', '--source', 'kafka', '--session-timeout', 'soon');
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/--session-timeout must be a duration with a unit such as 5s/);
+  });
 });
 
 describe('lakehouse namespaces', () => {
