@@ -24,6 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createKafkaClient } from '../pipeline/kafka-client.ts';
+import { groupTimings } from '../pipeline/kafka-group-members.ts';
 import { createKafkaSource } from '../pipeline/kafka-source.ts';
 
 export type ConsumeClient = 'kafkajs' | 'source' | 'platformatic';
@@ -62,8 +63,10 @@ const group = (client: string) => `lakehouse-bench-consume-${client}-${randomByt
 
 async function kafkajs(brokers: string[], topic: string, count: number): Promise<ConsumeResult> {
   const started = performance.now();
+  const timings = groupTimings({});
   const consumer = createKafkaClient({ brokers, clientId: 'lakehouse-bench' }).consumer({
-    groupId: group('kafkajs'), sessionTimeout: 30_000, heartbeatInterval: 3000, maxWaitTimeInMs: 500, allowAutoTopicCreation: false,
+    groupId: group('kafkajs'), sessionTimeout: timings.sessionTimeoutMs, heartbeatInterval: timings.heartbeatIntervalMs,
+    rebalanceTimeout: timings.rebalanceTimeoutMs, maxWaitTimeInMs: 500, allowAutoTopicCreation: false,
   });
   let w: Window | undefined;
   consumer.on(consumer.events.GROUP_JOIN, () => { w ??= mark(); });

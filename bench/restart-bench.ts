@@ -2,13 +2,14 @@
  * `make bench`, restart half: how long `lakehouse ingest --source kafka` takes from a restart to its
  * first commit, while events flow. Not a test: nothing here asserts a timing. Prints a Markdown table.
  *
- *   RESTARTS=5 RATE=2000 node --import tsx bench/restart-bench.ts
+ *   RESTARTS=5 RESTART_RATE=2000 EXTRA_FLAGS="--session-timeout 30s" node --import tsx bench/restart-bench.ts
  *
  * Broker: as bench/ingest-bench.ts finds it (loopback only). Every topic, group and table is new and
  * the topics are deleted at the end. Each child is the real CLI (bin/lakehouse: dist/ when built and
- * current, else the sources through tsx) on a SQLite catalog (the cold start creates the table), with --flush-interval 1s so the first
- * commit follows the first records by about a second, and --from-latest so a new group starts at the
- * end of the topic instead of at its backlog. A producer sends RATE events/s throughout.
+ * current, else the sources through tsx) on a SQLite catalog (the cold start creates the table), with
+ * --flush-interval 1s so the first commit follows the first records by about a second, --from-latest so
+ * a new group starts at the end of the topic instead of at its backlog, and EXTRA_FLAGS. A producer
+ * sends RESTART_RATE events/s throughout.
  *
  * Per round (a fresh group and table each, RESTARTS rounds, medians reported):
  * - cold start: spawn -> first commit (a group nobody was ever a member of: the reference);
@@ -18,7 +19,8 @@
  * - one of two instances killed with -9 and restarted: SIGKILL -> first commit of the restarted one,
  *   while the other instance keeps its group membership.
  * "first commit" is the child's `committed` log line (written after the Iceberg commit landed);
- * "assigned" is its `Kafka partitions sought to table positions` line.
+ * "assigned" is its `Kafka partitions sought to table positions` line. A child whose commit is fenced
+ * is restarted at once, as a supervisor would, and the count is reported.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -165,8 +167,9 @@ interface Round {
   killAssignMs: number;
   termMs: number;
   pairKillMs: number;
-  /** Fenced runs restarted (see Instance). */
+  /** Fenced runs restarted (see Instance): in the whole round, and while the restarted instance of the pair came back. */
   fenced: number;
+  pairFenced: number;
 }
 
 async function round(base: Omit<ChildSettings, 'group' | 'table'>, i: number, id: string): Promise<Round> {
@@ -189,18 +192,20 @@ async function round(base: Omit<ChildSettings, 'group' | 'table'>, i: number, id
   await two.moreCommits(2);
   await one.moreCommits(2);
   const pairKilledAt = performance.now();
+  const fencedBefore = one.fenced + two.fenced;
   await one.stop('SIGKILL');
   one.spawn();
   const pairKillMs = (await one.commitAfter('restart of one of two after kill -9', pairKilledAt)) - pairKilledAt;
+  const pairFenced = one.fenced + two.fenced - fencedBefore;
   await Promise.all([one.stop('SIGTERM'), two.stop('SIGTERM')]);
-  return { coldMs, killMs, killAssignMs, termMs, pairKillMs, fenced: one.fenced + two.fenced };
+  return { coldMs, killMs, killAssignMs, termMs, pairKillMs, fenced: one.fenced + two.fenced, pairFenced };
 }
 
 async function main(): Promise<void> {
   const RESTARTS = Number(process.env.RESTARTS ?? 5);
-  const RATE = Number(process.env.RATE ?? 2000);
+  const RATE = Number(process.env.RESTART_RATE ?? 2000);
   const extra = (process.env.EXTRA_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  for (const [k, v] of Object.entries({ RESTARTS, RATE })) {
+  for (const [k, v] of Object.entries({ RESTARTS, RESTART_RATE: RATE })) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`${k} must be a positive whole number, got ${process.env[k]}`);
   }
   const brokers = benchBrokers();
@@ -235,7 +240,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < RESTARTS; i++) {
       phase(`round ${i + 1} of ${RESTARTS}: cold start, kill -9 + restart, SIGTERM + restart, one of two killed + restarted`);
       const r = await round({ brokers, topic, dlqTopic, dir, extra }, i, id);
-      phase(`  cold ${(r.coldMs / 1000).toFixed(2)} s, after kill -9 ${(r.killMs / 1000).toFixed(2)} s (assigned ${(r.killAssignMs / 1000).toFixed(2)} s), after SIGTERM ${(r.termMs / 1000).toFixed(2)} s, one of two after kill -9 ${(r.pairKillMs / 1000).toFixed(2)} s; fenced runs restarted: ${r.fenced}`);
+      phase(`  cold ${(r.coldMs / 1000).toFixed(2)} s, after kill -9 ${(r.killMs / 1000).toFixed(2)} s (assigned ${(r.killAssignMs / 1000).toFixed(2)} s), after SIGTERM ${(r.termMs / 1000).toFixed(2)} s, one of two after kill -9 ${(r.pairKillMs / 1000).toFixed(2)} s; fenced runs restarted: ${r.fenced} (${r.pairFenced} before that restart's first commit)`);
       rounds.push(r);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]!;
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
     row('kill -9, restarted at once: to partitions assigned', (r) => r.killAssignMs);
     row('SIGTERM (exit), restarted', (r) => r.termMs);
     row('kill -9 of one of two instances, restarted', (r) => r.pairKillMs);
-    console.log(`\nfenced runs restarted (a member joining while another's flush was in flight): ${rounds.map((r) => r.fenced).join(', ')}`);
+    console.log(`\nfenced runs restarted per round (a member that joins while another's flush is in flight): ${rounds.map((r) => `${r.fenced} (${r.pairFenced} before the pair restart's first commit)`).join(', ')}`);
   } finally {
     producing = false;
     for (const child of running) child.kill('SIGKILL');

@@ -165,9 +165,13 @@ async function runIngest({ table, metrics, log, options: o, ioProperties }: RunI
     return await ingestor.run(controller.signal);
   } finally {
     if (lagTimer) clearInterval(lagTimer);
-    removeExitPaths();
-    await source.close().catch((e) => log.warn('closing the source failed', { error: e }));
-    await deadLetters.close();
+    try {
+      await source.close().catch((e) => log.warn('closing the source failed', { error: e }));
+      await deadLetters.close();
+    } finally {
+      // Only now: a second signal while the source closes still exits at once, after the same close.
+      removeExitPaths();
+    }
   }
 }
 

@@ -14,8 +14,10 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  * table commit that records the same positions landed):
  * - On start and after every rebalance each assigned partition is sought to the position recorded in the
  *   table: `positionsFor()` when given (asked at each assignment), else what start()'s `resume` and our
- *   commits say. A partition the table has no position
- *   for starts at the group's committed offset, else earliest (`fromBeginning`, the default) or latest.
+ *   commits say. A partition the table has no position for starts at the group's committed offset, else
+ *   earliest (`fromBeginning`, the default) or latest.
+ * - Before it joins, members of the group that are earlier runs of this host killed without leaving are
+ *   removed, so a restart does not wait for their session timeout (pipeline/kafka-group-members.ts).
  * - kafkajs never commits by itself (autoCommit off); `commit()` copies positions to the group only after
  *   the Iceberg commit holding them landed, and only for partitions this member owns *and* read in the
  *   current generation. A zombie whose partitions moved (or were taken back and re-sought) skips its
