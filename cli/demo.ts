@@ -91,7 +91,9 @@ export function demoCommand(): Command {
         const n = (x: number) => x.toLocaleString('en-US');
         process.stdout.write(`
 Done: consumed ${n(stats.consumed)} messages in ${seconds.toFixed(1)} s (${n(summary.eventsPerSecond)} messages/s):
-  ${n(stats.written)} written, ${n(stats.deadLettered)} dead-lettered (${files.deadLetters}), ${n(stats.duplicates)} duplicates dropped.
+  ${n(stats.written)} written, ${n(stats.deadLettered)} dead-lettered (${files.deadLetters}), ${n(stats.duplicates)} duplicates dropped.${stats.written === 0 && stats.duplicates > 0 ? `
+  (Every event_id was already in the table: the same seed generates the same events, and ingest stores each
+  event_id once. Run with --seed ${o.seed + 1} for new events, or delete ./warehouse to start over.)` : ''}
 ${summary.table} now holds ${n(summary.totalRecords)} rows in ${summary.totalDataFiles} Parquet files over ${summary.snapshots} snapshots.
 ${summary.metrics.table}: ${metrics.mode} run, ${n(metrics.windowsRecomputed)} windows recomputed, ${n(metrics.rowsWritten)} rows written in ${metrics.seconds.toFixed(1)} s.
 

@@ -49,6 +49,13 @@ describe('lakehouse CLI', () => {
     for (const f of files.files) expect(f.partition).toMatch(/event_type=click$/);
   });
 
+  it('demo run again with the same seed stores nothing twice and says why', async () => {
+    const again = await run('demo', '--events', '3000', '--batch-size', '1000');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/ 0 written, .* dead-lettered .*, [\d,]+ duplicates dropped\./);
+    expect(again.stdout).toMatch(/Every event_id was already in the table: the same seed generates the same events[\s\S]*--seed 43/);
+  });
+
   it('every command has --help that shows an example or its options', async () => {
     for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['demo', '--help'], ['ingest', '--help'], ['produce', '--help'], ['metrics', '--help'], ['metrics', 'run', '--help'], ['metrics', 'rebuild', '--help'], ['metrics', 'report', '--help']]) {
       const r = await run(...args);
