@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Table, ancestorsOf, currentSnapshot } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { CRASH_AT_ENV, FLUSH_CRASH_POINTS, TABLE_CRASH_POINTS } from '../../pipeline/crash-points.ts';
@@ -14,9 +13,8 @@ import { ensureTopics } from '../../pipeline/kafka-topics.ts';
 import { CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, decodePositions, offsetsKey, recordedPositions } from '../../pipeline/offsets.ts';
 import { positionKey } from '../../pipeline/source.ts';
 import { canonicalRow } from '../interop/canonical.ts';
-import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
-import { deleteTopicsAndDisconnect, highWatermarks, requireKafkaBrokers, until } from '../support/kafka-test-kit.ts';
-import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/readers.ts';
+import { highWatermarks, requireKafkaBrokers, until, useKafkaTestEnv } from '../support/kafka-test-kit.ts';
+import { readWithPyIceberg } from '../interop/readers.ts';
 import type { WorkerConfig } from '../support/ingest-crash-worker.ts';
 
 /**
@@ -72,25 +70,7 @@ const unique = (what: string) => `lakehouse-crash-${what}-${randomBytes(4).toStr
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-let kafka: Kafka;
-let admin: Admin;
-let wh: Warehouse;
-const topicsMade: string[] = [];
-const running = new Set<ChildProcess>();
-
-beforeAll(async () => {
-  kafka = new Kafka({ clientId: 'lakehouse-crash-test', brokers, logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  wh = await openWarehouse('kafka-crash');
-  await ensureVenv();
-}, VENV_TIMEOUT_MS);
-
-afterAll(async () => {
-  for (const child of running) child.kill('SIGKILL');
-  await deleteTopicsAndDisconnect(admin, topicsMade);
-  await wh?.close();
-});
+const kit = useKafkaTestEnv('kafka-crash', 'lakehouse-crash-test');
 
 interface RunResult {
   code: number | null;
@@ -113,7 +93,7 @@ function startWorker(config: WorkerConfig, crashAt?: string): Worker {
   delete env[CRASH_AT_ENV];
   if (crashAt) env[CRASH_AT_ENV] = crashAt;
   const child = spawn(process.execPath, ['--no-warnings', '--import', TSX, WORKER, JSON.stringify(config)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
+  kit.running.add(child);
   let stdout = '';
   let partial = '';
   const logTail: string[] = [];
@@ -134,7 +114,7 @@ function startWorker(config: WorkerConfig, crashAt?: string): Worker {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       exited = true;
-      running.delete(child);
+      kit.running.delete(child);
       if (partial) logTail.push(partial.slice(0, 600));
       resolve({ code, signal, crashedAt, stdout, logTail });
     });
@@ -151,11 +131,11 @@ interface TopicRecord {
 
 /** Every record of a topic up to its current high watermarks, read with a plain kafkajs consumer. */
 async function readTopic(topic: string): Promise<TopicRecord[]> {
-  const high = await highWatermarks(admin, topic);
+  const high = await highWatermarks(kit.admin, topic);
   const total = [...high.values()].reduce((a, b) => a + Number(b), 0);
   const out: TopicRecord[] = [];
   if (total === 0) return out;
-  const consumer = kafka.consumer({ groupId: unique('reader'), maxWaitTimeInMs: 200 });
+  const consumer = kit.kafka.consumer({ groupId: unique('reader'), maxWaitTimeInMs: 200 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -206,19 +186,19 @@ describe('Kafka ingest under kill -9', () => {
     const rnd = seededRandom(seed);
     const topic = unique('events');
     const dlqTopic = unique('dlq');
-    topicsMade.push(topic, dlqTopic);
+    kit.topicsMade.push(topic, dlqTopic);
     await ensureTopics(brokers, [
       { topic, partitions: PARTITIONS, retentionMs: 3_600_000 },
       { topic: dlqTopic, partitions: 1, retentionMs: 3_600_000 },
     ]);
     const namespace = unique('ns').replace(/-/g, '_');
-    await wh.catalog.createNamespace([namespace]);
+    await kit.wh.catalog.createNamespace([namespace]);
     const id = { namespace: [namespace], name: 'campaign_events' };
-    const table = new Table(wh.catalog, await wh.catalog.createTable(id, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
+    const table = new Table(kit.wh.catalog, await kit.wh.catalog.createTable(id, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
     const group = unique('group');
     const config: WorkerConfig = {
       brokers, topic, dlqTopic, group,
-      catalogUri: wh.catalogUri, warehouse: wh.warehouse, table: `${namespace}.campaign_events`,
+      catalogUri: kit.wh.catalogUri, warehouse: kit.wh.warehouse, table: `${namespace}.campaign_events`,
       flushRows: FLUSH_ROWS, flushIntervalMs: FLUSH_INTERVAL_MS,
     };
     const failure = (what: string, r: RunResult) =>
@@ -236,7 +216,7 @@ describe('Kafka ingest under kill -9', () => {
     /** Per kill done: `random` or the LAKEHOUSE_CRASH_AT value. */
     const kills: string[] = [];
     try {
-      await until('the first burst in the topic', async () => [...(await highWatermarks(admin, topic)).values()].some((h) => h > 0n), 20_000);
+      await until('the first burst in the topic', async () => [...(await highWatermarks(kit.admin, topic)).values()].some((h) => h > 0n), 20_000);
       for (const [run, how] of schedule.entries()) {
         if (how === 'random') {
           const w = startWorker(config);
@@ -264,7 +244,7 @@ describe('Kafka ingest under kill -9', () => {
     expect(new Set(kills)).toEqual(new Set(['random', ...NAMED_CRASHES]));
 
     // A clean run drains the topic, then stops gracefully (SIGTERM: flush, commit, exit 0).
-    const high = await highWatermarks(admin, topic);
+    const high = await highWatermarks(kit.admin, topic);
     const last = startWorker(config);
     let lastFailure: RunResult | null = null;
     void last.done.then((r) => { lastFailure = r; });
@@ -354,7 +334,7 @@ describe('Kafka ingest under kill -9', () => {
     expect(droppedAcross).toBeGreaterThan(0);
 
     // The table as PyIceberg reads it.
-    const rows = await readWithPyIceberg({ catalogUri: wh.catalogUri, warehouse: wh.warehouse, table: `${namespace}.campaign_events` });
+    const rows = await readWithPyIceberg({ catalogUri: kit.wh.catalogUri, warehouse: kit.wh.warehouse, table: `${namespace}.campaign_events` });
     const seen = new Map<string, number>();
     for (const line of rows) {
       const row = JSON.parse(line) as Record<string, unknown>;

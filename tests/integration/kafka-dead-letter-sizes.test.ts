@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Table } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { decodeEvent, isRejection } from '../../pipeline/event-decoder.ts';
@@ -11,9 +10,8 @@ import { createKafkaSource } from '../../pipeline/kafka-source.ts';
 import { ensureTopics } from '../../pipeline/kafka-topics.ts';
 import { recordedPositions } from '../../pipeline/offsets.ts';
 import { canonicalRows } from '../interop/canonical.ts';
-import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
-import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/readers.ts';
-import { deleteTopicsAndDisconnect, highWatermarks, requireKafkaBrokers, until } from '../support/kafka-test-kit.ts';
+import { readWithPyIceberg } from '../interop/readers.ts';
+import { highWatermarks, requireKafkaBrokers, until, useKafkaTestEnv } from '../support/kafka-test-kit.ts';
 
 /**
  * A dead-letter topic created with the broker's defaults (max.message.bytes ≈ 1 MiB) must never stop the
@@ -28,28 +26,12 @@ const BIG_BYTES = 2 * 1024 * 1024;
 
 const unique = (what: string) => `lakehouse-test-${what}-${randomBytes(4).toString('hex')}`;
 
-let kafka: Kafka;
-let admin: Admin;
-let wh: Warehouse;
-const topicsMade: string[] = [];
-
-beforeAll(async () => {
-  kafka = new Kafka({ clientId: 'lakehouse-test', brokers, logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  wh = await openWarehouse('kafka-dlq-sizes');
-  await ensureVenv();
-}, VENV_TIMEOUT_MS);
-
-afterAll(async () => {
-  await deleteTopicsAndDisconnect(admin, topicsMade);
-  await wh?.close();
-});
+const kit = useKafkaTestEnv('kafka-dlq-sizes');
 
 interface Letter { value: Buffer; reason: string | undefined; truncatedFrom: string | undefined; source: string }
 
 async function readLetters(topic: string, expected: number): Promise<Letter[]> {
-  const consumer = kafka.consumer({ groupId: unique('dlq-reader'), maxWaitTimeInMs: 200, maxBytes: 16 * 1024 * 1024 });
+  const consumer = kit.kafka.consumer({ groupId: unique('dlq-reader'), maxWaitTimeInMs: 200, maxBytes: 16 * 1024 * 1024 });
   const out: Letter[] = [];
   await consumer.connect();
   try {
@@ -64,7 +46,7 @@ async function readLetters(topic: string, expected: number): Promise<Letter[]> {
       },
     });
     await until(`${expected} dead letters in ${topic}`, () => out.length >= expected, 120_000);
-    const end = (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
+    const end = (await kit.admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
     await until(`the rest of ${topic}`, () => out.length >= end);
   } finally {
     await consumer.disconnect();
@@ -76,9 +58,9 @@ describe('a dead-letter topic with the broker default size limit', () => {
   it('takes thousands of small and one huge invalid record, and ingest goes on: rows exact, letters once each', async () => {
     const topic = unique('events');
     const dlqTopic = unique('dlq');
-    topicsMade.push(topic, dlqTopic);
+    kit.topicsMade.push(topic, dlqTopic);
     // The source topic was made by someone else to take large records; the DLQ is ours, with defaults.
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }] }] });
+    await kit.admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }] }] });
     await ensureTopics(brokers, [{ topic: dlqTopic, partitions: 1, retentionMs: 3_600_000 }]);
 
     const valid = [...generateMessages({ count: 200, seed: 11, invalidRate: 0, lateRate: 0, duplicateRate: 0 })].map((m) => Buffer.from(m.value));
@@ -86,7 +68,7 @@ describe('a dead-letter topic with the broker default size limit', () => {
     const big = Buffer.alloc(BIG_BYTES, 0x7b); // 2 MiB of "{", not JSON
     // Valid events before, between and after the invalid ones, so good records sit behind bad ones.
     const values = [...valid.slice(0, 50), ...small.slice(0, 1500), big, ...valid.slice(50, 150), ...small.slice(1500), ...valid.slice(150)];
-    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    const producer = kit.kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
     try {
       for (let i = 0; i < values.length; i += 500) {
@@ -97,8 +79,8 @@ describe('a dead-letter topic with the broker default size limit', () => {
     }
 
     const tableName = unique('table').replace(/-/g, '_');
-    await wh.createTable(tableName, campaignEventsSchema, campaignEventsSpec);
-    const table = new Table(wh.catalog, await wh.catalog.loadTable({ namespace: ['interop'], name: tableName }));
+    await kit.wh.createTable(tableName, campaignEventsSchema, campaignEventsSpec);
+    const table = new Table(kit.wh.catalog, await kit.wh.catalog.loadTable({ namespace: ['interop'], name: tableName }));
     const group = unique('group');
     let ingest!: Ingestor;
     const source = createKafkaSource({
@@ -114,7 +96,7 @@ describe('a dead-letter topic with the broker default size limit', () => {
     });
     try {
       await until('every message recorded in the table', async () => {
-        const high = await highWatermarks(admin, topic);
+        const high = await highWatermarks(kit.admin, topic);
         await table.refresh();
         const recorded = recordedPositions(table.metadata, group);
         return [...high].every(([k, h]) => (recorded.get(k) ?? 0n) >= h);
@@ -131,7 +113,7 @@ describe('a dead-letter topic with the broker default size limit', () => {
       if (isRejection(d)) throw new Error(`generated valid message rejected: ${d.detail}`);
       return { ...d, processed_at: BigInt(NOW) * 1000n };
     });
-    expect(await readWithPyIceberg({ catalogUri: wh.catalogUri, warehouse: wh.warehouse, table: `interop.${tableName}` }))
+    expect(await readWithPyIceberg({ catalogUri: kit.wh.catalogUri, warehouse: kit.wh.warehouse, table: `interop.${tableName}` }))
       .toEqual(canonicalRows(campaignEventsSchema, rows));
 
     const letters = await readLetters(dlqTopic, SMALL_INVALID + 1);

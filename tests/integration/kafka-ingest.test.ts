@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LakehouseError } from '../../core/errors.ts';
 import { Table } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
@@ -14,15 +13,14 @@ import { ensureTopics } from '../../pipeline/kafka-topics.ts';
 import { OffsetsFencedError, recordedPositions } from '../../pipeline/offsets.ts';
 import { positionKey } from '../../pipeline/source.ts';
 import { canonicalRows } from '../interop/canonical.ts';
-import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
-import { deleteTopicsAndDisconnect, highWatermarks, requireKafkaBrokers, until } from '../support/kafka-test-kit.ts';
-import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/readers.ts';
+import { highWatermarks, requireKafkaBrokers, until, useKafkaTestEnv } from '../support/kafka-test-kit.ts';
+import { readWithPyIceberg } from '../interop/readers.ts';
 
 /**
  * Kafka -> Ingestor -> Iceberg end to end against the real broker (infra/services/kafka.sh): generated
  * messages produced with pipeline/kafka-producer.ts, ingested through createKafkaSource and the Kafka
  * dead-letter sink into a SqlCatalog (SQLite) table on a local warehouse, and read back independently by
- * PyIceberg. Checks go through kafkajs directly (admin for watermarks, a plain consumer for the DLQ).
+ * PyIceberg. Checks go through kafkajs directly (kit.admin for watermarks, a plain consumer for the DLQ).
  * Every test has its own topics, group and table.
  *
  * Messages are produced without duplicates, so every valid message must be in the table exactly once,
@@ -38,23 +36,7 @@ const PARTITIONS = 3;
 
 const unique = (what: string) => `lakehouse-test-${what}-${randomBytes(4).toString('hex')}`;
 
-let kafka: Kafka;
-let admin: Admin;
-let wh: Warehouse;
-const topicsMade: string[] = [];
-
-beforeAll(async () => {
-  kafka = new Kafka({ clientId: 'lakehouse-test', brokers, logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  wh = await openWarehouse('kafka-ingest');
-  await ensureVenv();
-}, VENV_TIMEOUT_MS);
-
-afterAll(async () => {
-  await deleteTopicsAndDisconnect(admin, topicsMade);
-  await wh?.close();
-});
+const kit = useKafkaTestEnv('kafka-ingest');
 
 interface Scenario {
   topic: string;
@@ -71,7 +53,7 @@ interface Scenario {
 async function scenario(seed: number): Promise<Scenario> {
   const topic = unique('events');
   const dlqTopic = unique('dlq');
-  topicsMade.push(topic, dlqTopic);
+  kit.topicsMade.push(topic, dlqTopic);
   const made = await ensureTopics(brokers, [
     { topic, partitions: PARTITIONS, retentionMs: 3_600_000 },
     { topic: dlqTopic, partitions: 1, retentionMs: 3_600_000 },
@@ -97,12 +79,12 @@ async function scenario(seed: number): Promise<Scenario> {
   expect(invalid.length).toBeGreaterThan(50);
   expect(new Set(rows.map((r) => r.event_id)).size).toBe(rows.length);
   const tableName = unique('table').replace(/-/g, '_');
-  await wh.createTable(tableName, campaignEventsSchema, campaignEventsSpec);
+  await kit.wh.createTable(tableName, campaignEventsSchema, campaignEventsSpec);
   return { topic, dlqTopic, group: unique('group'), tableName, messages, expectedRows: canonicalRows(campaignEventsSchema, rows), invalid };
 }
 
 async function loadTable(s: Scenario): Promise<Table> {
-  return new Table(wh.catalog, await wh.catalog.loadTable({ namespace: ['interop'], name: s.tableName }));
+  return new Table(kit.wh.catalog, await kit.wh.catalog.loadTable({ namespace: ['interop'], name: s.tableName }));
 }
 
 /** One ingest process: its own table handle, Kafka source and dead-letter producer. */
@@ -129,7 +111,7 @@ function startIngest(s: Scenario, over: Partial<IngestorOptions> = {}): { ingest
 
 /** True once the table's recorded positions of the group reach every partition's high watermark. */
 async function allRecorded(s: Scenario, table: Table): Promise<boolean> {
-  const high = await highWatermarks(admin, s.topic);
+  const high = await highWatermarks(kit.admin, s.topic);
   await table.refresh();
   const recorded = recordedPositions(table.metadata, s.group);
   return [...high].every(([k, h]) => (recorded.get(k) ?? 0n) >= h);
@@ -139,7 +121,7 @@ interface Letter { value: string; reason: string | undefined; source: string }
 
 /** Every message in the DLQ topic (read with a plain kafkajs consumer), once `expected` arrived and a bit more. */
 async function readDeadLetters(topic: string, expected: number): Promise<Letter[]> {
-  const consumer = kafka.consumer({ groupId: unique('dlq-reader'), maxWaitTimeInMs: 200 });
+  const consumer = kit.kafka.consumer({ groupId: unique('dlq-reader'), maxWaitTimeInMs: 200 });
   const out: Letter[] = [];
   await consumer.connect();
   try {
@@ -155,7 +137,7 @@ async function readDeadLetters(topic: string, expected: number): Promise<Letter[
       },
     });
     await until(`${expected} dead letters in ${topic}`, () => out.length >= expected);
-    const end = (await admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
+    const end = (await kit.admin.fetchTopicOffsets(topic)).reduce((n, o) => n + Number(o.high), 0);
     await until(`the rest of ${topic}`, () => out.length >= end);
   } finally {
     await consumer.disconnect();
@@ -165,7 +147,7 @@ async function readDeadLetters(topic: string, expected: number): Promise<Letter[
 
 /** The table as PyIceberg reads it equals the valid messages, each exactly once; the DLQ holds the invalid ones. */
 async function expectExactlyOnce(s: Scenario, opts: { dlqExactlyOnce: boolean }): Promise<void> {
-  const rows = await readWithPyIceberg({ catalogUri: wh.catalogUri, warehouse: wh.warehouse, table: `interop.${s.tableName}` });
+  const rows = await readWithPyIceberg({ catalogUri: kit.wh.catalogUri, warehouse: kit.wh.warehouse, table: `interop.${s.tableName}` });
   expect(rows.length).toBe(s.expectedRows.length);
   expect(rows).toEqual(s.expectedRows);
 
@@ -198,13 +180,13 @@ describe('Kafka ingest end to end', () => {
     expect(stats.duplicates).toBe(0);
     expect(stats.consumed).toBe(stats.written + stats.deadLettered);
     expect(stats.commits).toBeGreaterThan(1);
-    expect(stats.positions).toEqual(await highWatermarks(admin, s.topic));
+    expect(stats.positions).toEqual(await highWatermarks(kit.admin, s.topic));
     const byReason: Record<string, number> = {};
     for (const m of s.invalid) byReason[m.reason!] = (byReason[m.reason!] ?? 0) + 1;
     expect(stats.deadLetteredByReason).toEqual(byReason);
 
     // The group's committed offsets are a copy of the table's positions.
-    const [committed] = await admin.fetchOffsets({ groupId: s.group, topics: [s.topic] });
+    const [committed] = await kit.admin.fetchOffsets({ groupId: s.group, topics: [s.topic] });
     expect(new Map(committed!.partitions.map((p) => [positionKey(s.topic, p.partition), BigInt(p.offset)]))).toEqual(stats.positions);
 
     await expectExactlyOnce(s, { dlqExactlyOnce: true });
@@ -234,7 +216,7 @@ describe('Kafka ingest end to end', () => {
     await expectExactlyOnce(s, { dlqExactlyOnce: true });
   });
 
-  it('copies re-sent after their first copy was committed are dropped, by the running process and by a restarted one', async () => {
+  it('copies re-sent after their first copy was committed are dropped, by the kit.running process and by a restarted one', async () => {
     const s = await scenario(404);
     const table = await loadTable(s);
     const valid = s.messages.filter((m) => m.kind !== 'invalid');
@@ -313,7 +295,7 @@ describe('Kafka ingest end to end', () => {
     // A fenced run throws away its counts; without one, the runs' counts add up.
     if (fenced.length === 0) expect(stats.reduce((n, x) => n + x.written, 0)).toBe(s.expectedRows.length);
     await table.refresh();
-    expect(recordedPositions(table.metadata, s.group)).toEqual(await highWatermarks(admin, s.topic));
+    expect(recordedPositions(table.metadata, s.group)).toEqual(await highWatermarks(kit.admin, s.topic));
 
     await expectExactlyOnce(s, { dlqExactlyOnce: false });
   });

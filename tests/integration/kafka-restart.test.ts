@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Table } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { decodeEvent, isRejection } from '../../pipeline/event-decoder.ts';
@@ -10,9 +9,8 @@ import { type GeneratedMessage, generateMessages } from '../../pipeline/event-ge
 import { produceMessages } from '../../pipeline/kafka-producer.ts';
 import { ensureTopics } from '../../pipeline/kafka-topics.ts';
 import { recordedPositions } from '../../pipeline/offsets.ts';
-import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
-import { VENV_TIMEOUT_MS, ensureVenv, readWithPyIceberg } from '../interop/readers.ts';
-import { deleteTopicsAndDisconnect, highWatermarks, requireKafkaBrokers, until } from '../support/kafka-test-kit.ts';
+import { readWithPyIceberg } from '../interop/readers.ts';
+import { highWatermarks, requireKafkaBrokers, until, useKafkaTestEnv } from '../support/kafka-test-kit.ts';
 
 /**
  * `lakehouse ingest --source kafka` and its consumer-group membership across restarts, against the real
@@ -36,23 +34,7 @@ const RESTART_BOUND_MS = 45_000;
 const unique = (what: string) => `lakehouse-restart-${what}-${randomBytes(4).toString('hex')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let admin: Admin;
-let wh: Warehouse;
-const topicsMade: string[] = [];
-const running = new Set<ChildProcess>();
-
-beforeAll(async () => {
-  admin = new Kafka({ clientId: 'lakehouse-test', brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  wh = await openWarehouse('kafka-restart');
-  await ensureVenv();
-}, VENV_TIMEOUT_MS);
-
-afterAll(async () => {
-  for (const child of running) child.kill('SIGKILL');
-  await deleteTopicsAndDisconnect(admin, topicsMade);
-  await wh?.close();
-});
+const kit = useKafkaTestEnv('kafka-restart');
 
 interface Scenario {
   topic: string;
@@ -69,15 +51,15 @@ interface Scenario {
 async function scenario(): Promise<Scenario> {
   const topic = unique('events');
   const dlqTopic = unique('dlq');
-  topicsMade.push(topic, dlqTopic);
+  kit.topicsMade.push(topic, dlqTopic);
   await ensureTopics(brokers, [
     { topic, partitions: PARTITIONS, retentionMs: 3_600_000 },
     { topic: dlqTopic, partitions: 1, retentionMs: 3_600_000 },
   ]);
   const namespace = unique('ns').replace(/-/g, '_');
-  await wh.catalog.createNamespace([namespace]);
+  await kit.wh.catalog.createNamespace([namespace]);
   const id = { namespace: [namespace], name: 'campaign_events' };
-  const handle = new Table(wh.catalog, await wh.catalog.createTable(id, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
+  const handle = new Table(kit.wh.catalog, await kit.wh.catalog.createTable(id, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
   const generator = generateMessages({ count: Number.MAX_SAFE_INTEGER, seed: randomBytes(2).readUInt16LE() });
   return { topic, dlqTopic, group: unique('group'), table: `${namespace}.campaign_events`, handle, produced: [], generator };
 }
@@ -113,11 +95,11 @@ interface Run {
 }
 
 function startIngest(s: Scenario, ...extra: string[]): Run {
-  const args = ['--warehouse', wh.warehouse, '--catalog-uri', wh.catalogUri, 'ingest', '--source', 'kafka', '--brokers', brokers.join(','),
+  const args = ['--warehouse', kit.wh.warehouse, '--catalog-uri', kit.wh.catalogUri, 'ingest', '--source', 'kafka', '--brokers', brokers.join(','),
     '--topic', s.topic, '--dlq-topic', s.dlqTopic, '--group', s.group, '--table', s.table, '--no-create-topics',
     '--flush-rows', '300', '--flush-interval', '300ms', ...SESSION, ...extra];
   const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
+  kit.running.add(child);
   const lines: Array<Record<string, unknown>> = [];
   let text = '';
   let partial = '';
@@ -136,7 +118,7 @@ function startIngest(s: Scenario, ...extra: string[]): Run {
   child.stdout!.on('data', () => {});
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('close', (code, signal) => {
-      running.delete(child);
+      kit.running.delete(child);
       resolve({ code, signal });
     });
   });
@@ -150,13 +132,13 @@ function removedMembers(r: Run): string[] {
 }
 
 async function groupMembers(group: string): Promise<string[]> {
-  const { groups } = await admin.describeGroups([group]);
+  const { groups } = await kit.admin.describeGroups([group]);
   return (groups[0]?.members ?? []).map((m) => m.clientId);
 }
 
 /** The table's recorded positions reach every partition's high watermark. */
 async function drained(s: Scenario): Promise<boolean> {
-  const high = await highWatermarks(admin, s.topic);
+  const high = await highWatermarks(kit.admin, s.topic);
   await s.handle.refresh();
   const recorded = recordedPositions(s.handle.metadata, s.group);
   return [...high].every(([k, h]) => (recorded.get(k) ?? 0n) >= h);
@@ -167,7 +149,7 @@ async function expectEveryEventOnce(s: Scenario): Promise<void> {
   const valid = s.produced.filter((m) => !isRejection(decodeEvent(m.value, Date.now())));
   expect(valid.length).toBe(s.produced.length);
   const want = valid.map((m) => (JSON.parse(Buffer.from(m.value).toString('utf8')) as { event_id: string }).event_id).sort();
-  const rows = await readWithPyIceberg({ catalogUri: wh.catalogUri, warehouse: wh.warehouse, table: s.table });
+  const rows = await readWithPyIceberg({ catalogUri: kit.wh.catalogUri, warehouse: kit.wh.warehouse, table: s.table });
   const got = rows.map((line) => (JSON.parse(line) as { event_id: string }).event_id).sort();
   expect(got.length).toBe(want.length);
   expect(got).toEqual(want);

@@ -1,9 +1,14 @@
-import type { Admin } from 'kafkajs';
+import type { ChildProcess } from 'node:child_process';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
+import { VENV_TIMEOUT_MS, ensureVenv } from '../interop/readers.ts';
 import { positionKey } from '../../pipeline/source.ts';
 
 /**
  * Small helpers the Kafka integration tests share (tests/integration/kafka-*.test.ts): waiting for a
- * condition, a topic's high watermarks, and deleting the topics a test file made.
+ * condition, a topic's high watermarks, deleting the topics a test file made, and the set-up and clean-up
+ * every file with a warehouse repeats (useKafkaTestEnv).
  */
 
 /**
@@ -44,4 +49,37 @@ export async function deleteTopicsAndDisconnect(admin: Admin | undefined, topics
   const ours = topics.filter((t) => present.has(t));
   if (ours.length > 0) await admin.deleteTopics({ topics: ours });
   await admin.disconnect();
+}
+
+/** What a Kafka integration test file shares: a client, its admin, a warehouse, and what to clean up. */
+export interface KafkaTestEnv {
+  kafka: Kafka;
+  admin: Admin;
+  wh: Warehouse;
+  /** Topics the file made; deleted after its tests. */
+  topicsMade: string[];
+  /** Child processes still running; killed after its tests. */
+  running: Set<ChildProcess>;
+}
+
+/**
+ * Registers the file's beforeAll/afterAll: a connected admin on the test broker, a warehouse named
+ * `warehouse` (tests/interop/helpers.ts) and the readers' venv; afterwards kills leftover children,
+ * deletes the topics the tests made and closes the warehouse. Fields are set once beforeAll ran.
+ */
+export function useKafkaTestEnv(warehouse: string, clientId = 'lakehouse-test'): KafkaTestEnv {
+  const env = { topicsMade: [], running: new Set() } as unknown as KafkaTestEnv;
+  beforeAll(async () => {
+    env.kafka = new Kafka({ clientId, brokers: requireKafkaBrokers(), logLevel: logLevel.NOTHING });
+    env.admin = env.kafka.admin();
+    await env.admin.connect();
+    env.wh = await openWarehouse(warehouse);
+    await ensureVenv();
+  }, VENV_TIMEOUT_MS);
+  afterAll(async () => {
+    for (const child of env.running) child.kill('SIGKILL');
+    await deleteTopicsAndDisconnect(env.admin, env.topicsMade);
+    await env.wh?.close();
+  });
+  return env;
 }
