@@ -9,6 +9,7 @@ import type { FileIO } from './io/file-io.ts';
 import type { DataFile } from './spec/manifest/manifest-types.ts';
 import { Overwrite } from './ops/overwrite.ts';
 import { RewriteFiles } from './ops/rewrite-files.ts';
+import { type CompactOptions, type CompactionResult, compactTable } from './ops/compact-files.ts';
 import type { Schema } from './spec/schema.ts';
 import type { TableHandle } from './ops/snapshot-producer.ts';
 import type { PartitionSpec } from './spec/partition-spec.ts';
@@ -56,6 +57,8 @@ export class Table implements TableHandle {
   newOverwrite(): Overwrite { return new Overwrite(this); }
   newRewrite(): RewriteFiles { return new RewriteFiles(this); }
   expireSnapshots(opts: ExpireOptions = {}): Promise<ExpireResult> { return expireSnapshots(this, opts); }
+  /** Bin-packs small data files per partition (ops/compact-files.ts), one replace snapshot per group. */
+  compact(opts: CompactOptions = {}): Promise<CompactionResult> { return compactTable(this, opts); }
 
   planFiles(opts: ScanOptions = {}): Promise<ScanPlan> { return planFiles(this.state.metadata, this.state.io, opts); }
 

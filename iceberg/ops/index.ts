@@ -1,5 +1,5 @@
 /**
- * Operations that produce snapshots (append, overwrite, rewrite, expire) and the metadata builder
+ * Operations that produce snapshots (append, overwrite, rewrite, compaction, expire) and the metadata builder
  * that applies updates. Each operation returns its updates and requirements as data; the catalog
  * applies them (catalog-port.ts).
  */
@@ -8,4 +8,7 @@ export * from './fast-append.ts';
 export * from './overwrite.ts';
 export * from './rewrite-files.ts';
 export * from './expire-snapshots.ts';
+export * from './compaction-plan.ts';
+export * from './compact-files.ts';
+export * from './sort-rows.ts';
 export * from './table-metadata-builder.ts';

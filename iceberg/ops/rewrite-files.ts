@@ -4,6 +4,19 @@ import { type ApplyResult, SnapshotProducer } from './snapshot-producer.ts';
 import type { Snapshot, SnapshotOperation, TableMetadata } from '../spec/table-metadata.ts';
 
 /**
+ * A file to replace is no longer live at the head the rewrite would land on: a concurrent commit
+ * removed it (an overwrite, another compaction). Nothing was committed; plan again from the new head.
+ */
+export class FilesRemovedError extends LakehouseError {
+  readonly missing: string[];
+  constructor(message: string, missing: string[]) {
+    super('VALIDATION_FAILED', message, { retryable: false, context: { missing } });
+    this.name = 'FilesRemovedError';
+    this.missing = missing;
+  }
+}
+
+/**
  * Replace N data files with M files holding the same rows (compaction). Operation `replace`: readers
  * see no change in data. Valid only while every file to replace is still live: a retry after a conflict
  * re-checks that against the new head and fails (without retrying) if a concurrent commit removed one,
@@ -52,7 +65,7 @@ export class RewriteFiles extends SnapshotProducer {
     });
     const missing = [...this.toDelete.keys()].filter((p) => !found.has(p));
     if (missing.length > 0) {
-      throw new LakehouseError('VALIDATION_FAILED', `Cannot rewrite: ${missing.length} file(s) to replace are no longer in the table (a concurrent commit removed them), e.g. ${missing[0]}. Plan the compaction again.`, { context: { missing } });
+      throw new FilesRemovedError(`Cannot rewrite: ${missing.length} file(s) to replace are no longer in the table (a concurrent commit removed them), e.g. ${missing[0]}. Plan the compaction again.`, missing);
     }
     if (!this.newManifests) {
       this.newManifests = [];
