@@ -12,6 +12,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'demo', summary: 'the whole path on a local warehouse (SQLite catalog): generated events (some invalid, late, duplicated) through the ingest path into lakehouse.campaign_events, then lakehouse.campaign_metrics with DuckDB, a top-campaigns table and an HTML report', load: async () => (await import('./demo.ts')).demoCommand() },
   { name: 'produce', summary: 'generate campaign events (with optional invalid, late and duplicate ones) into an NDJSON file or Kafka', load: async () => (await import('./produce.ts')).produceCommand() },
   { name: 'ingest', summary: 'read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot', load: async () => (await import('./ingest.ts')).ingestCommand() },
+  { name: 'compact', summary: 'bin-pack the small data files of a table\'s partitions into files of the target size (one replace snapshot per group; safe beside ingest and the metrics job)', load: async () => (await import('./compact.ts')).compactCommand() },
   { name: 'metrics', summary: 'materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB', load: async () => (await import('./campaign-metrics.ts')).metricsCommand() },
 ];
 
@@ -48,7 +49,8 @@ Examples:
   $ lakehouse metrics run                            bring lakehouse.campaign_metrics up to date
   $ lakehouse tables list                            tables in the default namespace (lakehouse)
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
-  $ lakehouse tables files campaign_events --where "event_type = 'click'"`);
+  $ lakehouse tables files campaign_events --where "event_type = 'click'"
+  $ lakehouse compact campaign_events --dry-run       the groups of small files a compaction would merge`);
   return program;
 }
 
