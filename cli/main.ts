@@ -13,6 +13,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'produce', summary: 'generate campaign events (with optional invalid, late and duplicate ones) into an NDJSON file or Kafka', load: async () => (await import('./produce.ts')).produceCommand() },
   { name: 'ingest', summary: 'read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot', load: async () => (await import('./ingest.ts')).ingestCommand() },
   { name: 'compact', summary: 'bin-pack the small data files of a table\'s partitions into files of the target size (one replace snapshot per group; safe beside ingest and the metrics job)', load: async () => (await import('./compact.ts')).compactCommand() },
+  { name: 'maintain', summary: 'table maintenance once or on a schedule: compaction and snapshot expiry (keeping what ingest and the metrics job need), with Prometheus metrics', load: async () => (await import('./maintain.ts')).maintainCommand() },
   { name: 'metrics', summary: 'materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB', load: async () => (await import('./campaign-metrics.ts')).metricsCommand() },
 ];
 

@@ -6,7 +6,7 @@ import { parseJson } from '../core/json.ts';
 import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { parseTime } from '../core/time.ts';
 import { collect, parseProperties } from './options.ts';
-import { OFFSETS_KEY_PREFIX } from '../domain/ingest-summary-keys.ts';
+import { expireKeepingWriters } from '../maintenance/retention.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
 
@@ -175,7 +175,7 @@ export function tablesCommand(): Command {
     });
 
   tables.command('expire')
-    .description('expire old snapshots and delete the files only they referenced; the newest snapshot recording each ingest group\'s offsets (lakehouse.offsets.<group>) is kept, with the history after it')
+    .description('expire old snapshots and delete the files only they referenced; the newest snapshot recording each ingest group\'s offsets (lakehouse.offsets.<group>) and the snapshot each metrics table is current with are kept, with the history after them')
     .argument('<table>', 'table name')
     .option('--older-than <time>', 'expire snapshots committed before this time (ISO-8601 or epoch ms; default: now - history.expire.max-snapshot-age-ms)')
     .addOption(new Option('--retain-last <n>', 'always keep this many of the newest snapshots').argParser((v) => Number(v)))
@@ -184,12 +184,10 @@ export function tablesCommand(): Command {
       const g = globalOptions(cmd);
       await withCatalog(g, async (catalog) => {
         const t = await openTable(catalog, name);
-        const r = await t.expireSnapshots({
+        const { retention, ...r } = await expireKeepingWriters(catalog, t, {
           olderThanMs: o.olderThan === undefined ? undefined : parseTime(o.olderThan, '--older-than'), retainLast: o.retainLast, dryRun: Boolean(o.dryRun),
-          // An ingest resumes from the newest snapshot recording its group's offsets (pipeline/offsets.ts).
-          retainSummaryKeyPrefixes: [OFFSETS_KEY_PREFIX],
         });
-        if (g.json) { printJson({ dryRun: Boolean(o.dryRun), ...r }); return; }
+        if (g.json) { printJson({ dryRun: Boolean(o.dryRun), ...r, keptForMetrics: retention.metricsReaders }); return; }
         process.stdout.write(`${o.dryRun ? 'Would expire' : 'Expired'} ${r.expiredSnapshotIds.length} snapshot(s); ${o.dryRun ? 'would delete' : 'deleted'} ${r.deletedDataFiles.length} data file(s), ${r.deletedManifests.length} manifest(s), ${r.deletedManifestLists.length} manifest list(s).\n`);
       });
     });

@@ -8,6 +8,14 @@ import { Schema, T, type NestedField, type PartitionSpec } from '../iceberg/inde
  */
 export const CAMPAIGN_METRICS_TABLE = 'campaign_metrics';
 
+/**
+ * Summary key of a metrics snapshot: the campaign_events snapshot id the metrics are current with. The
+ * metrics job reads the events snapshots after it, so snapshot expiry keeps it (maintenance/retention.ts).
+ */
+export const SOURCE_SNAPSHOT_KEY = 'lakehouse.metrics.source-snapshot-id';
+/** Table property of a metrics table: the events table it is computed from, `namespace.table`. */
+export const SOURCE_TABLE_PROPERTY = 'lakehouse.metrics.source-table';
+
 /** Window sizes a deployment may choose; windows are aligned to the UTC epoch. */
 export const WINDOW_SIZES = { '1m': 60, '5m': 300, '1h': 3600 } as const;
 export type WindowSize = keyof typeof WINDOW_SIZES;

@@ -5,7 +5,7 @@ import { LakehouseError } from '../core/errors.ts';
 import { CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import {
-  CAMPAIGN_METRICS_TABLE, DEFAULT_WINDOW, METRIC_DIMENSIONS, type MetricDimension, WINDOW_SIZES, type WindowSize,
+  CAMPAIGN_METRICS_TABLE, DEFAULT_WINDOW, METRIC_DIMENSIONS, type MetricDimension, SOURCE_SNAPSHOT_KEY, SOURCE_TABLE_PROPERTY, WINDOW_SIZES, type WindowSize,
   campaignMetricsSchema, campaignMetricsSpec,
 } from '../domain/campaign-metrics-table.ts';
 import { DataFileCache } from './data-file-cache.ts';
@@ -30,14 +30,12 @@ import { DuckDb, sqlStringList } from './duckdb.ts';
  * rolled back), the run is a full rebuild.
  */
 
-/** Summary key: the campaign_events snapshot id the metrics are current with. */
-export const SOURCE_SNAPSHOT_KEY = 'lakehouse.metrics.source-snapshot-id';
+export { SOURCE_SNAPSHOT_KEY, SOURCE_TABLE_PROPERTY };
 /** Summary key: the watermark (epoch microseconds) the `complete` flags were computed with. */
 export const WATERMARK_KEY = 'lakehouse.metrics.watermark-us';
 /** Table properties fixing a metrics table's grain at creation. */
 export const WINDOW_PROPERTY = 'lakehouse.metrics.window';
 export const DIMENSIONS_PROPERTY = 'lakehouse.metrics.dimensions';
-export const SOURCE_TABLE_PROPERTY = 'lakehouse.metrics.source-table';
 
 export const DEFAULT_ALLOWED_LATENESS_MS = 10 * 60_000;
 /** Whole-run retries when another metrics run committed first (its results may be newer than ours). */

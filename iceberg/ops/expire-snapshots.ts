@@ -36,6 +36,12 @@ export interface ExpireOptions {
    * by id (`snapshotIds`) to let it go.
    */
   retainSummaryKeyPrefixes?: string[];
+  /**
+   * Snapshots to keep together with every snapshot between them and the head of a branch they are an
+   * ancestor of, whatever their age: e.g. the snapshot a downstream job is current with, whose successors
+   * it reads next. Checked against the table each attempt sees, so commits landing meanwhile are kept too.
+   */
+  retainFromSnapshotIds?: bigint[];
 }
 
 export interface ExpireResult {
@@ -55,7 +61,8 @@ export function snapshotsToExpire(m: TableMetadata, opts: ExpireOptions, nowMs =
     keep.add(ref.snapshotId);
     if (ref.type === 'branch') {
       const ancestors = ancestorsOf(m, ref.snapshotId);
-      const min = Math.max(ref.minSnapshotsToKeep ?? retainLast, carriersDepth(ancestors, prefixes));
+      const from = (opts.retainFromSnapshotIds ?? []).map((id) => ancestors.findIndex((s) => s.snapshotId === id) + 1);
+      const min = Math.max(ref.minSnapshotsToKeep ?? retainLast, carriersDepth(ancestors, prefixes), ...from);
       for (const s of ancestors.slice(0, min)) keep.add(s.snapshotId);
     }
   }
