@@ -58,7 +58,7 @@ describe('compaction during a live Kafka ingest and metrics runs', () => {
     await kit.wh.createTable(name, campaignEventsSchema, campaignEventsSpec);
     const group = unique('group');
 
-    const messages: GeneratedMessage[] = [...generateMessages({ count: 2400, seed: 1201, invalidRate: 0.03, lateRate: 0.05, duplicateRate: 0 })];
+    const messages: GeneratedMessage[] = [...generateMessages({ count: 1200, seed: 1201, invalidRate: 0.03, lateRate: 0.05, duplicateRate: 0 })];
     const valid = messages.filter((m) => m.kind !== 'invalid');
     const expectedRows = canonicalRows(campaignEventsSchema, valid.map((m) => {
       const d = decodeEvent(m.value, NOW);
@@ -84,8 +84,8 @@ describe('compaction during a live Kafka ingest and metrics runs', () => {
       const recorded = findRecordedOffsets((await loadEvents()).metadata, group).positions;
       return [...high].every(([k, h]) => (recorded.get(k) ?? 0n) >= h);
     };
-    const metricsLoop = loop(() => runMetrics({ catalog: kit.wh.catalog, events: eventsId, metrics: metricsId, threads: 1 }), 200);
-    const compactions = loop(async () => compactTable(await loadEvents(), { minInputFiles: 2 }), 150);
+    const metricsLoop = loop(() => runMetrics({ catalog: kit.wh.catalog, events: eventsId, metrics: metricsId, threads: 1 }), 500);
+    const compactions = loop(async () => compactTable(await loadEvents(), { minInputFiles: 2 }), 300);
     try {
       const bursts = [valid.length / 3, (2 * valid.length) / 3].map(Math.floor);
       const cut = [0, messages.indexOf(valid[bursts[0]!]!), messages.indexOf(valid[bursts[1]!]!), messages.length];
