@@ -9,6 +9,7 @@ import { planFiles } from '../scan/table-scan.ts';
 import type { Schema } from '../spec/schema.ts';
 import { type SortOrder, UNSORTED } from '../spec/sort-order.ts';
 import type { Value } from '../spec/types.ts';
+import type { DataFile } from '../spec/manifest/manifest-types.ts';
 import { currentSchema, sortOrderById, specById } from '../spec/table-metadata.ts';
 import { writeDataFiles } from '../writer/write-data-files.ts';
 import { type CompactionGroup, type CompactionPlan, type CompactionPlanOptions, planCompaction, targetFileSize } from './compaction-plan.ts';
@@ -19,11 +20,12 @@ import { sortRows } from './sort-rows.ts';
 /**
  * Compaction (Java `RewriteDataFiles` with the bin-pack strategy): plan groups of small files per
  * partition (compaction-plan.ts), then for each group read its rows, optionally sort them by the table's
- * sort order, write them as files of the target size, and commit one `replace` snapshot per group
- * (RewriteFiles). One commit per group keeps a conflict small: ingest appending meanwhile only rebases
- * the group's commit; a concurrent commit that removed one of its files (an overwrite, another
- * compaction) makes that group fail validation with nothing committed, and it is planned again from the
- * new head once, then skipped. The row count of every group is checked before it commits.
+ * sort order and write them as files of the target size; the written groups are committed together as
+ * one `replace` snapshot (RewriteFiles; `groupsPerCommit` for smaller batches). Ingest appending meanwhile
+ * only makes the commit rebase; a concurrent commit that removed an input file (an overwrite, another
+ * compaction) fails validation with nothing committed, and then the groups holding such files are dropped
+ * from the commit (the others land) and planned again from the new head once, then skipped. RewriteFiles
+ * checks that the row count is unchanged before it commits.
  */
 
 export interface CompactOptions extends Partial<CompactionPlanOptions> {
@@ -37,6 +39,12 @@ export interface CompactOptions extends Partial<CompactionPlanOptions> {
   signal?: AbortSignal;
   /** Extra snapshot summary properties of every compaction commit. */
   summary?: Record<string, string>;
+  /**
+   * Groups per replace snapshot; default all of the run in one (Java's default, partial progress off). A
+   * commit rewrites every manifest that lists an input file, so one commit per group would rewrite the
+   * same manifests once per partition; smaller batches only bound the work a failure would lose.
+   */
+  groupsPerCommit?: number;
   /** How often a group whose files a concurrent commit removed is planned again before it is skipped. */
   replans?: number;
   /** Called as the run goes; a returned promise holds the run until it settles. */
@@ -90,6 +98,8 @@ export interface CompactionResult {
 
 /** Snapshot summary key marking a compaction's commits, with the sort order id its files follow. */
 export const COMPACTION_SUMMARY_KEY = 'lakehouse.compaction.sort-order-id';
+/** Snapshot summary key: how many groups (partitions' bins) the compaction commit replaced. */
+export const COMPACTION_GROUPS_KEY = 'lakehouse.compaction.groups';
 const DEFAULT_REPLANS = 1;
 
 export async function compactTable(table: TableHandle, opts: CompactOptions = {}): Promise<CompactionResult> {
@@ -105,43 +115,104 @@ export async function compactTable(table: TableHandle, opts: CompactOptions = {}
   };
   const finish = () => ({ ...result, seconds: (performance.now() - started) / 1000 });
   if (opts.dryRun) return finish();
+  const perCommit = opts.groupsPerCommit ?? Number.POSITIVE_INFINITY;
+  if (!(perCommit >= 1)) throw new LakehouseError('INVALID_ARGUMENT', `Compaction option groupsPerCommit must be 1 or more, got ${perCommit}.`);
 
   const progress = { bytesDone: 0, bytesTotal: plan.groups.reduce((a, g) => a + g.bytes, 0), groupsDone: 0, groupsTotal: plan.groups.length };
   const report = async (event: CompactionProgress['event'], group: CompactionGroup, detail?: string) => { await opts.onProgress?.({ ...progress, event, group, detail }); };
   const queue = plan.groups.map((g) => ({ group: g, replans: opts.replans ?? DEFAULT_REPLANS }));
+  let pending: Written[] = [];
+
+  /** Groups whose inputs a concurrent commit removed: planned again from the new head, or skipped. */
+  const replan = async (lost: Written[], e: FilesRemovedError) => {
+    await table.refresh();
+    for (const w of lost) {
+      if (w.replans > 0) {
+        const again = (await planOnce(table, opts, { ...planOpts, maxBytes: undefined, maxFiles: undefined })).groups.filter((g) => g.key === w.group.key);
+        for (const g of again) queue.push({ group: g, replans: w.replans - 1 });
+        progress.bytesTotal += again.reduce((a, g) => a + g.bytes, 0);
+        progress.groupsTotal += again.length;
+        await report('skipped', w.group, `planned again: ${again.length} group(s) (${e.missing.length} file(s) removed by a concurrent commit)`);
+      } else {
+        result.skipped.push({ specId: w.group.specId, partition: w.group.partition, files: w.group.files.length, reason: e.message });
+        await report('skipped', w.group, e.message);
+      }
+    }
+  };
+
+  /**
+   * Commits the written groups in one replace snapshot. If a concurrent commit removed inputs of some,
+   * those are dropped (their files deleted, nothing references them) and the others commit without them.
+   */
+  const commitPending = async () => {
+    while (pending.length > 0) {
+      const batch = pending;
+      try {
+        const snapshotId = await commitGroups(table, batch, order, opts.summary);
+        for (const w of batch) {
+          const c: CompactedGroup = {
+            specId: w.group.specId, partition: w.group.partition, filesRemoved: w.group.files.length, filesAdded: w.written.length,
+            bytesRead: w.bytesRead, bytesWritten: w.written.reduce((a, f) => a + f.fileSizeInBytes, 0), records: w.group.records, snapshotId,
+          };
+          result.committed.push(c);
+          result.filesRemoved += c.filesRemoved;
+          result.filesAdded += c.filesAdded;
+          result.bytesRead += c.bytesRead;
+          result.bytesWritten += c.bytesWritten;
+          await report('committed', w.group);
+        }
+        pending = [];
+      } catch (e) {
+        if (!(e instanceof FilesRemovedError)) {
+          // After an unknown outcome a landed snapshot may reference the files: keep them.
+          if (!(e instanceof CommitStateUnknownError)) await discard(table, batch);
+          pending = [];
+          throw e;
+        }
+        const missing = new Set(e.missing);
+        const lost = batch.filter((w) => w.group.files.some((f) => missing.has(f.filePath)));
+        await discard(table, lost);
+        pending = batch.filter((w) => !lost.includes(w));
+        await replan(lost, e);
+      }
+    }
+  };
+
   while (queue.length > 0) {
     if (opts.signal?.aborted) { result.aborted = true; break; }
     const { group, replans } = queue.shift()!;
     const doneBefore = progress.bytesDone;
-    try {
-      const done = await rewriteGroup(table, group, order, opts, (bytes) => { progress.bytesDone = doneBefore + bytes; return report('read', group); });
-      if (done === null) { result.aborted = true; break; }
-      result.committed.push(done);
-      result.filesRemoved += done.filesRemoved;
-      result.filesAdded += done.filesAdded;
-      result.bytesRead += done.bytesRead;
-      result.bytesWritten += done.bytesWritten;
-      progress.groupsDone++;
-      await report('committed', group);
-    } catch (e) {
-      if (!(e instanceof FilesRemovedError)) throw e;
-      progress.bytesDone = doneBefore + group.bytes;
-      if (replans > 0) {
-        // Plan the partition again from the head that removed the files; its new groups join the queue.
-        await table.refresh();
-        const again = (await planOnce(table, opts, { ...planOpts, maxBytes: undefined, maxFiles: undefined })).groups.filter((g) => g.key === group.key);
-        for (const g of again) queue.push({ group: g, replans: replans - 1 });
-        progress.bytesTotal += again.reduce((a, g) => a + g.bytes, 0);
-        progress.groupsTotal += again.length;
-        await report('skipped', group, `planned again: ${again.length} group(s) (${e.missing.length} file(s) removed by a concurrent commit)`);
-      } else {
-        result.skipped.push({ specId: group.specId, partition: group.partition, files: group.files.length, reason: e.message });
-        await report('skipped', group, e.message);
-      }
-      progress.groupsDone++;
-    }
+    const w = await writeGroup(table, group, order, opts, (bytes) => { progress.bytesDone = doneBefore + bytes; return report('read', group); });
+    progress.groupsDone++;
+    if (w === null) { result.aborted = true; break; }
+    pending.push({ ...w, replans });
+    if (pending.length >= perCommit || queue.length === 0) await commitPending();
   }
+  // Stopped early: what is written is committed (a finished step, no half commit); the rest waits.
+  await commitPending();
   return finish();
+}
+
+/** A group whose replacement files are written but not yet committed. */
+interface Written {
+  group: CompactionGroup;
+  written: DataFile[];
+  bytesRead: number;
+  replans: number;
+}
+
+async function discard(table: TableHandle, groups: Written[]): Promise<void> {
+  await table.state.io.deleteMany(groups.flatMap((w) => w.written.map((f) => f.filePath))).catch(() => {});
+}
+
+async function commitGroups(table: TableHandle, groups: Written[], order: SortOrder, summary: Record<string, string> | undefined): Promise<bigint> {
+  const rewrite = new RewriteFiles(table);
+  for (const w of groups) {
+    for (const f of w.group.files) rewrite.deleteFile(f);
+    for (const f of w.written) rewrite.addFile(f);
+  }
+  rewrite.setAll(summary ?? {}).set(COMPACTION_SUMMARY_KEY, String(order.orderId)).set(COMPACTION_GROUPS_KEY, String(groups.length));
+  return (await rewrite.commit()).snapshotId;
 }
 
 function planOptions(properties: Record<string, string>, opts: CompactOptions): CompactionPlanOptions {
@@ -165,12 +236,12 @@ function resolveSortOrder(declared: SortOrder, sort: boolean | undefined, name: 
 }
 
 /**
- * Reads, writes and commits one group; null when the signal stopped it before its commit (the files it
- * wrote are deleted: nothing references them).
+ * Reads one group and writes its replacement files (nothing committed); null when the signal stopped it
+ * part way (the files it wrote are deleted: nothing references them).
  */
-async function rewriteGroup(
+async function writeGroup(
   table: TableHandle, group: CompactionGroup, order: SortOrder, opts: CompactOptions, onRead: (bytes: number) => Promise<void>,
-): Promise<CompactedGroup | null> {
+): Promise<Omit<Written, 'replans'> | null> {
   const meta = table.state.metadata;
   const io = table.state.io;
   const schema = currentSchema(meta);
@@ -190,28 +261,12 @@ async function rewriteGroup(
     io, schema, spec: specById(meta, group.specId), tableLocation: meta.location, properties: meta.properties,
     fileNamePrefix: `${randomUUID()}-compact`,
   });
-  const discard = () => io.deleteMany(written.map((f) => f.filePath)).catch(() => {});
   if (stopped || opts.signal?.aborted) {
-    await discard();
+    await io.deleteMany(written.map((f) => f.filePath)).catch(() => {});
     return null;
   }
   if (order.fields.length > 0) for (const f of written) f.sortOrderId = order.orderId;
-  const rewrite = new RewriteFiles(table);
-  for (const f of group.files) rewrite.deleteFile(f);
-  for (const f of written) rewrite.addFile(f);
-  rewrite.setAll(opts.summary ?? {}).set(COMPACTION_SUMMARY_KEY, String(order.orderId));
-  let snapshotId: bigint;
-  try {
-    snapshotId = (await rewrite.commit()).snapshotId;
-  } catch (e) {
-    // After an unknown outcome a landed snapshot may reference the files: keep them.
-    if (!(e instanceof CommitStateUnknownError)) await discard();
-    throw e;
-  }
-  return {
-    specId: group.specId, partition: group.partition, filesRemoved: group.files.length, filesAdded: written.length, bytesRead: readBytes,
-    bytesWritten: written.reduce((a, f) => a + f.fileSizeInBytes, 0), records: written.reduce((a, f) => a + f.recordCount, 0), snapshotId,
-  };
+  return { group, written, bytesRead: readBytes };
 }
 
 /** The whole group in memory, sorted: a sort needs every row before the first is written. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -101,12 +101,13 @@ afterEach(async () => {
 });
 
 describe('compactTable', () => {
-  it('merges each partition\'s small files into one replace snapshot per group, same rows', async () => {
+  it('merges each partition\'s small files, all groups in one replace snapshot, same rows', async () => {
     const t = await tableWithAppends(4);
     const before = ids(await t.readRows());
     expect((await t.planFiles()).files).toHaveLength(8);
     const r = await compactTable(t);
     expect(r.committed).toHaveLength(2);
+    expect(new Set(r.committed.map((c) => c.snapshotId)).size).toBe(1);
     expect(r.filesRemoved).toBe(8);
     expect(r.filesAdded).toBe(2);
     expect(t.currentSnapshot()!.summary.operation).toBe('replace');
@@ -189,12 +190,23 @@ describe('compactTable', () => {
     await expect(t.newRewrite().deleteFile(f!).addFile(f!).commit()).rejects.toBeInstanceOf(FilesRemovedError);
   });
 
-  it('an aborted signal stops before the next group and leaves no half commit', async () => {
+  it('groupsPerCommit 1 commits each group on its own', async () => {
+    const t = await tableWithAppends(3);
+    const r = await compactTable(t, { groupsPerCommit: 1 });
+    expect(new Set(r.committed.map((c) => c.snapshotId)).size).toBe(2);
+  });
+
+  it('a stop signal in the middle of a group abandons it (its files deleted) and commits the groups already written', async () => {
     const t = await tableWithAppends(3);
     const abort = new AbortController();
-    const r = await compactTable(t, { signal: abort.signal, onProgress: (p) => { if (p.event === 'committed') abort.abort(); } });
+    let reads = 0;
+    const r = await compactTable(t, { signal: abort.signal, onProgress: (p) => { if (p.event === 'read' && ++reads === 4) abort.abort(); } });
     expect(r.aborted).toBe(true);
     expect(r.committed).toHaveLength(1);
+    expect(r.filesRemoved).toBe(3);
     expect(ids(await t.readRows())).toHaveLength(15);
+    expect((await t.planFiles()).files).toHaveLength(4);
+    const onDisk = readdirSync(path.join(dir, 'wh'), { recursive: true }).filter((f) => String(f).endsWith('.parquet'));
+    expect(onDisk).toHaveLength(6 + 1);
   });
 });
