@@ -21,7 +21,7 @@ help:
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
 	@echo "make build      compile the CLI and the library to dist/ (make install runs it)"
-	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
+	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMMITS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
 $(NODE_STAMP): package.json package-lock.json
@@ -79,6 +79,7 @@ bench: install
 	  bash infra/services.sh up kafka || exit 1; trap 'bash infra/services.sh down kafka' EXIT; fi; \
 	  node --import tsx bench/ingest-bench.ts && node --import tsx bench/restart-bench.ts
 	EVENTS=$${METRICS_EVENTS:-10000000} node --import tsx bench/campaign-metrics-bench.ts
+	node --import tsx bench/compact-bench.ts
 
 clean:
 	bash infra/services.sh down

@@ -117,7 +117,7 @@ try {
   }
 
   const plain = await compactTable(table);
-  throughput.unshift(ours(plain, 'lakehouse compact (bin-pack, partitioned, one commit per partition)'));
+  throughput.unshift(ours(plain, 'lakehouse compact (bin-pack per partition, one commit)'));
   const check = async () => {
     await table.refresh();
     const after = (await table.planFiles()).files.reduce((a, f) => a + f.recordCount, 0);

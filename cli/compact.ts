@@ -7,7 +7,7 @@ import { progress } from './progress.ts';
 
 /**
  * `lakehouse compact <table>`: bin-packs the small data files of each partition into files of the table's
- * write.target-file-size-bytes (iceberg/ops/compact-files.ts), one `replace` snapshot per group.
+ * write.target-file-size-bytes (iceberg/ops/compact-files.ts), in one `replace` snapshot.
  */
 export interface CompactCliOptions {
   where?: string;
@@ -36,10 +36,12 @@ export function compactCommand(): Command {
     .argument('<table>', 'table name, [namespace.]table; the namespace defaults to "lakehouse"')
     .option('--dry-run', 'print the plan (groups of files per partition), write nothing')
     .addHelpText('after', `
-Each group of small files of one partition is rewritten and committed as its own replace snapshot: the
-rows stay the same, readers see no change, the metrics job does no work for it. If another writer
-removed one of a group's files meanwhile (an overwrite, another compaction), that group is planned
-again from the new table state once, then skipped; no row is lost or doubled.
+Small files are packed per partition into groups of at most the target size; each group is rewritten
+as new files and all of them are committed as one replace snapshot: the rows stay the same, readers see
+no change, the metrics job does no work for it. If another writer removed one of a group's files
+meanwhile (an overwrite, another compaction), that group is dropped from the commit and planned again
+from the new table state once, then skipped; no row is lost or doubled. Stopped by a signal, the groups
+already written are committed and the one in progress is dropped.
 
 Examples:
   $ lakehouse compact campaign_events --dry-run
