@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { type CompactionGroup, type CompactionResult, type Table, formatValue, partitionType, type PrimitiveType, specById } from '../iceberg/index.ts';
+import { createLogger } from '../core/log.ts';
 import { globalOptions, openTable, withCatalog } from './context.ts';
+import { handleExitPaths } from './exit-paths.ts';
 import { byteSize, positiveInt } from './options.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
 import { progress } from './progress.ts';
@@ -51,7 +53,15 @@ Examples:
       const g = globalOptions(cmd);
       await withCatalog(g, async (catalog) => {
         const table = await openTable(catalog, name);
-        const r = await runCompaction(table, o, { json: Boolean(g.json) });
+        // The first Ctrl-C / SIGTERM stops at the next file: finished groups are committed, the one in progress dropped.
+        const abort = new AbortController();
+        const removeHandlers = handleExitPaths({ log: createLogger({ level: 'warn' }), stop: () => abort.abort(), release: async () => {} });
+        let r: CompactionResult;
+        try {
+          r = await runCompaction(table, o, { json: Boolean(g.json), signal: abort.signal });
+        } finally {
+          removeHandlers();
+        }
         if (g.json) printJson(compactionJson(table, r));
         else printCompaction(table, r);
       });

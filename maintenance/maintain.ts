@@ -200,7 +200,12 @@ export async function maintainEvery(opts: MaintainOptions & { everyMs: number; o
   let passes = 0;
   while (!signal.aborted) {
     const t0 = Date.now();
-    opts.onPass?.(await maintainOnce(opts));
+    try {
+      opts.onPass?.(await maintainOnce(opts));
+    } catch (e) {
+      // Listing the tables failed (the catalog is down, say): the next pass tries again.
+      (opts.log ?? silentLogger).error('maintenance pass failed; trying again at the next interval', { error: errorMessage(e) });
+    }
     passes++;
     const wait = Math.max(0, opts.everyMs - (Date.now() - t0));
     if (signal.aborted) break;
