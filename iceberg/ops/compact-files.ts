@@ -126,9 +126,12 @@ export async function compactTable(table: TableHandle, opts: CompactOptions = {}
   /** Groups whose inputs a concurrent commit removed: planned again from the new head, or skipped. */
   const replan = async (lost: Written[], e: FilesRemovedError) => {
     await table.refresh();
+    // Files of groups still waiting for their commit are taken; the new plan must not pick them again.
+    const taken = new Set([...pending, ...queue].flatMap((w) => w.group.files.map((f) => f.filePath)));
+    const fresh = lost.some((w) => w.replans > 0) ? (await planOnce(table, opts, { ...planOpts, maxBytes: undefined, maxFiles: undefined }, taken)).groups : [];
     for (const w of lost) {
       if (w.replans > 0) {
-        const again = (await planOnce(table, opts, { ...planOpts, maxBytes: undefined, maxFiles: undefined })).groups.filter((g) => g.key === w.group.key);
+        const again = fresh.filter((g) => g.key === w.group.key);
         for (const g of again) queue.push({ group: g, replans: w.replans - 1 });
         progress.bytesTotal += again.reduce((a, g) => a + g.bytes, 0);
         progress.groupsTotal += again.length;
@@ -222,9 +225,9 @@ function planOptions(properties: Record<string, string>, opts: CompactOptions): 
   };
 }
 
-async function planOnce(table: TableHandle, opts: CompactOptions, planOpts: CompactionPlanOptions): Promise<CompactionPlan> {
+async function planOnce(table: TableHandle, opts: CompactOptions, planOpts: CompactionPlanOptions, exclude?: Set<string>): Promise<CompactionPlan> {
   const scan = await planFiles(table.state.metadata, table.state.io, { filter: opts.filter });
-  return planCompaction(scan.files, planOpts);
+  return planCompaction(exclude ? scan.files.filter((f) => !exclude.has(f.filePath)) : scan.files, planOpts);
 }
 
 function resolveSortOrder(declared: SortOrder, sort: boolean | undefined, name: string): SortOrder {
