@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { type LogLevel, createLogger } from '../core/log.ts';
-import { identifierToString } from '../iceberg/index.ts';
+import { LakehouseError, errorMessage } from '../core/errors.ts';
+import { Table, bindFilter, identifierToString } from '../iceberg/index.ts';
 import { createMaintenanceMetrics } from '../maintenance/maintenance-metrics.ts';
-import { type MaintenancePass, maintainEvery, maintainOnce, maintenanceSteps, resolveTables } from '../maintenance/maintain.ts';
+import { type MaintenancePass, allTables, maintainEvery, maintainOnce, maintenanceSteps, resolveTables } from '../maintenance/maintain.ts';
 import { startMetricsServer } from '../pipeline/prometheus.ts';
 import { type CompactCliOptions, compactionOptions } from './compact.ts';
 import { globalOptions, tableId, withCatalog } from './context.ts';
@@ -55,6 +56,17 @@ Examples:
       const log = createLogger({ level: o.logLevel });
       await withCatalog(g, async (catalog) => {
         const tables = await resolveTables(catalog, names.map(tableId));
+        // A --where must fit every table maintained, checked before anything runs: a typo writes nothing.
+        if (o.where !== undefined) {
+          for (const id of tables.length > 0 ? tables : await allTables(catalog)) {
+            const t = new Table(catalog, await catalog.loadTable(id));
+            try {
+              bindFilter(t.schema(), o.where);
+            } catch (e) {
+              throw new LakehouseError('INVALID_ARGUMENT', `--where does not fit table ${t.name}: ${errorMessage(e)} Name the tables it fits, or leave --where out.`, { cause: e });
+            }
+          }
+        }
         const steps = maintenanceSteps({
           compaction: { filter: o.where, minFileSizeBytes: o.minFileSize, targetFileSizeBytes: o.targetFileSize, maxBytes: o.maxBytes, maxFiles: o.maxFiles, sort: o.sort === false ? false : undefined },
           expire: { olderThanMs: o.olderThan, retainLast: o.retainLast },

@@ -73,6 +73,14 @@ describe('lakehouse compact, bad input', () => {
     await t.refresh();
     expect(t.metadata.snapshots).toHaveLength(3);
   });
+  it('maintain --where on a column a table lacks: a sentence naming table and column, exit 2, nothing written', async () => {
+    const t = await smallFilesTable('maintain_where', 3);
+    const r = await run(['maintain', 'maintain_where', '--where', "campaign = 'x'", '--older-than', String(Date.now() + 60_000), '--retain-last', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: --where does not fit table lakehouse\.maintain_where: Cannot filter on column "campaign"/);
+    await t.refresh();
+    expect(t.metadata.snapshots).toHaveLength(3);
+  });
 });
 
 describe('lakehouse compact', () => {
