@@ -9,3 +9,5 @@ export * from './overwrite.ts';
 export * from './rewrite-files.ts';
 export * from './expire-snapshots.ts';
 export * from './table-metadata-builder.ts';
+export * from './manifest-merge.ts';
+export * from './rewrite-manifests.ts';
