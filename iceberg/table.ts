@@ -9,6 +9,7 @@ import type { FileIO } from './io/file-io.ts';
 import type { DataFile } from './spec/manifest/manifest-types.ts';
 import { Overwrite } from './ops/overwrite.ts';
 import { RewriteFiles } from './ops/rewrite-files.ts';
+import { type RemoveOrphansOptions, type RemoveOrphansResult, removeOrphanFiles } from './ops/remove-orphans.ts';
 import { type RewriteManifestsOptions, type RewriteManifestsResult, rewriteManifests } from './ops/rewrite-manifests.ts';
 import type { Schema } from './spec/schema.ts';
 import type { TableHandle } from './ops/snapshot-producer.ts';
@@ -61,6 +62,7 @@ export class Table implements TableHandle {
   newRewrite(): RewriteFiles { return new RewriteFiles(this); }
   expireSnapshots(opts: ExpireOptions = {}): Promise<ExpireResult> { return expireSnapshots(this, opts); }
   rewriteManifests(opts: RewriteManifestsOptions = {}): Promise<RewriteManifestsResult> { return rewriteManifests(this, opts); }
+  removeOrphanFiles(opts: RemoveOrphansOptions = {}): Promise<RemoveOrphansResult> { return removeOrphanFiles(this, opts); }
 
   planFiles(opts: ScanOptions = {}): Promise<ScanPlan> { return planFiles(this.state.metadata, this.state.io, opts); }
 

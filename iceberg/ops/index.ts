@@ -11,3 +11,4 @@ export * from './expire-snapshots.ts';
 export * from './table-metadata-builder.ts';
 export * from './manifest-merge.ts';
 export * from './rewrite-manifests.ts';
+export * from './remove-orphans.ts';
