@@ -48,7 +48,8 @@ Examples:
   $ lakehouse metrics run                            bring lakehouse.campaign_metrics up to date
   $ lakehouse tables list                            tables in the default namespace (lakehouse)
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
-  $ lakehouse tables files campaign_events --where "event_type = 'click'"`);
+  $ lakehouse tables files campaign_events --where "event_type = 'click'"
+  $ lakehouse tables remove-orphans campaign_events --older-than 3d --dry-run`);
   return program;
 }
 
