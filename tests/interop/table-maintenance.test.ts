@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { CRASH_AT_ENV, FLUSH_CRASH_POINTS } from '../../pipeline/crash-points.ts';
 import {
-  type CatalogPort, type LoadedTable, Schema, type Snapshot, T, Table, type TableIdentifier, type TableRequirement, type TableUpdate,
+  Schema, type Snapshot, T, Table,
   readManifestList, rowsToRecordBatch,
 } from '../../iceberg/index.ts';
+import { PausedCatalog } from '../support/paused-catalog.ts';
 import { canonicalRows } from './canonical.ts';
 import { type Warehouse, localPath, openWarehouse } from './helpers.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readWithDuckDB, readWithPyIceberg } from './readers.ts';
@@ -114,25 +115,6 @@ describe('manifests stay few, and independent readers agree', () => {
     expect(new Set(after.data_files.map((f) => f.status))).toEqual(new Set(['existing']));
   });
 });
-
-/** A catalog whose commits wait for `release()`: a commit held in flight with its files written. */
-class PausedCatalog implements CatalogPort {
-  readonly name = 'paused';
-  readonly reached: Promise<void>;
-  private onReach!: () => void;
-  private readonly gate: Promise<void>;
-  release!: () => void;
-  constructor(private readonly inner: CatalogPort) {
-    this.reached = new Promise((r) => { this.onReach = r; });
-    this.gate = new Promise((r) => { this.release = r; });
-  }
-  loadTable(id: TableIdentifier): Promise<LoadedTable> { return this.inner.loadTable(id); }
-  async commitTable(id: TableIdentifier, reqs: TableRequirement[], updates: TableUpdate[]): Promise<LoadedTable> {
-    this.onReach();
-    await this.gate;
-    return this.inner.commitTable(id, reqs, updates);
-  }
-}
 
 describe('lakehouse tables remove-orphans', () => {
   it('after an ingest killed with kill -9 between its data files and its commit, deletes exactly the files PyIceberg does not see; every event reads once', async () => {

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import {
-  type CatalogPort, type LoadedTable, Schema, T, Table, type TableIdentifier, type TableRequirement, type TableUpdate,
+  Schema, T, Table, type TableIdentifier,
   readManifestList, rowsToRecordBatch, tableFileKind,
 } from '../../iceberg/index.ts';
 import { canonicalLocation } from '../../iceberg/io/index.ts';
 import { LakehouseError } from '../../core/errors.ts';
+import { PausedCatalog } from '../support/paused-catalog.ts';
 
 const schema = new Schema([T.field(1, 'id', T.long(), true), T.field(2, 'ts', T.timestamptz(), true)]);
 const DAY = 86_400_000_000n;
@@ -40,25 +41,6 @@ function filesUnder(root: string): string[] {
 function age(files: string[], ms: number): void {
   const when = new Date(Date.now() - ms);
   for (const f of files) utimesSync(f, when, when);
-}
-
-/** A catalog whose commits wait for `release()`: a commit caught in flight, its files written. */
-class PausedCatalog implements CatalogPort {
-  readonly name = 'paused';
-  reached!: Promise<void>;
-  private onReach!: () => void;
-  private gate: Promise<void>;
-  release!: () => void;
-  constructor(private readonly inner: SqlCatalog) {
-    this.reached = new Promise((r) => { this.onReach = r; });
-    this.gate = new Promise((r) => { this.release = r; });
-  }
-  loadTable(id: TableIdentifier): Promise<LoadedTable> { return this.inner.loadTable(id); }
-  async commitTable(id: TableIdentifier, reqs: TableRequirement[], updates: TableUpdate[]): Promise<LoadedTable> {
-    this.onReach();
-    await this.gate;
-    return this.inner.commitTable(id, reqs, updates);
-  }
 }
 
 beforeEach(async () => {
