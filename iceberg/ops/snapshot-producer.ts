@@ -229,8 +229,8 @@ export abstract class SnapshotProducer {
     const parent = currentSnapshot(base);
     for (const hook of this.summaryHooks) this.setAll(hook(base, parent));
     const applied = await this.apply(base, parent);
-    const settings = manifestMergeSettings(base.properties);
-    const result = !this.mergesManifests() || !settings.enabled ? applied : {
+    const settings = this.mergesManifests() ? manifestMergeSettings(base.properties) : undefined;
+    const result = !settings?.enabled ? applied : {
       ...applied,
       manifests: await mergeManifests(applied.manifests, settings, {
         snapshotId: this.snapshotId,

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import {
   readManifestList, rowsToRecordBatch,
 } from '../../iceberg/index.ts';
 import { PausedCatalog } from '../support/paused-catalog.ts';
+import { age, filesUnder } from '../support/local-files.ts';
 import { canonicalRows } from './canonical.ts';
 import { type Warehouse, localPath, openWarehouse } from './helpers.ts';
 import { VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readWithDuckDB, readWithPyIceberg } from './readers.ts';
@@ -42,15 +43,6 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
       resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr });
     });
   });
-}
-
-function filesUnder(root: string): string[] {
-  return readdirSync(root, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
-}
-
-function age(files: string[], ms: number): void {
-  const when = new Date(Date.now() - ms);
-  for (const f of files) utimesSync(f, when, when);
 }
 
 const tableDir = (name: string) => path.join(fileURLToPath(wh.warehouse), 'interop', name);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import {
 import { canonicalLocation } from '../../iceberg/io/index.ts';
 import { LakehouseError } from '../../core/errors.ts';
 import { PausedCatalog } from '../support/paused-catalog.ts';
+import { age, filesUnder } from '../support/local-files.ts';
 
 const schema = new Schema([T.field(1, 'id', T.long(), true), T.field(2, 'ts', T.timestamptz(), true)]);
 const DAY = 86_400_000_000n;
@@ -26,21 +27,6 @@ async function createTable(): Promise<Table> {
   return new Table(catalog, await catalog.createTable(ident, {
     schema, partitionSpec: { specId: 0, fields: [{ sourceId: 2, fieldId: 1000, name: 'ts_day', transform: 'day' }] }, properties: {},
   }));
-}
-
-/** Every file under a directory, as absolute paths (what the disk holds, independent of our FileIO). */
-function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  for (const ent of readdirSync(root, { withFileTypes: true, recursive: true })) {
-    if (ent.isFile()) out.push(path.join(ent.parentPath, ent.name));
-  }
-  return out.sort();
-}
-
-/** Sets the modification time of files back by `ms`, as if written that long ago. */
-function age(files: string[], ms: number): void {
-  const when = new Date(Date.now() - ms);
-  for (const f of files) utimesSync(f, when, when);
 }
 
 beforeEach(async () => {
