@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import {
   type CatalogPort, type LoadedTable, type ManifestEntry, type ManifestFile, ManifestEntryStatus, Schema, type Snapshot, T, Table,
   type TableIdentifier, type TableRequirement, type TableUpdate, packEnd, readManifest, readManifestList, rowsToRecordBatch, snapshotChanges,
 } from '../../iceberg/index.ts';
+import { RACE_PROPERTIES, RACE_SCHEMA, appendInAnotherProcess } from '../support/racing-processes.ts';
 
 const schema = new Schema([
   T.field(1, 'id', T.long(), true),
@@ -217,5 +218,34 @@ describe('rewrite manifests', () => {
     expect(t.currentSnapshot()!.summary['total-data-files']).toBe('8');
     // The rival's two manifests were kept as they were; the six old ones became one.
     expect(await manifestsOf(t)).toHaveLength(3);
+  });
+
+  it('rewrites running while another process appends: every row lands once and each rewrite is a replace snapshot', async () => {
+    const uri = `sqlite:///${path.join(dir, 'race.db')}`;
+    const config = path.join(dir, 'lakehouse.config.json');
+    writeFileSync(config, JSON.stringify({ catalogs: { local: { type: 'sql', uri, warehouse: path.join(dir, 'wh') } } }));
+    const local = await SqlCatalog.open({ name: 'local', uri, warehouse: path.join(dir, 'wh') });
+    try {
+      await local.createNamespace(['race']);
+      const loaded = await local.createTable({ namespace: ['race'], name: 't' }, { schema: RACE_SCHEMA, properties: { ...RACE_PROPERTIES, ...noMerge } });
+      const t = new Table(local, loaded);
+      let done = false;
+      const writer = appendInAnotherProcess(config, 'local', 'a', 40, 'race.t').finally(() => { done = true; });
+      let rewrites = 0;
+      while (!done) {
+        await t.refresh();
+        if ((await t.rewriteManifests()).snapshotId !== null) rewrites++;
+      }
+      await writer;
+      await t.refresh();
+      expect((await t.readRows()).map((r) => Number(r.n)).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+      const ops = t.metadata.snapshots.map((s) => s.summary.operation);
+      expect(ops.filter((o) => o === 'append')).toHaveLength(40);
+      expect(ops.filter((o) => o === 'replace')).toHaveLength(rewrites);
+      expect(rewrites).toBeGreaterThan(0);
+      expect(t.currentSnapshot()!.summary['total-records']).toBe('40');
+    } finally {
+      await local.close();
+    }
   });
 });
