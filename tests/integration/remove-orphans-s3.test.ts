@@ -40,9 +40,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(catalogName: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(BIN, ['--config', config, '--catalog', 'sqlite', ...args], { cwd: dir, env: { ...process.env, LAKEHOUSE_DEBUG: '' } },
+    const child = execFile(BIN, ['--config', config, '--catalog', catalogName, ...args], { cwd: dir, env: { ...process.env, LAKEHOUSE_DEBUG: '' } },
       (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }));
   });
 }
@@ -77,7 +77,7 @@ describe('remove-orphans on MinIO', () => {
     const inFlight = (await listed()).filter((f) => !afterCrash.includes(f));
     expect(inFlight).toHaveLength(3); // data file, manifest, manifest list
 
-    const r = await cli('--json', 'tables', 'remove-orphans', `${id.namespace[0]}.t`, '--older-than', cutoff, '--allow-short-age');
+    const r = await cli('sqlite', '--json', 'tables', 'remove-orphans', `${id.namespace[0]}.t`, '--older-than', cutoff, '--allow-short-age');
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { orphans: { location: string; kind: string }[]; keptTooNew: number };
     expect(out.orphans.map((o) => o.kind).sort()).toEqual(['data', 'manifest', 'manifest-list']);
@@ -90,5 +90,26 @@ describe('remove-orphans on MinIO', () => {
     await landing;
     const ref = { catalogUri: sqliteCatalogUri(path.join(dir, 'catalog.db')), warehouse: `s3://${requireS3Settings().bucket}/orphans-${suffix}-sqlite`, table: `${id.namespace[0]}.t`, catalogName: 'sqlite', properties: requireS3Settings().properties };
     expect(await readWithPyIceberg(ref)).toEqual(canonicalRows(schema, rows(1, 2, 3, 7, 8)));
+  });
+
+  it('finds nothing to delete in a REST-catalog table whose metadata files Apache Iceberg\'s server wrote', async () => {
+    const rest = await loadCatalog({ name: 'rest', configFile: config });
+    try {
+      const id = { namespace: [`orphans_rest_${suffix}`], name: 't' };
+      await rest.createNamespace(id.namespace);
+      const t = new Table(rest, await rest.createTable(id, { schema, partitionSpec: { specId: 0, fields: [] } }));
+      await t.append([rowsToRecordBatch(schema, rows(1))]);
+      await t.append([rowsToRecordBatch(schema, rows(2))]);
+      await sleep(1500);
+      const r = await cli('rest', '--json', 'tables', 'remove-orphans', `${id.namespace[0]}.t`, '--older-than', '1s', '--allow-short-age', '--dry-run');
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { orphans: unknown[]; filesListed: number; keptTooNew: number };
+      // Three metadata files, two manifest lists, two manifests, two data files: every one referenced.
+      expect(out.filesListed).toBe(9);
+      expect(out.orphans).toEqual([]);
+      expect(out.keptTooNew).toBe(0);
+    } finally {
+      await rest.close();
+    }
   });
 });
