@@ -5,9 +5,9 @@
  * (campaign_id, event_time), and what each layout does for the metrics job and for a per-campaign query.
  * Not a test: nothing asserts a timing, but a compaction that changes the rows fails it.
  *
- *   COMPACT_EVENTS=1000000 COMMITS=100 THREADS=2 node --import tsx bench/compact-bench.ts
+ *   COMPACT_EVENTS=1000000 COMPACT_COMMITS=100 THREADS=2 node --import tsx bench/compact-bench.ts
  *
- * 1. Setup: a SQLite-catalog warehouse in a temp dir; COMMITS appends of COMPACT_EVENTS / COMMITS generated
+ * 1. Setup: a SQLite-catalog warehouse in a temp dir; COMPACT_COMMITS appends of COMPACT_EVENTS / COMMITS generated
  *    events each (3 days x 3 event types = 9 partitions, so 9 small files per commit).
  * 2. DuckDB (sql/duckdb.ts, 1 and THREADS threads): COPY (SELECT * FROM read_parquet(the live files)) TO one
  *    zstd Parquet file. MB/s = input bytes (the small files' sizes) / seconds, as for ours.
@@ -29,7 +29,7 @@ import { DuckDb, sqlString, sqlStringList } from '../sql/duckdb.ts';
 import { runMetrics } from '../sql/campaign-metrics-job.ts';
 
 const EVENTS = Number(process.env.COMPACT_EVENTS ?? 1_000_000);
-const COMMITS = Number(process.env.COMMITS ?? 100);
+const COMMITS = Number(process.env.COMPACT_COMMITS ?? 100);
 const THREADS = Number(process.env.THREADS ?? 2);
 const MiB = 1024 * 1024;
 const dir = mkdtempSync(path.join(tmpdir(), 'lakehouse-compact-bench-'));

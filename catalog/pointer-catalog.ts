@@ -85,6 +85,8 @@ export abstract class PointerCatalog<P extends MetadataPointer> {
   protected readonly env: NodeJS.ProcessEnv;
   protected readonly cwd: string;
   private readonly ios: FileIOCache;
+  /** Per table, the metadata file last read or written and its parsed content (see metadataAt). */
+  private readonly lastMetadata = new Map<string, { location: string; metadata: TableMetadata }>();
 
   protected constructor(o: PointerCatalogOptions) {
     this.name = o.name;
@@ -135,7 +137,7 @@ export abstract class PointerCatalog<P extends MetadataPointer> {
   async loadTable(identifier: TableIdentifier): Promise<LoadedTable> {
     const { metadataLocation } = await this.readPointer(identifier);
     const io = this.ioFor(metadataLocation);
-    const metadata = await readTableMetadata(io, metadataLocation);
+    const metadata = await this.metadataAt(identifier, io, metadataLocation);
     return { identifier, metadataLocation, metadata, io };
   }
 
@@ -149,7 +151,7 @@ export abstract class PointerCatalog<P extends MetadataPointer> {
     const pointer = await this.readPointer(identifier);
     const baseLocation = pointer.metadataLocation;
     const baseIo = this.ioFor(baseLocation);
-    const base = await readTableMetadata(baseIo, baseLocation);
+    const base = await this.metadataAt(identifier, baseIo, baseLocation);
     checkRequirements(base, requirements);
     if (updates.length === 0) return { identifier, metadataLocation: baseLocation, metadata: base, io: baseIo };
     this.checkCommittable(identifier, pointer);
@@ -182,6 +184,7 @@ export abstract class PointerCatalog<P extends MetadataPointer> {
       await discard(io, nextLocation);
       throw this.commitConflict(identifier, pointer);
     }
+    this.lastMetadata.set(identifierToString(identifier), { location: nextLocation, metadata: next });
     return { identifier, metadataLocation: nextLocation, metadata: next, io };
   }
 
@@ -192,6 +195,21 @@ export abstract class PointerCatalog<P extends MetadataPointer> {
     } finally {
       await this.ios.close();
     }
+  }
+
+  /**
+   * The table's metadata at `location`, parsed once: a metadata file is never rewritten (each commit
+   * writes a new name), so the last one read or written per table is kept and the pointer alone decides
+   * whether it is still current. Parsing is most of a commit's cost once a table has thousands of
+   * snapshots, and a writer commits on top of what it just wrote.
+   */
+  private async metadataAt(identifier: TableIdentifier, io: FileIO, location: string): Promise<TableMetadata> {
+    const key = identifierToString(identifier);
+    const last = this.lastMetadata.get(key);
+    if (last?.location === location) return last.metadata;
+    const metadata = await readTableMetadata(io, location);
+    this.lastMetadata.set(key, { location, metadata });
+    return metadata;
   }
 
   // ---- helpers for the concrete catalogs ----

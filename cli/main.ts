@@ -13,7 +13,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'produce', summary: 'generate campaign events (with optional invalid, late and duplicate ones) into an NDJSON file or Kafka', load: async () => (await import('./produce.ts')).produceCommand() },
   { name: 'ingest', summary: 'read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot', load: async () => (await import('./ingest.ts')).ingestCommand() },
   { name: 'compact', summary: 'bin-pack the small data files of a table\'s partitions into files of the target size (one replace snapshot; safe beside ingest and the metrics job)', load: async () => (await import('./compact.ts')).compactCommand() },
-  { name: 'maintain', summary: 'table maintenance once or on a schedule: compaction and snapshot expiry (keeping what ingest and the metrics job need), with Prometheus metrics', load: async () => (await import('./maintain.ts')).maintainCommand() },
+  { name: 'maintain', summary: 'table maintenance once or on a schedule: compaction, manifest rewrite, snapshot expiry (keeping what ingest and the metrics job need) and orphan removal, with Prometheus metrics', load: async () => (await import('./maintain.ts')).maintainCommand() },
   { name: 'metrics', summary: 'materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB', load: async () => (await import('./campaign-metrics.ts')).metricsCommand() },
 ];
 
@@ -51,7 +51,8 @@ Examples:
   $ lakehouse tables list                            tables in the default namespace (lakehouse)
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
   $ lakehouse tables files campaign_events --where "event_type = 'click'"
-  $ lakehouse compact campaign_events --dry-run       the groups of small files a compaction would merge`);
+  $ lakehouse compact campaign_events --dry-run       the groups of small files a compaction would merge
+  $ lakehouse tables remove-orphans campaign_events --older-than 3d --dry-run`);
   return program;
 }
 

@@ -21,6 +21,7 @@ interface MaintainCliOptions extends Omit<CompactCliOptions, 'dryRun'> {
   every?: number;
   olderThan?: number;
   retainLast?: number;
+  orphanAge: number;
   dryRun?: boolean;
   metricsPort?: number;
   metricsHost: string;
@@ -29,19 +30,21 @@ interface MaintainCliOptions extends Omit<CompactCliOptions, 'dryRun'> {
 
 export function maintainCommand(): Command {
   return compactionOptions(new Command('maintain'))
-    .description('compact small files and expire old snapshots (keeping what ingest and the metrics job need), on one table, several or all, once or on a schedule')
+    .description('compact small files, rewrite manifests, expire old snapshots (keeping what ingest and the metrics job need) and remove orphan files, on one table, several or all, once or on a schedule')
     .argument('[tables...]', 'tables to maintain, [namespace.]table (default: every table of every namespace)')
     .addOption(new Option('--every <duration>', 'keep running: a pass every <duration> (e.g. 10m) until SIGINT/SIGTERM').argParser(duration('--every')))
     .addOption(new Option('--older-than <time>', 'expire snapshots committed before this time (default: now - history.expire.max-snapshot-age-ms, 5 days unless set)').argParser(time('--older-than')))
     .addOption(new Option('--retain-last <n>', 'always keep this many of the newest snapshots (default: history.expire.min-snapshots-to-keep)').argParser(positiveInt('--retain-last')))
+    .addOption(new Option('--orphan-age <duration>', 'delete only orphan files older than this (files of a commit in flight are younger)').default(3 * 24 * 3600_000, '3d').argParser(duration('--orphan-age')))
     .option('--dry-run', 'plan every step and report it, change nothing')
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on http://<host>:<port>/metrics').argParser(port('--metrics-port')))
     .option('--metrics-host <host>', 'address the metrics server listens on', '127.0.0.1')
     .addOption(new Option('--log-level <level>', 'JSON logs on stderr from this level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText('after', `
-Steps, in order, on each table: compact (as lakehouse compact), expire (as lakehouse tables expire: the
-newest snapshot recording each ingest group's positions and the snapshot each metrics table is current
-with are kept, with the history after them). Each step commits on its own; a step that fails is logged and
+Steps, in order, on each table: compact (as lakehouse compact), rewrite-manifests (as lakehouse tables
+rewrite-manifests), expire (as lakehouse tables expire: the newest snapshot recording each ingest group's
+positions and the snapshot each metrics table is current with are kept, with the history after them),
+remove-orphans (as lakehouse tables remove-orphans, files older than --orphan-age). Each step commits on its own; a step that fails is logged and
 counted and the others go on. Safe beside ingest and the metrics job. The exit code is 1 when a step of a
 single pass failed.
 
@@ -70,6 +73,7 @@ Examples:
         const steps = maintenanceSteps({
           compaction: { filter: o.where, minFileSizeBytes: o.minFileSize, targetFileSizeBytes: o.targetFileSize, maxBytes: o.maxBytes, maxFiles: o.maxFiles, sort: o.sort === false ? false : undefined },
           expire: { olderThanMs: o.olderThan, retainLast: o.retainLast },
+          orphanAgeMs: o.orphanAge,
         });
         const metrics = createMaintenanceMetrics();
         if (o.metricsPort !== undefined) metrics.registry.collectProcessMetrics();

@@ -62,6 +62,18 @@ export function time(flag: string) {
   return commanderError((v: string) => parseTime(v, flag));
 }
 
+/**
+ * An age (`3d`, `12h`, `90m`) or a point in time (ISO-8601, epoch ms), for flags such as `--older-than`
+ * where both read naturally.
+ */
+export function ageOrTime(flag: string) {
+  return commanderError((v: string): { kind: 'age' | 'time'; ms: number } => {
+    if (/^\s*\d+(?:\.\d+)?\s*(ms|s|m|h|d)\s*$/.test(v)) return { kind: 'age', ms: parseDuration(v, flag) };
+    if (/^\s*\d{4}-\d{2}-\d{2}/.test(v) || /^\s*\d{10,}\s*$/.test(v)) return { kind: 'time', ms: parseTime(v, flag) };
+    throw new LakehouseError('INVALID_ARGUMENT', `${flag} must be an age such as 3d, 12h or 90m, or a time such as 2026-11-01T00:00:00Z, got "${v}".`);
+  });
+}
+
 /** Our sentence as commander's usage error, so a bad flag exits 2 with the usage hint. */
 function commanderError<T>(parse: (v: string) => T): (v: string) => T {
   return (v) => {

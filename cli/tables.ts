@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { identifierToString, partitionSpecToText, parsePartitionText, UNPARTITIONED, Schema, currentSchema, defaultSpec, specById, typeToString, type NestedField, formatValue, partitionType, type PrimitiveType } from '../iceberg/index.ts';
+import { ORPHAN_MIN_AGE_MS_DEFAULT, identifierToString, partitionSpecToText, parsePartitionText, UNPARTITIONED, Schema, currentSchema, defaultSpec, specById, typeToString, type NestedField, formatValue, partitionType, type PrimitiveType } from '../iceberg/index.ts';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { parseJson } from '../core/json.ts';
 import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { parseTime } from '../core/time.ts';
-import { collect, parseProperties } from './options.ts';
 import { expireKeepingWriters } from '../maintenance/retention.ts';
+import { ageOrTime, collect, parseProperties } from './options.ts';
+import { progress } from './progress.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
 
@@ -192,5 +193,61 @@ export function tablesCommand(): Command {
       });
     });
 
+  tables.command('rewrite-manifests')
+    .description('rewrite the data manifests of each partition spec into as few manifests of commit.manifest.target-size-bytes (default 8 MiB) as hold them, clustered by partition, in one `replace` snapshot; files, rows and every entry\'s snapshot id and sequence numbers stay as they are')
+    .argument('<table>', 'table name')
+    .option('--dry-run', 'say how many manifests would be replaced and written, change nothing')
+    .addHelpText('after', '\nExamples:\n  $ lakehouse tables rewrite-manifests campaign_events --dry-run\n  $ lakehouse tables rewrite-manifests campaign_events --json')
+    .action(async (name: string, o, cmd: Command) => {
+      const g = globalOptions(cmd);
+      await withCatalog(g, async (catalog) => {
+        const t = await openTable(catalog, name);
+        const r = await t.rewriteManifests({ dryRun: Boolean(o.dryRun) });
+        if (g.json) { printJson({ table: t.name, ...r }); return; }
+        if (r.replaced === 0) {
+          process.stdout.write(`${t.name}: ${r.manifestsBefore} manifest(s), already as few as they can be; nothing to rewrite.\n`);
+          return;
+        }
+        process.stdout.write(o.dryRun
+          ? `${t.name}: would replace ${r.replaced} of ${r.manifestsBefore} manifest(s) by about ${r.created} (${r.entries} file entries); ${r.manifestsAfter} afterwards.\n`
+          : `${t.name}: replaced ${r.replaced} of ${r.manifestsBefore} manifest(s) by ${r.created} (${r.entries} file entries) in snapshot ${r.snapshotId}; ${r.manifestsAfter} now.\n`);
+      });
+    });
+
+  tables.command('remove-orphans')
+    .description('delete the data, manifest and metadata files under the table\'s location that no retained metadata references (what a crashed writer leaves), if last modified before --older-than; files of a commit still in flight are younger than that and stay')
+    .argument('<table>', 'table name')
+    .option('--older-than <age|time>', 'only files last modified this long ago (3d, 12h) or before this time (ISO-8601); must exceed the longest a commit can take', ageOrTime('--older-than'))
+    .option('--allow-short-age', 'allow --older-than below 1 hour: only when no writer of this table is running')
+    .option('--dry-run', 'list the orphan files, delete nothing')
+    .addHelpText('after', '\nExamples:\n  $ lakehouse tables remove-orphans campaign_events --dry-run\n  $ lakehouse tables remove-orphans campaign_events --older-than 3d --json')
+    .action(async (name: string, o, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const now = Date.now();
+      const cutoff: number = o.olderThan === undefined ? now - ORPHAN_MIN_AGE_MS_DEFAULT : o.olderThan.kind === 'age' ? now - o.olderThan.ms : o.olderThan.ms;
+      if (now - cutoff < MIN_ORPHAN_AGE_MS && !o.allowShortAge) {
+        throw new LakehouseError('INVALID_ARGUMENT', `--older-than must reach back at least 1 hour (got ${Math.max(0, Math.round((now - cutoff) / 1000))} s): younger files may belong to a commit still in flight. Pass --allow-short-age if no writer of this table is running.`);
+      }
+      await withCatalog(g, async (catalog) => {
+        const t = await openTable(catalog, name);
+        const bar = progress({ label: `remove-orphans ${t.name}: reading metadata`, total: 0, mode: g.json ? false : 'auto' });
+        const r = await t.removeOrphanFiles({
+          olderThanMs: cutoff, dryRun: Boolean(o.dryRun),
+          onProgress: (phase, done, total) => {
+            if (phase !== 'read') return;
+            bar.setTotal(total ?? done);
+            bar.update(done);
+          },
+        });
+        bar.finish();
+        if (g.json) { printJson({ table: t.name, ...r }); return; }
+        if (r.orphans.length > 0) printTable(['file', 'kind', 'size', 'modified'], r.orphans.map((f) => [f.location, f.kind, formatBytes(f.size), new Date(f.lastModifiedMs).toISOString()]));
+        process.stdout.write(`${t.name}: ${r.filesListed} file(s) under ${r.location}, ${r.filesReferenced} referenced; ${o.dryRun ? 'would delete' : 'deleted'} ${r.orphans.length} orphan(s) (${formatBytes(r.orphanBytes)}) modified before ${new Date(r.olderThanMs).toISOString()}; kept ${r.keptTooNew} newer unreferenced file(s)${r.keptUnknown.length > 0 ? ` and ${r.keptUnknown.length} file(s) that are not table files` : ''}.\n`);
+      });
+    });
+
   return tables;
 }
+
+/** Below this, --older-than needs --allow-short-age (Spark's remove_orphan_files refuses under 24 h). */
+const MIN_ORPHAN_AGE_MS = 60 * 60 * 1000;

@@ -4,12 +4,14 @@ import { identifierToString } from './catalog-port.ts';
 import { writeDataFiles } from './writer/write-data-files.ts';
 import { type ExpireOptions, type ExpireResult, expireSnapshots } from './ops/expire-snapshots.ts';
 import type { Expr } from './expr/expressions.ts';
-import { FastAppend } from './ops/fast-append.ts';
+import { FastAppend, MergeAppend } from './ops/fast-append.ts';
 import type { FileIO } from './io/file-io.ts';
 import type { DataFile } from './spec/manifest/manifest-types.ts';
 import { Overwrite } from './ops/overwrite.ts';
 import { RewriteFiles } from './ops/rewrite-files.ts';
 import { type CompactOptions, type CompactionResult, compactTable } from './ops/compact-files.ts';
+import { type RemoveOrphansOptions, type RemoveOrphansResult, removeOrphanFiles } from './ops/remove-orphans.ts';
+import { type RewriteManifestsOptions, type RewriteManifestsResult, rewriteManifests } from './ops/rewrite-manifests.ts';
 import type { Schema } from './spec/schema.ts';
 import type { TableHandle } from './ops/snapshot-producer.ts';
 import type { PartitionSpec } from './spec/partition-spec.ts';
@@ -53,12 +55,17 @@ export class Table implements TableHandle {
     return this.state;
   }
 
-  newAppend(): FastAppend { return new FastAppend(this); }
+  /** An append that merges small manifests per the table's `commit.manifest-merge.*` properties. */
+  newAppend(): MergeAppend { return new MergeAppend(this); }
+  /** An append that only adds a manifest (never merges): for tests and callers that merge otherwise. */
+  newFastAppend(): FastAppend { return new FastAppend(this); }
   newOverwrite(): Overwrite { return new Overwrite(this); }
   newRewrite(): RewriteFiles { return new RewriteFiles(this); }
   expireSnapshots(opts: ExpireOptions = {}): Promise<ExpireResult> { return expireSnapshots(this, opts); }
   /** Bin-packs small data files per partition (ops/compact-files.ts), one replace snapshot per group. */
   compact(opts: CompactOptions = {}): Promise<CompactionResult> { return compactTable(this, opts); }
+  rewriteManifests(opts: RewriteManifestsOptions = {}): Promise<RewriteManifestsResult> { return rewriteManifests(this, opts); }
+  removeOrphanFiles(opts: RemoveOrphansOptions = {}): Promise<RemoveOrphansResult> { return removeOrphanFiles(this, opts); }
 
   planFiles(opts: ScanOptions = {}): Promise<ScanPlan> { return planFiles(this.state.metadata, this.state.io, opts); }
 

@@ -33,16 +33,24 @@ export interface MaintenanceStep {
 export interface MaintenanceSettings {
   compaction?: Omit<CompactOptions, 'dryRun' | 'signal' | 'onProgress'>;
   expire?: Pick<ExpireOptions, 'olderThanMs' | 'retainLast'>;
+  /** Orphan files must be older than this age (ms) to go; default 3 days, so no commit in flight is touched. */
+  orphanAgeMs?: number;
 }
+
+/** What an orphan must have aged before maintenance deletes it: far beyond any commit's duration. */
+export const ORPHAN_AGE_MS_DEFAULT = 3 * 24 * 3600_000;
 
 /**
  * The steps, in the order they run on a table. Compaction first, so that expiry (with the age rule) can
- * later free what compaction replaced. Manifest merging and orphan-file removal join as one line each.
+ * later free what compaction replaced; manifests are rewritten after compaction has cut the file count;
+ * orphan removal last, after expiry has deleted what it frees, to sweep what crashed writers left.
  */
 export function maintenanceSteps(s: MaintenanceSettings = {}): MaintenanceStep[] {
   return [
     compactionStep(s.compaction ?? {}),
+    manifestsStep(),
     expiryStep(s.expire ?? {}),
+    orphansStep(s.orphanAgeMs ?? ORPHAN_AGE_MS_DEFAULT),
   ];
 }
 
@@ -63,6 +71,30 @@ export function compactionStep(opts: Omit<CompactOptions, 'dryRun' | 'signal' | 
         groupsCommitted: r.committed.length, groupsSkipped: r.skipped.length, filesRemoved: r.filesRemoved, filesAdded: r.filesAdded,
         bytesRead: r.bytesRead, bytesWritten: r.bytesWritten, aborted: r.aborted,
       };
+    },
+  };
+}
+
+/** Manifest rewrite as `lakehouse tables rewrite-manifests` does it; a table with few manifests is left alone. */
+export function manifestsStep(): MaintenanceStep {
+  return {
+    name: 'rewrite-manifests',
+    async run(ctx) {
+      const r = await ctx.table.rewriteManifests({ dryRun: ctx.dryRun });
+      if (!ctx.dryRun) ctx.metrics?.manifestsReplaced.inc(r.replaced, { table: ctx.table.name });
+      return { manifestsBefore: r.manifestsBefore, manifestsAfter: r.manifestsAfter, replaced: r.replaced, created: r.created };
+    },
+  };
+}
+
+/** Orphan removal as `lakehouse tables remove-orphans` does it, with an age guard of `ageMs`. */
+export function orphansStep(ageMs: number): MaintenanceStep {
+  return {
+    name: 'remove-orphans',
+    async run(ctx) {
+      const r = await ctx.table.removeOrphanFiles({ olderThanMs: Date.now() - ageMs, dryRun: ctx.dryRun });
+      if (!ctx.dryRun) ctx.metrics?.orphansDeleted.inc(r.orphans.length, { table: ctx.table.name });
+      return { filesListed: r.filesListed, orphans: r.orphans.length, orphanBytes: r.orphanBytes, keptTooNew: r.keptTooNew };
     },
   };
 }

@@ -18,6 +18,8 @@ export interface MaintenanceMetrics {
   groupsSkipped: Counter;
   snapshotsExpired: Counter;
   filesDeleted: Counter;
+  manifestsReplaced: Counter;
+  orphansDeleted: Counter;
   /** Live data files of each table after its last pass. */
   dataFiles: Gauge;
   /** Whole passes over every table. */
@@ -36,6 +38,8 @@ export function createMaintenanceMetrics(registry: MetricsRegistry = new Metrics
     groupsSkipped: registry.counter('lakehouse_maintain_compaction_skipped_groups_total', 'Compaction groups skipped because a concurrent commit removed their files twice', ['table']),
     snapshotsExpired: registry.counter('lakehouse_maintain_expired_snapshots_total', 'Snapshots expired', ['table']),
     filesDeleted: registry.counter('lakehouse_maintain_deleted_files_total', 'Data files, manifests and manifest lists deleted by snapshot expiry', ['table']),
+    manifestsReplaced: registry.counter('lakehouse_maintain_replaced_manifests_total', 'Manifests replaced by a manifest rewrite', ['table']),
+    orphansDeleted: registry.counter('lakehouse_maintain_deleted_orphan_files_total', 'Files under a table location that no retained metadata referenced, deleted', ['table']),
     dataFiles: registry.gauge('lakehouse_maintain_data_files', 'Live data files of the table after the last maintenance pass', ['table']),
     passes: registry.counter('lakehouse_maintain_passes_total', 'Passes over every table'),
   };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LakehouseError } from '../core/errors.ts';
-import { FastAppend, type TableHandle, type Snapshot, type TableMetadata, ancestorsOf, currentSnapshot } from '../iceberg/index.ts';
+import { MergeAppend, type TableHandle, type Snapshot, type TableMetadata, ancestorsOf, currentSnapshot } from '../iceberg/index.ts';
 import type { Positions } from './source.ts';
 import { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY } from '../domain/ingest-summary-keys.ts';
 
@@ -163,14 +163,14 @@ export interface OffsetsAppendOptions {
 }
 
 /**
- * A fast append that records positions, computed against the base each attempt is applied to (so a
+ * An append (merging small manifests as the table's properties say) that records positions, computed against the base each attempt is applied to (so a
  * retry after a conflict carries forward what other consumers of the group recorded meanwhile, instead
  * of overwriting it with a stale copy), and that refuses to commit a range someone else already
  * committed: the recorded position of each partition must not be past the first offset we read.
  * A gap (recorded < first) is allowed: Kafka offsets skip transaction markers and compacted records.
  * It only registers a summary hook of the append; the append's own work is untouched.
  */
-export class OffsetsAppend extends FastAppend {
+export class OffsetsAppend extends MergeAppend {
   constructor(table: TableHandle, opts: OffsetsAppendOptions) {
     super(table);
     this.summaryFrom((base, parent) => offsetsSummaryFor(base, parent, opts));

@@ -1,7 +1,8 @@
+import * as path from 'node:path';
 import { LakehouseError } from '../../core/errors.ts';
 import { boolProperty, intProperty } from '../../core/properties.ts';
 import type { FileIO } from './file-io.ts';
-import { LocalFileIO, isLocalLocation } from './local-file-io.ts';
+import { LocalFileIO, isLocalLocation, toLocalPath } from './local-file-io.ts';
 import { S3FileIO, type S3FileIOOptions } from './s3-file-io.ts';
 
 /**
@@ -66,4 +67,17 @@ export function s3OptionsFrom(props: Record<string, string>, env: NodeJS.Process
   const retries = intProperty(props, S3_MAX_RETRIES, undefined);
   if (retries !== undefined) opts.maxRetries = retries;
   return opts;
+}
+
+/**
+ * One spelling per stored file, for comparing locations written by different tools: `s3a://` and
+ * `s3n://` name the same object as `s3://` (Hadoop writers use them), and `file:///p`, `file:/p`,
+ * `file://localhost/p` and the plain path `/p` name the same local file (Java writes `file:/p`,
+ * PyIceberg keeps what it was given). Local paths are resolved and normalized (`a//b`, `a/./b`); S3 keys
+ * are kept byte for byte, since `a//b` and `a/b` are different objects there.
+ */
+export function canonicalLocation(location: string): string {
+  if (isLocalLocation(location)) return path.posix.normalize(toLocalPath(location));
+  const m = /^(s3a?|s3n):\/\/(.*)$/i.exec(location);
+  return m ? `s3://${m[2]}` : location;
 }

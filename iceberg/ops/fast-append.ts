@@ -8,7 +8,8 @@ import { specById } from '../spec/table-metadata.ts';
 /**
  * Fast append (Java `FastAppend`): one new manifest per partition spec for the added files, plus the
  * parent's manifests untouched. Appends never conflict logically, so a retry only rebases onto the new
- * head; the new manifests are written once and reused by every attempt.
+ * head; the new manifests are written once and reused by every attempt. It never merges manifests, so
+ * every commit adds one per spec: use `MergeAppend` (`Table.newAppend()`) unless something else merges.
  */
 export class FastAppend extends SnapshotProducer {
   private readonly files: DataFile[] = [];
@@ -31,6 +32,10 @@ export class FastAppend extends SnapshotProducer {
     return 'append';
   }
 
+  protected override mergesManifests(): boolean {
+    return false;
+  }
+
   protected async apply(base: TableMetadata, parent: Snapshot | null): Promise<ApplyResult> {
     if (!this.newManifests) {
       const bySpec = new Map<number, DataFile[]>();
@@ -47,5 +52,17 @@ export class FastAppend extends SnapshotProducer {
     }
     const existing = await this.manifestsOf(parent);
     return { manifests: [...this.newManifests, ...existing], added: this.files, deleted: [] };
+  }
+}
+
+/**
+ * Append that merges small manifests as it commits (Java `MergeAppend`), per the table's
+ * `commit.manifest-merge.enabled`, `commit.manifest.min-count-to-merge` and
+ * `commit.manifest.target-size-bytes` (manifest-merge.ts). What it adds is recorded exactly as a fast
+ * append records it: ADDED entries of this snapshot, in a manifest this snapshot wrote.
+ */
+export class MergeAppend extends FastAppend {
+  protected override mergesManifests(): boolean {
+    return true;
   }
 }

@@ -12,3 +12,6 @@ export * from './compaction-plan.ts';
 export * from './compact-files.ts';
 export * from './sort-rows.ts';
 export * from './table-metadata-builder.ts';
+export * from './manifest-merge.ts';
+export * from './rewrite-manifests.ts';
+export * from './remove-orphans.ts';

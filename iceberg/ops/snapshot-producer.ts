@@ -13,6 +13,7 @@ import { buildSummary, withTotalFilesSize } from '../spec/snapshot-summary.ts';
 import type { Snapshot, SnapshotOperation, TableMetadata } from '../spec/table-metadata.ts';
 import { MAIN_BRANCH, currentSchema, currentSnapshot, snapshotById, specById } from '../spec/table-metadata.ts';
 import { generateSnapshotId } from './table-metadata-builder.ts';
+import { manifestMergeSettings, mergeManifests } from './manifest-merge.ts';
 import type { TableRequirement, TableUpdate } from '../spec/table-updates.ts';
 import {
   COMMIT_MAX_RETRY_WAIT_MS, COMMIT_MAX_RETRY_WAIT_MS_DEFAULT, COMMIT_MIN_RETRY_WAIT_MS, COMMIT_MIN_RETRY_WAIT_MS_DEFAULT,
@@ -61,6 +62,13 @@ export abstract class SnapshotProducer {
   private lastManifestList?: string;
   /** Files this operation wrote that no committed snapshot references yet (cleaned up on definite failure). */
   protected readonly writtenFiles: string[] = [];
+  /**
+   * Entries of the manifests this operation wrote, by path: their ADDED entries inherit a sequence
+   * number that is only assigned when the manifest list is written, so they are not read back.
+   */
+  private readonly ownEntries = new Map<string, ManifestEntry[]>();
+  /** Manifests merged by earlier attempts, by the bin they came from (reused after a conflict). */
+  private readonly mergeCache = new Map<string, ManifestFile>();
 
   constructor(table: TableHandle) {
     this.table = table;
@@ -100,6 +108,14 @@ export abstract class SnapshotProducer {
 
   protected abstract operation(): SnapshotOperation;
 
+  /**
+   * Whether the commit merges small manifests per `commit.manifest-merge.enabled` (manifest-merge.ts).
+   * Java's MergeAppend, overwrites and rewrites do; its FastAppend and RewriteManifests do not.
+   */
+  protected mergesManifests(): boolean {
+    return true;
+  }
+
   /** Computes the new snapshot's manifests against `base`; throws a non-retryable error if invalid. */
   protected abstract apply(base: TableMetadata, parent: Snapshot | null): Promise<ApplyResult>;
 
@@ -120,7 +136,13 @@ export abstract class SnapshotProducer {
       content: ManifestContent.DATA,
     });
     this.writtenFiles.push(location);
+    this.ownEntries.set(location, entries);
     return manifest;
+  }
+
+  /** Every entry of a manifest: as written, for this operation's own, else read with inheritance. */
+  protected async entriesOf(manifest: ManifestFile): Promise<ManifestEntry[]> {
+    return this.ownEntries.get(manifest.manifestPath) ?? readManifest(this.table.state.io, manifest);
   }
 
   /** Manifests of a snapshot (empty for none). */
@@ -206,7 +228,16 @@ export abstract class SnapshotProducer {
     for (const check of this.validators) check(base);
     const parent = currentSnapshot(base);
     for (const hook of this.summaryHooks) this.setAll(hook(base, parent));
-    const result = await this.apply(base, parent);
+    const applied = await this.apply(base, parent);
+    const settings = this.mergesManifests() ? manifestMergeSettings(base.properties) : undefined;
+    const result = !settings?.enabled ? applied : {
+      ...applied,
+      manifests: await mergeManifests(applied.manifests, settings, {
+        snapshotId: this.snapshotId,
+        entries: (m) => this.entriesOf(m),
+        write: (specId, entries) => this.newManifest(base, specId, entries),
+      }, this.mergeCache),
+    };
     this.lastResult = result;
     const sequenceNumber = base.lastSequenceNumber + 1;
     const manifestListLocation = this.metadataPath(`snap-${this.snapshotId}-${attempt + 1}-${this.commitUuid}.avro`);

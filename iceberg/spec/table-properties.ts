@@ -19,6 +19,13 @@ export const COMMIT_MIN_RETRY_WAIT_MS_DEFAULT = 100;
 export const COMMIT_MAX_RETRY_WAIT_MS = 'commit.retry.max-wait-ms';
 export const COMMIT_MAX_RETRY_WAIT_MS_DEFAULT = 60_000;
 
+/** Merge small manifests on commit (Java `MergingSnapshotProducer`); appends, overwrites and rewrites. */
+export const MANIFEST_MERGE_ENABLED = 'commit.manifest-merge.enabled';
+export const MANIFEST_MERGE_ENABLED_DEFAULT = true;
+/** The group holding a commit's new manifest is merged only once it has this many manifests. */
+export const MANIFEST_MIN_MERGE_COUNT = 'commit.manifest.min-count-to-merge';
+export const MANIFEST_MIN_MERGE_COUNT_DEFAULT = 100;
+/** Manifests are merged up to this size (and rewrite-manifests writes manifests of about this size). */
 export const MANIFEST_TARGET_SIZE_BYTES = 'commit.manifest.target-size-bytes';
 export const MANIFEST_TARGET_SIZE_BYTES_DEFAULT = 8 * 1024 * 1024;
 
@@ -39,4 +46,4 @@ export const FORMAT_VERSION_DEFAULT = 2;
  * the default (Java's `PropertyUtil.propertyAsInt` throws as well), so a mistyped
  * `commit.retry.num-retries` cannot quietly change how a table is written.
  */
-export { intProperty } from '../../core/properties.ts';
+export { boolProperty, intProperty } from '../../core/properties.ts';

@@ -99,6 +99,21 @@ describe('metrics run', () => {
     expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
   });
 
+  it('after appends that merge manifests, an incremental run still sees only the newly appended events', async () => {
+    await catalog.commitTable(EVENTS, [], [{ action: 'set-properties', updates: { 'commit.manifest.min-count-to-merge': '2' } }]);
+    for (const m of [0, 10, 20, 30, 40]) await append([event(m, m)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    await append([event(99, 10, 'click')]);
+    // The last append merged every earlier file into its manifest as EXISTING entries.
+    const head = (await events()).currentSnapshot()!;
+    expect(head.summary['added-data-files']).toBe('1');
+    const r = await runMetrics({ catalog, allowedLatenessMs: 0 });
+    expect(r.mode).toBe('incremental');
+    // A late click: only its window is recomputed, not the windows of the files carried over as EXISTING.
+    expect(r.windowsRecomputed).toBe(1);
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
   it('a different allowed lateness with no new events recomputes the windows whose complete flag flips', async () => {
     await append([event(1, 0), event(2, 5), event(3, 10), event(4, 15)]);
     await runMetrics({ catalog, allowedLatenessMs: 0 });

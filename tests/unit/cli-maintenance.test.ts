@@ -113,7 +113,7 @@ describe('lakehouse maintain', () => {
     try {
       const deadline = Date.now() + 60_000;
       let url: string | undefined;
-      while (!url || !/"step":"expire"/.test(stderr)) {
+      while (!url || !/"step":"remove-orphans"/.test(stderr)) {
         if (Date.now() > deadline) throw new Error(`maintain did not finish a pass: ${stderr}`);
         url ??= /"url":"([^"]+)"/.exec(stderr)?.[1];
         await new Promise((r) => setTimeout(r, 100));

@@ -185,3 +185,39 @@ describe('lakehouse namespaces', () => {
     expect(JSON.parse((await run('--json', 'namespaces', 'list')).stdout)).not.toContain('analytics');
   });
 });
+
+describe('table maintenance commands on bad input', () => {
+  beforeAll(async () => {
+    expect((await run('tables', 'create', 'm.t', '--schema', 'campaign_events')).code).toBe(0);
+  });
+
+  it('an unknown table is a sentence and exit 1 for both commands', async () => {
+    for (const cmd of ['rewrite-manifests', 'remove-orphans']) {
+      const r = await run('tables', cmd, 'm.nope');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error: Table m\.nope does not exist/);
+    }
+  });
+
+  it('a malformed --older-than names the flag and the forms it takes (exit 2)', async () => {
+    const r = await run('tables', 'remove-orphans', 'm.t', '--older-than', 'three days');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--older-than must be an age such as 3d, 12h or 90m, or a time such as .*got "three days"/);
+  });
+
+  it('an --older-than under an hour is refused unless --allow-short-age says no writer runs', async () => {
+    const r = await run('tables', 'remove-orphans', 'm.t', '--older-than', '10m');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/at least 1 hour .* commit still in flight\. Pass --allow-short-age/);
+    const ok = await run('--json', 'tables', 'remove-orphans', 'm.t', '--older-than', '10m', '--allow-short-age', '--dry-run');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ dryRun: true, orphans: [] });
+  });
+
+  it('on an empty table rewrite-manifests has nothing to do; both commands show examples in --help', async () => {
+    const r = await run('--json', 'tables', 'rewrite-manifests', 'm.t');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ snapshotId: null, manifestsBefore: 0, replaced: 0 });
+    for (const cmd of ['rewrite-manifests', 'remove-orphans']) expect((await run('tables', cmd, '--help')).stdout).toMatch(/Examples:\n  \$ lakehouse tables/);
+  });
+});

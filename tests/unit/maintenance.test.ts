@@ -69,8 +69,8 @@ describe('a maintenance pass', () => {
     const pass = await maintainOnce({ catalog, tables: [], steps: [broken, ...maintenanceSteps(), noting], metrics });
     expect(seen).toEqual(['broken ns.a', 'note ns.a', 'broken ns.b', 'note ns.b']);
     expect(pass.steps.map((s) => `${s.table} ${s.step} ${s.outcome}`)).toEqual([
-      'ns.a broken failed', 'ns.a compact ok', 'ns.a expire ok', 'ns.a note ok',
-      'ns.b broken failed', 'ns.b compact ok', 'ns.b expire ok', 'ns.b note ok',
+      'ns.a broken failed', 'ns.a compact ok', 'ns.a rewrite-manifests ok', 'ns.a expire ok', 'ns.a remove-orphans ok', 'ns.a note ok',
+      'ns.b broken failed', 'ns.b compact ok', 'ns.b rewrite-manifests ok', 'ns.b expire ok', 'ns.b remove-orphans ok', 'ns.b note ok',
     ]);
     expect(pass.steps[0]!.error).toEqual({ code: 'IO_ERROR', message: 'disk on fire' });
     expect(pass.steps[1]!.report).toMatchObject({ filesRemoved: 3, filesAdded: 1 });
@@ -86,7 +86,7 @@ describe('a maintenance pass', () => {
     abort.abort();
     const pass = await maintainOnce({ catalog, tables: [a.identifier], steps: maintenanceSteps(), signal: abort.signal });
     expect(pass.stopped).toBe(true);
-    expect(pass.steps.map((s) => s.outcome)).toEqual(['skipped', 'skipped']);
+    expect(pass.steps.map((s) => s.outcome)).toEqual(['skipped', 'skipped', 'skipped', 'skipped']);
     await a.refresh();
     expect(a.metadata.snapshots).toHaveLength(3);
   });
@@ -96,7 +96,9 @@ describe('a maintenance pass', () => {
     for (let i = 0; i < 3; i++) await append(a, i);
     const pass = await maintainOnce({ catalog, tables: [a.identifier], steps: maintenanceSteps({ expire: { olderThanMs: Date.now() + 60_000, retainLast: 1 } }), dryRun: true });
     expect(pass.steps[0]!.report).toMatchObject({ groupsPlanned: 1, filesPlanned: 3, filesRemoved: 0 });
-    expect(pass.steps[1]!.report).toMatchObject({ snapshotsExpired: 2 });
+    expect(pass.steps[1]!.report).toMatchObject({ manifestsBefore: 3, replaced: 3, created: 1 });
+    expect(pass.steps[2]!.report).toMatchObject({ snapshotsExpired: 2 });
+    expect(pass.steps[3]!.report).toMatchObject({ orphans: 0 });
     await a.refresh();
     expect(a.metadata.snapshots).toHaveLength(3);
   });
