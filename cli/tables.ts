@@ -9,6 +9,7 @@ import { collect, parseProperties } from './options.ts';
 import { OFFSETS_KEY_PREFIX } from '../domain/ingest-summary-keys.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
+import { alterCommand } from './tables-alter.ts';
 
 /** Built-in schemas `--schema` accepts by name. */
 const BUILTIN_SCHEMAS: Record<string, { schema: Schema; partition: string }> = {
@@ -193,6 +194,8 @@ export function tablesCommand(): Command {
         process.stdout.write(`${o.dryRun ? 'Would expire' : 'Expired'} ${r.expiredSnapshotIds.length} snapshot(s); ${o.dryRun ? 'would delete' : 'deleted'} ${r.deletedDataFiles.length} data file(s), ${r.deletedManifests.length} manifest(s), ${r.deletedManifestLists.length} manifest list(s).\n`);
       });
     });
+
+  tables.addCommand(alterCommand());
 
   return tables;
 }

@@ -9,3 +9,6 @@ export * from './overwrite.ts';
 export * from './rewrite-files.ts';
 export * from './expire-snapshots.ts';
 export * from './table-metadata-builder.ts';
+export * from './update-schema.ts';
+export * from './update-partition-spec.ts';
+export * from './update-properties.ts';
