@@ -65,11 +65,15 @@ export class Table implements TableHandle {
     return readRows(this.state.metadata, this.state.io, opts).then((r) => r.rows);
   }
 
-  /** Writes Parquet data files for the current schema and default spec (nothing is committed yet). */
-  writeDataFiles(batches: arrow.RecordBatch[] | AsyncIterable<arrow.RecordBatch>): Promise<DataFile[]> {
+  /**
+   * Writes Parquet data files for the current schema and default spec (nothing is committed yet).
+   * `schema` writes with an earlier schema of the table instead, for a writer whose batches were built
+   * before a schema change: readers match its columns by field id, as for any file written before.
+   */
+  writeDataFiles(batches: arrow.RecordBatch[] | AsyncIterable<arrow.RecordBatch>, opts: { schema?: Schema } = {}): Promise<DataFile[]> {
     return writeDataFiles(batches, {
       io: this.state.io,
-      schema: this.schema(),
+      schema: opts.schema ?? this.schema(),
       spec: this.spec(),
       tableLocation: this.location,
       properties: this.state.metadata.properties,

@@ -1,8 +1,9 @@
 import * as arrow from 'apache-arrow';
-import { icebergToArrowSchema, nullData, type Schema, typeToString } from '../iceberg/index.ts';
+import { columnFromValues, icebergToArrowSchema, nullData, type Schema, typeToString, type Value } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 import { PROCESSED_AT_COLUMN, campaignEventsSchema } from '../domain/campaign-events.ts';
-import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, fieldSlot, isRejection, scanEvent } from './event-decoder.ts';
+import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, extraValue, fieldSlot, isRejection, parseIsoTimestampMicros, scanEvent } from './event-decoder.ts';
+import { ExtraFields, isExtraProblem, isFillableExtra } from './event-extras.ts';
 import { type Fingerprint, fingerprint } from './dedup-index.ts';
 
 /**
@@ -34,6 +35,13 @@ export interface EventBufferOptions {
   initialCapacity?: number;
   /** Event ids already stored: an event whose id is in it is dropped like a duplicate within the buffer. */
   seen?: SeenIds;
+  /**
+   * Which campaign_events column each field id holds (campaignEventsColumnIds of the table), so a column
+   * renamed in the table is still filled from its message key; default: every column by its own name.
+   * Optional columns that hold none of them are extra columns, filled from the event key of their name
+   * (pipeline/event-extras.ts).
+   */
+  columnIds?: ReadonlyMap<number, string>;
 }
 
 /** A set of event_id fingerprints (pipeline/dedup-index.ts), as the buffer looks them up. */
@@ -220,6 +228,12 @@ export class EventBuffer {
   private readonly initialCapacity: number;
   /** Per table column: which row value fills it, or null for a column events do not fill. */
   private readonly sources: Array<RowKey | null>;
+  /** The table's extra columns (null when none) and, per extra, its index among the table's columns. */
+  private readonly extras: ExtraFields | null;
+  private readonly extraColumn: number[] = [];
+  /** Per extra column, the value of each buffered row; the checked values of the message being added. */
+  private extraValues: Value[][] = [];
+  private readonly extraRow: Value[];
 
   private capacity = 0;
   private n = 0;
@@ -244,7 +258,7 @@ export class EventBuffer {
   private hashesHi = new Int32Array(0);
   private readonly seen: SeenIds | null;
   private readonly fp: Fingerprint = { lo: 0, hi: 0 };
-  private readonly scan = new EventScan();
+  private readonly scan: EventScan;
   /** Smallest event_time in micros; +Infinity when empty. */
   private minEventTime = Infinity;
   private firstAddedMs: number | null = null;
@@ -259,10 +273,15 @@ export class EventBuffer {
     this.seen = opts.seen ?? null;
     this.arrowSchema = icebergToArrowSchema(this.schema);
     this.structType = new arrow.Struct(this.arrowSchema.fields);
-    this.sources = this.schema.fields.map((f) => {
-      const key = (SOURCE_TYPES.has(f.name) ? f.name : null) as RowKey | null;
+    const extraFields: typeof this.schema.fields = [];
+    this.sources = this.schema.fields.map((f, k) => {
+      const named = opts.columnIds ? opts.columnIds.get(f.id) ?? null : f.name;
+      const key = (named !== null && SOURCE_TYPES.has(named) ? named : null) as RowKey | null;
       if (key === null) {
-        if (f.required) {
+        if (isFillableExtra(f)) {
+          extraFields.push(f);
+          this.extraColumn.push(k);
+        } else if (f.required) {
           throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but campaign events do not carry it; make it optional or teach domain/campaign-events.ts to fill it.`);
         }
         return null;
@@ -278,6 +297,9 @@ export class EventBuffer {
     if (!this.sources.includes('event_id')) {
       throw new LakehouseError('SCHEMA_MISMATCH', 'The table has no "event_id" column; the buffer needs it to drop duplicate events.');
     }
+    this.extras = extraFields.length === 0 ? null : new ExtraFields(extraFields, parseIsoTimestampMicros);
+    this.extraRow = new Array<Value>(extraFields.length).fill(null);
+    this.scan = new EventScan(this.extras);
     this.allocate(initial);
   }
 
@@ -314,6 +336,7 @@ export class EventBuffer {
     this.slots = new Int32Array(this.slotCount(capacity));
     this.hashes = new Int32Array(capacity);
     this.hashesHi = new Int32Array(capacity);
+    this.extraValues = this.extraColumn.map(() => []);
     this.minEventTime = Infinity;
     this.firstAddedMs = null;
   }
@@ -360,6 +383,7 @@ export class EventBuffer {
     this.revenue?.put(i, row.revenue);
     this.cost?.put(i, row.cost);
     if (this.eventTime) this.eventTime.values[i] = row.event_time;
+    for (let k = 0; k < this.extraValues.length; k++) this.extraValues[k]![i] = row.extra?.[k] ?? null;
     this.finishRow(i, Number(row.event_time), processedAtMicros);
     return true;
   }
@@ -373,8 +397,8 @@ export class EventBuffer {
    */
   addMessage(bytes: Uint8Array | null, nowMs: number, processedAtMicros: bigint): boolean | Rejection {
     const scan = this.scan;
-    if (bytes === null || !scanEvent(bytes, nowMs, scan)) {
-      const r = decodeEvent(bytes, nowMs);
+    if (bytes === null || !scanEvent(bytes, nowMs, scan) || (this.extras !== null && !this.checkExtras(bytes))) {
+      const r = decodeEvent(bytes, nowMs, this.extras);
       return isRejection(r) ? r : this.add(r, processedAtMicros);
     }
     const i = this.n;
@@ -394,7 +418,22 @@ export class EventBuffer {
     this.revenue?.put(i, scan.num[F_REVENUE]!); // required: the default was applied
     this.cost?.put(i, present[F_COST] ? scan.num[F_COST]! : null);
     this.eventTime?.putNumber(i, scan.eventTimeMicros);
+    for (let k = 0; k < this.extraValues.length; k++) this.extraValues[k]![i] = this.extraRow[k]!;
     this.finishRow(i, scan.eventTimeMicros, processedAtMicros);
+    return true;
+  }
+
+  /**
+   * The extra fields of a message the scan accepted, checked into extraRow; false when one is invalid
+   * (decodeEvent then rejects the message with the same check and says why).
+   */
+  private checkExtras(bytes: Uint8Array): boolean {
+    const extras = this.extras!;
+    for (let k = 0; k < extras.size; k++) {
+      const v = extras.check(k, extraValue(this.scan, bytes, k));
+      if (isExtraProblem(v)) return false;
+      this.extraRow[k] = v;
+    }
     return true;
   }
 
@@ -445,10 +484,17 @@ export class EventBuffer {
     return this.n;
   }
 
+  /** The table schema the buffer's batches are laid out in (write them with it). */
+  get tableSchema(): Schema {
+    return this.schema;
+  }
+
   /** Bytes of the arrays this buffer holds (allocated, not just filled): what the memory budget counts. */
   get bytes(): number {
     let total = this.slots.byteLength + this.hashes.byteLength + this.hashesHi.byteLength;
     for (const c of this.columns) if (c) total += c.bytes;
+    // Extra values are JS values in arrays: about 16 bytes each (a string's characters come on top).
+    total += this.extraValues.length * this.n * 16;
     return total;
   }
 
@@ -476,8 +522,10 @@ export class EventBuffer {
     if (n === 0) return null;
     const lo = this.hashes;
     const hi = this.hashesHi;
-    const children = this.schema.fields.map((_, k) => {
+    const children = this.schema.fields.map((f, k) => {
       const type = this.arrowSchema.fields[k]!.type;
+      const extra = this.extraColumn.indexOf(k);
+      if (extra >= 0) return columnFromValues(f.type, type, this.extraValues[extra]!.slice(0, n), f.name);
       const c = this.columns[k];
       if (c === null || c === undefined) return nullData(type, n);
       return c.toData(type as never, n);
