@@ -68,7 +68,7 @@ function locate(schema: Schema, name: string): Located {
   if (!field) {
     const close = schema.findFieldByName(name, false);
     refuse(close
-      ? `Column "${name}" is not in the table schema; did you mean "${schema.findColumnName(close.id)}"? (names are case-sensitive)`
+      ? `Column "${name}" is not in the table schema; did you mean "${schema.findColumnName(close.id)}"? Column names are case-sensitive.`
       : `Column "${name}" is not in the table schema; its columns are: ${schema.fields.map((f) => f.name).join(', ')}.`);
   }
   const dot = name.lastIndexOf('.');
