@@ -65,7 +65,7 @@ function fieldRows(fields: NestedField[]): string[][] {
 
 export function alterCommand(): Command {
   return new Command('alter')
-    .description('change a table\'s schema, partitioning or properties (one change per run): ' + Object.keys(ACTIONS).join(', '))
+    .description('change a table\'s schema, partitioning or properties, one change per run (the actions are listed under <action>)')
     .argument('<table>', 'table name, [namespace.]table')
     .argument('<action>', Object.entries(ACTIONS).map(([k, v]) => `\n  ${k} ${v.args.join(' ')}: ${v.help}`).join(''))
     .argument('[args...]', 'the action\'s arguments')

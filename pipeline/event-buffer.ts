@@ -3,7 +3,7 @@ import { columnFromValues, icebergToArrowSchema, nullData, type Schema, typeToSt
 import { LakehouseError } from '../core/errors.ts';
 import { PROCESSED_AT_COLUMN, campaignEventsSchema } from '../domain/campaign-events.ts';
 import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, extraValue, fieldSlot, isRejection, parseIsoTimestampMicros, scanEvent } from './event-decoder.ts';
-import { ExtraFields, isExtraProblem, isFillableExtra } from './event-extras.ts';
+import { ExtraFields, isFillableExtra } from './event-extras.ts';
 import { type Fingerprint, fingerprint } from './dedup-index.ts';
 
 /**
@@ -431,8 +431,8 @@ export class EventBuffer {
     const extras = this.extras!;
     for (let k = 0; k < extras.size; k++) {
       const v = extras.check(k, extraValue(this.scan, bytes, k));
-      if (isExtraProblem(v)) return false;
-      this.extraRow[k] = v;
+      if (isRejection(v)) return false;
+      this.extraRow[k] = v as Value;
     }
     return true;
   }

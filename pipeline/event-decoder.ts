@@ -2,7 +2,6 @@ import { LakehouseError } from '../core/errors.ts';
 import { daysFromCivil, isCivilDate } from '../core/calendar.ts';
 import { EVENT_FIELDS, EVENT_RULES, EVENT_TYPES, MIN_EVENT_TIME_MS, type EventFieldRule } from '../domain/campaign-events.ts';
 import type { Value } from '../iceberg/index.ts';
-import type { ExtraFields } from './event-extras.ts';
 
 /**
  * Kafka message value bytes -> one validated `campaign_events` row, or the reason it goes to the dead
@@ -58,6 +57,19 @@ export interface CampaignEventRow {
   cost: number | null;
   /** Values of the table's extra columns (event-extras.ts), in ExtraFields order; null without extras. */
   extra?: Value[] | null;
+}
+
+/**
+ * The table's extra columns as the decoder reads them (pipeline/event-extras.ts implements it): their
+ * message keys, which one a key names, and the check of a value (the same for both decoding paths).
+ */
+export interface ExtraFields {
+  readonly size: number;
+  readonly keys: readonly string[];
+  /** The extra column whose key is bytes [from, to) of `b`, or -1. */
+  match(b: Uint8Array, from: number, to: number): number;
+  /** Column k's value from a parsed JSON value (undefined = absent), or why the event is rejected. */
+  check(k: number, v: unknown): Value | Rejection;
 }
 
 export function isRejection(x: unknown): x is Rejection {

@@ -1,7 +1,7 @@
 import { daysFromCivil, isCivilDate } from '../core/calendar.ts';
 import { EVENT_FIELDS } from '../domain/campaign-events.ts';
 import { isPrimitive, type NestedField, type Value } from '../iceberg/index.ts';
-import { jsonKind, shown } from './event-decoder.ts';
+import { type ExtraFields as ExtraFieldsPort, type Rejection, jsonKind, shown } from './event-decoder.ts';
 
 /**
  * Extra event fields: optional top-level columns a campaign_events table has beyond the fields the
@@ -27,13 +27,7 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(EVENT_FIELDS.map((f) => f.key));
 const INT_MAX = 2 ** 31 - 1;
 const INT_MIN = -(2 ** 31);
 
-/** A problem with an extra field's value, in the decoder's Rejection shape. */
-export interface ExtraProblem {
-  reason: 'wrong_type' | 'out_of_range' | 'not_utf8';
-  detail: string;
-}
-
-function problem(reason: ExtraProblem['reason'], detail: string): ExtraProblem {
+function problem(reason: Rejection['reason'], detail: string): Rejection {
   return { reason, detail };
 }
 
@@ -42,7 +36,7 @@ export function isFillableExtra(f: NestedField): boolean {
   return !f.required && isPrimitive(f.type) && FILLABLE.has(f.type.kind) && !KNOWN_KEYS.has(f.name);
 }
 
-export class ExtraFields {
+export class ExtraFields implements ExtraFieldsPort {
   /** The message key of each extra column: its name in the table's current schema. */
   readonly keys: string[];
   readonly kinds: ExtraKind[];
@@ -80,7 +74,7 @@ export class ExtraFields {
    * Extra column k's value from a parsed JSON value (undefined = key absent), in the in-memory
    * representation the Arrow column is built from, or the problem that dead-letters the event.
    */
-  check(k: number, v: unknown): Value | ExtraProblem {
+  check(k: number, v: unknown): Value | Rejection {
     if (v === undefined || v === null) return null;
     const key = this.keys[k]!;
     const kind = this.kinds[k]!;
@@ -116,6 +110,3 @@ export class ExtraFields {
   }
 }
 
-export function isExtraProblem(x: Value | ExtraProblem): x is ExtraProblem {
-  return typeof x === 'object' && x !== null && !(x instanceof Uint8Array) && typeof (x as ExtraProblem).reason === 'string';
-}
