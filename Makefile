@@ -75,6 +75,7 @@ bench: install
 	node --import tsx bench/cli-startup-bench.ts
 	node --import tsx bench/write-bench.ts
 	node --import tsx bench/dedup-bench.ts
+	node --import tsx bench/evolution-bench.ts
 	@if ! bash infra/services.sh status kafka >/dev/null 2>&1; then \
 	  bash infra/services.sh up kafka || exit 1; trap 'bash infra/services.sh down kafka' EXIT; fi; \
 	  node --import tsx bench/ingest-bench.ts && node --import tsx bench/restart-bench.ts

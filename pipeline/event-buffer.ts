@@ -2,7 +2,7 @@ import * as arrow from 'apache-arrow';
 import { columnFromValues, icebergToArrowSchema, nullData, type Schema, typeToString, type Value } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 import { PROCESSED_AT_COLUMN, campaignEventsSchema } from '../domain/campaign-events.ts';
-import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, extraValue, fieldSlot, isRejection, parseIsoTimestampMicros, scanEvent } from './event-decoder.ts';
+import { type CampaignEventRow, EventScan, type Rejection, SCAN_ABSENT, SCAN_NUMBER, SCAN_STRING, decodeEvent, extraValue, fieldSlot, isRejection, parseIsoTimestampMicros, scanEvent } from './event-decoder.ts';
 import { ExtraFields, isFillableExtra } from './event-extras.ts';
 import { type Fingerprint, fingerprint } from './dedup-index.ts';
 
@@ -231,7 +231,12 @@ export class EventBuffer {
   /** The table's extra columns (null when none) and, per extra, its index among the table's columns. */
   private readonly extras: ExtraFields | null;
   private readonly extraColumn: number[] = [];
-  /** Per extra column, the value of each buffered row; the checked values of the message being added. */
+  /**
+   * Per extra column: string and double ones are typed columns (in `columns`, filled like the known
+   * fields, from the message bytes on the fast path); the other types keep each row's value here and
+   * are built into Arrow at drain. extraRow holds the checked values of the message being added.
+   */
+  private extraTyped: Array<Utf8Column | Float64Column | null> = [];
   private extraValues: Value[][] = [];
   private readonly extraRow: Value[];
 
@@ -308,6 +313,11 @@ export class EventBuffer {
     this.n = 0;
     this.columns = this.schema.fields.map((f, k) => {
       const src = this.sources[k];
+      if (this.extraColumn.includes(k)) {
+        if (f.type.kind === 'string') return new Utf8Column(capacity, true, 16);
+        if (f.type.kind === 'double') return new Float64Column(capacity, true);
+        return null;
+      }
       if (src === null || src === undefined) return null;
       switch (SOURCE_TYPES.get(src)) {
         // ~16 bytes per id-like value to start with; columns double as needed.
@@ -336,6 +346,7 @@ export class EventBuffer {
     this.slots = new Int32Array(this.slotCount(capacity));
     this.hashes = new Int32Array(capacity);
     this.hashesHi = new Int32Array(capacity);
+    this.extraTyped = this.extraColumn.map((k) => this.columns[k] as Utf8Column | Float64Column | null);
     this.extraValues = this.extraColumn.map(() => []);
     this.minEventTime = Infinity;
     this.firstAddedMs = null;
@@ -383,7 +394,13 @@ export class EventBuffer {
     this.revenue?.put(i, row.revenue);
     this.cost?.put(i, row.cost);
     if (this.eventTime) this.eventTime.values[i] = row.event_time;
-    for (let k = 0; k < this.extraValues.length; k++) this.extraValues[k]![i] = row.extra?.[k] ?? null;
+    for (let k = 0; k < this.extraTyped.length; k++) {
+      const v = row.extra?.[k] ?? null;
+      const typed = this.extraTyped[k];
+      if (typed instanceof Utf8Column) typed.put(i, v as string | null);
+      else if (typed instanceof Float64Column) typed.put(i, v as number | null);
+      else this.extraValues[k]![i] = v;
+    }
     this.finishRow(i, Number(row.event_time), processedAtMicros);
     return true;
   }
@@ -418,7 +435,12 @@ export class EventBuffer {
     this.revenue?.put(i, scan.num[F_REVENUE]!); // required: the default was applied
     this.cost?.put(i, present[F_COST] ? scan.num[F_COST]! : null);
     this.eventTime?.putNumber(i, scan.eventTimeMicros);
-    for (let k = 0; k < this.extraValues.length; k++) this.extraValues[k]![i] = this.extraRow[k]!;
+    for (let k = 0; k < this.extraTyped.length; k++) {
+      const typed = this.extraTyped[k];
+      if (typed instanceof Utf8Column) typed.putBytes(i, bytes, scan.extraKind[k] === SCAN_STRING ? scan.extraStart[k]! : -1, scan.extraEnd[k]!);
+      else if (typed instanceof Float64Column) typed.put(i, scan.extraKind[k] === SCAN_NUMBER ? scan.extraNum[k]! : null);
+      else this.extraValues[k]![i] = this.extraRow[k]!;
+    }
     this.finishRow(i, scan.eventTimeMicros, processedAtMicros);
     return true;
   }
@@ -429,7 +451,13 @@ export class EventBuffer {
    */
   private checkExtras(bytes: Uint8Array): boolean {
     const extras = this.extras!;
+    const kind = this.scan.extraKind;
     for (let k = 0; k < extras.size; k++) {
+      // A typed column takes the scan's value as it is: ASCII without escapes is a valid string, and the
+      // scanner's numbers are finite; any other kind is decodeEvent's to reject.
+      const typed = this.extraTyped[k];
+      if (typed instanceof Utf8Column) { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_STRING) return false; continue; }
+      if (typed instanceof Float64Column) { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_NUMBER) return false; continue; }
       const v = extras.check(k, extraValue(this.scan, bytes, k));
       if (isRejection(v)) return false;
       this.extraRow[k] = v as Value;
@@ -493,8 +521,8 @@ export class EventBuffer {
   get bytes(): number {
     let total = this.slots.byteLength + this.hashes.byteLength + this.hashesHi.byteLength;
     for (const c of this.columns) if (c) total += c.bytes;
-    // Extra values are JS values in arrays: about 16 bytes each (a string's characters come on top).
-    total += this.extraValues.length * this.n * 16;
+    // Untyped extra values are JS values in arrays: about 16 bytes each.
+    for (let k = 0; k < this.extraTyped.length; k++) if (this.extraTyped[k] === null) total += this.n * 16;
     return total;
   }
 
@@ -524,9 +552,9 @@ export class EventBuffer {
     const hi = this.hashesHi;
     const children = this.schema.fields.map((f, k) => {
       const type = this.arrowSchema.fields[k]!.type;
-      const extra = this.extraColumn.indexOf(k);
-      if (extra >= 0) return columnFromValues(f.type, type, this.extraValues[extra]!.slice(0, n), f.name);
       const c = this.columns[k];
+      const extra = this.extraColumn.indexOf(k);
+      if (extra >= 0 && !c) return columnFromValues(f.type, type, this.extraValues[extra]!.slice(0, n), f.name);
       if (c === null || c === undefined) return nullData(type, n);
       return c.toData(type as never, n);
     });

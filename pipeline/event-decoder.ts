@@ -405,6 +405,10 @@ const ABSENT = 0;
 const STRING = 1;
 const NUMBER = 2;
 const OTHER = 3;
+/** The states an extra column's value can have in a scan, for the buffer's typed extra columns. */
+export const SCAN_ABSENT = ABSENT;
+export const SCAN_STRING = STRING;
+export const SCAN_NUMBER = NUMBER;
 /** Extra fields only: the JSON literals true and false. */
 const TRUE = 4;
 const FALSE = 5;
