@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { LakehouseError } from '../../core/errors.ts';
 import {
-  planPartitionChange, planPropertyChange, planSchemaChange, rowsToRecordBatch, Schema, T, Table,
+  planPartitionChange, planPropertyChange, planSchemaChange, resolveColumn, rowsToRecordBatch, Schema, T, Table,
   type PartitionChange, type PropertyChange, type SchemaChange,
 } from '../../iceberg/index.ts';
 
@@ -177,6 +177,20 @@ describe('partition changes', () => {
     await t.alter(specChange({ kind: 'drop-partition-field', field: 'kind' }));
     expect(t.spec()).toEqual({ specId: 3, fields: [] });
     expect(t.metadata.lastPartitionId).toBe(1001);
+  });
+});
+
+describe('resolveColumn: the column a job that knows it by an older name means', () => {
+  it('finds a column by its current name, else by the id it had under that name; a dropped one is gone', async () => {
+    const t = await newTable();
+    await t.alter(schemaChange({ kind: 'rename-column', name: 'kind', newName: 'category' }));
+    expect(resolveColumn(t.metadata, 'kind')).toMatchObject({ id: 3, name: 'category' });
+    expect(resolveColumn(t.metadata, 'category')).toMatchObject({ id: 3, name: 'category' });
+    // A new column that takes the old name is what the name means from then on.
+    await t.alter(schemaChange({ kind: 'add-column', name: 'kind', type: T.string() }));
+    expect(resolveColumn(t.metadata, 'kind')).toMatchObject({ id: 7, name: 'kind' });
+    await t.alter(schemaChange({ kind: 'drop-column', name: 'qty' }));
+    expect(resolveColumn(t.metadata, 'qty')).toBeUndefined();
   });
 });
 
