@@ -186,6 +186,36 @@ class Float64Column {
   }
 }
 
+/** A nullable long column (extra columns only): BigInt64Array values and a validity bitmap. */
+class LongColumn {
+  values: BigInt64Array;
+  valid: Uint8Array;
+  nulls = 0;
+  constructor(capacity: number) {
+    this.values = new BigInt64Array(capacity);
+    this.valid = new Uint8Array((capacity + 7) >> 3);
+  }
+  get bytes(): number {
+    return this.values.byteLength + this.valid.byteLength;
+  }
+  grow(capacity: number): void {
+    const v = new BigInt64Array(capacity);
+    v.set(this.values);
+    this.values = v;
+    const b = new Uint8Array((capacity + 7) >> 3);
+    b.set(this.valid);
+    this.valid = b;
+  }
+  put(i: number, x: bigint | null): void {
+    if (x === null) { this.nulls++; return; }
+    this.valid[i >> 3]! |= 1 << (i & 7);
+    this.values[i] = x;
+  }
+  toData(type: arrow.Int64, n: number): arrow.Data {
+    return arrow.makeData({ type, length: n, nullCount: this.nulls, nullBitmap: this.nulls > 0 ? this.valid.subarray(0, (n + 7) >> 3) : undefined, data: this.values.subarray(0, n) as never });
+  }
+}
+
 /** Whether this machine stores integers little-endian (Arrow buffers are in machine order). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TWO_32 = 4294967296;
@@ -219,7 +249,9 @@ class MicrosColumn {
   }
 }
 
-type Column = Utf8Column | Float64Column | MicrosColumn;
+type Column = Utf8Column | Float64Column | MicrosColumn | LongColumn;
+/** The extra columns kept as typed columns (the other extra types keep per-row values). */
+type TypedExtra = Utf8Column | Float64Column | LongColumn;
 
 export class EventBuffer {
   private readonly schema: Schema;
@@ -232,11 +264,11 @@ export class EventBuffer {
   private readonly extras: ExtraFields | null;
   private readonly extraColumn: number[] = [];
   /**
-   * Per extra column: string and double ones are typed columns (in `columns`, filled like the known
+   * Per extra column: string, double and long ones are typed columns (in `columns`, filled like the known
    * fields, from the message bytes on the fast path); the other types keep each row's value here and
    * are built into Arrow at drain. extraRow holds the checked values of the message being added.
    */
-  private extraTyped: Array<Utf8Column | Float64Column | null> = [];
+  private extraTyped: Array<TypedExtra | null> = [];
   private extraValues: Value[][] = [];
   private readonly extraRow: Value[];
 
@@ -316,6 +348,7 @@ export class EventBuffer {
       if (this.extraColumn.includes(k)) {
         if (f.type.kind === 'string') return new Utf8Column(capacity, true, 16);
         if (f.type.kind === 'double') return new Float64Column(capacity, true);
+        if (f.type.kind === 'long') return new LongColumn(capacity);
         return null;
       }
       if (src === null || src === undefined) return null;
@@ -346,7 +379,7 @@ export class EventBuffer {
     this.slots = new Int32Array(this.slotCount(capacity));
     this.hashes = new Int32Array(capacity);
     this.hashesHi = new Int32Array(capacity);
-    this.extraTyped = this.extraColumn.map((k) => this.columns[k] as Utf8Column | Float64Column | null);
+    this.extraTyped = this.extraColumn.map((k) => this.columns[k] as TypedExtra | null);
     this.extraValues = this.extraColumn.map(() => []);
     this.minEventTime = Infinity;
     this.firstAddedMs = null;
@@ -399,6 +432,7 @@ export class EventBuffer {
       const typed = this.extraTyped[k];
       if (typed instanceof Utf8Column) typed.put(i, v as string | null);
       else if (typed instanceof Float64Column) typed.put(i, v as number | null);
+      else if (typed instanceof LongColumn) typed.put(i, v as bigint | null);
       else this.extraValues[k]![i] = v;
     }
     this.finishRow(i, Number(row.event_time), processedAtMicros);
@@ -439,6 +473,7 @@ export class EventBuffer {
       const typed = this.extraTyped[k];
       if (typed instanceof Utf8Column) typed.putBytes(i, bytes, scan.extraKind[k] === SCAN_STRING ? scan.extraStart[k]! : -1, scan.extraEnd[k]!);
       else if (typed instanceof Float64Column) typed.put(i, scan.extraKind[k] === SCAN_NUMBER ? scan.extraNum[k]! : null);
+      else if (typed instanceof LongColumn) typed.put(i, scan.extraKind[k] === SCAN_NUMBER ? BigInt(scan.extraNum[k]!) : null);
       else this.extraValues[k]![i] = this.extraRow[k]!;
     }
     this.finishRow(i, scan.eventTimeMicros, processedAtMicros);
@@ -453,11 +488,16 @@ export class EventBuffer {
     const extras = this.extras!;
     const kind = this.scan.extraKind;
     for (let k = 0; k < extras.size; k++) {
-      // A typed column takes the scan's value as it is: ASCII without escapes is a valid string, and the
-      // scanner's numbers are finite; any other kind is decodeEvent's to reject.
+      // A typed column takes the scan's value as it is: ASCII without escapes is a valid string, the
+      // scanner's numbers are finite (a long must be a whole number within 2^53); anything else is
+      // decodeEvent's to reject, with the same check (ExtraFields.check).
       const typed = this.extraTyped[k];
       if (typed instanceof Utf8Column) { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_STRING) return false; continue; }
       if (typed instanceof Float64Column) { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_NUMBER) return false; continue; }
+      if (typed instanceof LongColumn) {
+        if (kind[k] !== SCAN_ABSENT && !(kind[k] === SCAN_NUMBER && Number.isSafeInteger(this.scan.extraNum[k]!))) return false;
+        continue;
+      }
       const v = extras.check(k, extraValue(this.scan, bytes, k));
       if (isRejection(v)) return false;
       this.extraRow[k] = v as Value;

@@ -197,7 +197,8 @@ describe('EventBuffer on an evolved table: renamed columns and extra columns', (
   it('fills a renamed column by its field id, and extra columns from the keys of their names, by either path', () => {
     const fast = new EventBuffer({ schema: evolved, columnIds });
     const slow = new EventBuffer({ schema: evolved, columnIds });
-    const messages = [msg('a', extras), msg('b'), msg('c', ',"campaign_name":"Ünï\u00e7ode","slot":null')];
+    // d is all ASCII with short numbers: the byte fast path takes it (a's 16-digit bid goes to decodeEvent).
+    const messages = [msg('a', extras), msg('b'), msg('c', ',"campaign_name":"Ünï\u00e7ode","slot":null'), msg('d', ',"campaign_name":"Spring","bid":-42,"price":2.5,"slot":7')];
     for (const m of messages) {
       expect(fast.addMessage(m, NOW_MS, PROCESSED_US)).toBe(true);
       const r = decodeEvent(m, NOW_MS, new ExtraFields(evolved.fields.filter((f) => f.id >= 13 && f.id <= 20), parseIsoTimestampMicros));
@@ -209,6 +210,8 @@ describe('EventBuffer on an evolved table: renamed columns and extra columns', (
     expect(fastRows[0]).toMatchObject({ event_id: 'a', country_code: 'DE', ...filled });
     expect(fastRows[1]).toMatchObject({ event_id: 'b', country_code: 'DE', campaign_name: null, is_test: null, slot: null, bid: null, day: null, shown_at: null });
     expect(fastRows[2]).toMatchObject({ event_id: 'c', campaign_name: 'Ünïçode', slot: null });
+    expect(fastRows[3]).toMatchObject({ event_id: 'd', campaign_name: 'Spring', bid: -42n, price: 2.5, slot: 7, score: null });
+    expect(scanEvent(messages[3]!, NOW_MS, new EventScan(new ExtraFields(evolved.fields.filter((f) => f.id >= 13), parseIsoTimestampMicros)))).toBe(true);
   });
 
   it('keeps the known fields on the byte fast path when the table has extra columns', () => {
