@@ -76,6 +76,7 @@ bench: install
 	node --import tsx bench/write-bench.ts
 	node --import tsx bench/dedup-bench.ts
 	COMMITS=$${COMMITS:-10000} UNMAINTAINED_COMMITS=$${UNMAINTAINED_COMMITS:-2000} node --import tsx bench/commit-bench.ts
+	node --import tsx bench/evolution-bench.ts
 	@if ! bash infra/services.sh status kafka >/dev/null 2>&1; then \
 	  bash infra/services.sh up kafka || exit 1; trap 'bash infra/services.sh down kafka' EXIT; fi; \
 	  node --import tsx bench/ingest-bench.ts && node --import tsx bench/restart-bench.ts

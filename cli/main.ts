@@ -7,7 +7,7 @@ import { reportError } from './output.ts';
  * what the top-level help lists; the loaded command keeps it as its description.
  */
 const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
-  { name: 'tables', summary: 'create, list and inspect Iceberg tables', load: async () => (await import('./tables.ts')).tablesCommand() },
+  { name: 'tables', summary: 'create, list, inspect and alter Iceberg tables (schema and partition evolution)', load: async () => (await import('./tables.ts')).tablesCommand() },
   { name: 'namespaces', summary: 'create, list, describe and drop namespaces (the folders of a catalog that hold tables)', load: async () => (await import('./namespaces.ts')).namespacesCommand() },
   { name: 'demo', summary: 'the whole path on a local warehouse (SQLite catalog): generated events (some invalid, late, duplicated) through the ingest path into lakehouse.campaign_events, then lakehouse.campaign_metrics with DuckDB, a top-campaigns table and an HTML report', load: async () => (await import('./demo.ts')).demoCommand() },
   { name: 'produce', summary: 'generate campaign events (with optional invalid, late and duplicate ones) into an NDJSON file or Kafka', load: async () => (await import('./produce.ts')).produceCommand() },
@@ -52,7 +52,8 @@ Examples:
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
   $ lakehouse tables files campaign_events --where "event_type = 'click'"
   $ lakehouse compact campaign_events --dry-run       the groups of small files a compaction would merge
-  $ lakehouse tables remove-orphans campaign_events --older-than 3d --dry-run`);
+  $ lakehouse tables remove-orphans campaign_events --older-than 3d --dry-run
+  $ lakehouse tables alter campaign_events add-column campaign_name string`);
   return program;
 }
 

@@ -10,6 +10,7 @@ import { ageOrTime, collect, parseProperties } from './options.ts';
 import { progress } from './progress.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
+import { alterCommand } from './tables-alter.ts';
 
 /** Built-in schemas `--schema` accepts by name. */
 const BUILTIN_SCHEMAS: Record<string, { schema: Schema; partition: string }> = {
@@ -245,6 +246,7 @@ export function tablesCommand(): Command {
         process.stdout.write(`${t.name}: ${r.filesListed} file(s) under ${r.location}, ${r.filesReferenced} referenced; ${o.dryRun ? 'would delete' : 'deleted'} ${r.orphans.length} orphan(s) (${formatBytes(r.orphanBytes)}) modified before ${new Date(r.olderThanMs).toISOString()}; kept ${r.keptTooNew} newer unreferenced file(s)${r.keptUnknown.length > 0 ? ` and ${r.keptUnknown.length} file(s) that are not table files` : ''}.\n`);
       });
     });
+  tables.addCommand(alterCommand());
 
   return tables;
 }

@@ -1,4 +1,4 @@
-import { Schema, T, type NestedField, type PrimitiveType, type PartitionSpec } from '../iceberg/index.ts';
+import { Schema, T, resolveColumn, type NestedField, type PrimitiveType, type PartitionSpec, type TableMetadata } from '../iceberg/index.ts';
 
 /**
  * The `campaign_events` table: one row per ad event, and the rules a Kafka message must meet to become
@@ -127,3 +127,17 @@ export const campaignEventsSpec: PartitionSpec = {
     { sourceId: 4, fieldId: 1001, name: 'event_type', transform: 'identity' },
   ],
 };
+
+/**
+ * Which campaign_events column each field id of a table holds: the column of that name in the current
+ * schema, or the one renamed from it (found by field id through the table's schema history). Ingest fills
+ * the column with that id, so a rename in the table does not stop events from landing in it.
+ */
+export function campaignEventsColumnIds(metadata: TableMetadata): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const column of [...EVENT_FIELDS.map((f) => f.column), PROCESSED_AT_COLUMN]) {
+    const f = resolveColumn(metadata, column);
+    if (f) out.set(f.id, column);
+  }
+  return out;
+}

@@ -20,7 +20,9 @@ import { currentSchema, currentSnapshot, defaultSpec } from './spec/table-metada
 import { readRows } from './scan/table-reader.ts';
 import { type ScanOptions, type ScanPlan, planFiles } from './scan/table-scan.ts';
 import { randomUUID } from 'node:crypto';
-import { CommitStateUnknownError } from './errors.ts';
+import { CommitConflictError, CommitStateUnknownError } from './errors.ts';
+import { applyUpdates } from './ops/table-metadata-builder.ts';
+import type { MetadataChange } from './ops/update-schema.ts';
 
 export interface WriteOptions {
   /** Extra snapshot summary properties (e.g. source offsets). */
@@ -73,16 +75,42 @@ export class Table implements TableHandle {
     return readRows(this.state.metadata, this.state.io, opts).then((r) => r.rows);
   }
 
-  /** Writes Parquet data files for the current schema and default spec (nothing is committed yet). */
-  writeDataFiles(batches: arrow.RecordBatch[] | AsyncIterable<arrow.RecordBatch>): Promise<DataFile[]> {
+  /**
+   * Writes Parquet data files for the current schema and default spec (nothing is committed yet).
+   * `schema` writes with an earlier schema of the table instead, for a writer whose batches were built
+   * before a schema change: readers match its columns by field id, as for any file written before.
+   */
+  writeDataFiles(batches: arrow.RecordBatch[] | AsyncIterable<arrow.RecordBatch>, opts: { schema?: Schema } = {}): Promise<DataFile[]> {
     return writeDataFiles(batches, {
       io: this.state.io,
-      schema: this.schema(),
+      schema: opts.schema ?? this.schema(),
       spec: this.spec(),
       tableLocation: this.location,
       properties: this.state.metadata.properties,
       fileNamePrefix: randomUUID(),
     });
+  }
+
+  /**
+   * Plans a metadata change (schema, partition spec, properties) on the current metadata and commits its
+   * updates with its requirements. A conflict means another writer changed the table meanwhile: reload
+   * and plan again, so a change that no longer fits the new table is refused then instead of applied.
+   * `dryRun` returns the metadata the change would produce and commits nothing.
+   */
+  async alter(plan: (m: TableMetadata) => MetadataChange & { unchanged?: string }, opts: { dryRun?: boolean; attempts?: number } = {}): Promise<{ metadata: TableMetadata; unchanged?: string; committed: boolean }> {
+    const attempts = opts.attempts ?? 4;
+    for (let attempt = 1; ; attempt++) {
+      const change = plan(this.metadata);
+      if (change.unchanged !== undefined) return { metadata: this.metadata, unchanged: change.unchanged, committed: false };
+      if (opts.dryRun) return { metadata: applyUpdates(this.metadata, change.updates), committed: false };
+      try {
+        this.state = await this.catalog.commitTable(this.identifier, change.requirements, change.updates);
+        return { metadata: this.metadata, committed: true };
+      } catch (e) {
+        if (!(e instanceof CommitConflictError) || attempt >= attempts) throw e;
+        await this.refresh();
+      }
+    }
   }
 
   /** Write files, then commit one append snapshot: a retry replays the written files. */

@@ -1,5 +1,5 @@
 import type * as arrow from 'apache-arrow';
-import { type DataFile, type Table, gtEq, readDataFileColumns, snapshotChanges, snapshotsBetween } from '../iceberg/index.ts';
+import { type DataFile, type Table, gtEq, readDataFileColumns, snapshotChanges, snapshotsBetween, resolveColumn } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 import { PROCESSED_AT_COLUMN } from '../domain/campaign-events.ts';
 import { DedupIndex, type DedupIndexOptions, type Fingerprint, fingerprint } from './dedup-index.ts';
@@ -56,8 +56,8 @@ export class TableDedup {
     this.index.advance(nowMs);
     const snapshot = table.currentSnapshot();
     const cutoffMs = nowMs - this.index.horizonMs;
-    const plan = await table.planFiles({ ...(snapshot ? { snapshotId: snapshot.snapshotId } : {}), filter: gtEq(PROCESSED_AT_COLUMN, BigInt(cutoffMs) * 1000n) });
     const cols = idColumns(table);
+    const plan = await table.planFiles({ ...(snapshot ? { snapshotId: snapshot.snapshotId } : {}), filter: gtEq(cols.processedAtName, BigInt(cutoffMs) * 1000n) });
     // Oldest first, so the generations follow time as they do when ids are added live (each flush's
     // file covers a moment of processed_at; a compacted one a range, sorted by its start).
     const lower = (f: DataFile) => lowerMicros(f, cols.processedAt);
@@ -155,15 +155,15 @@ export class TableDedup {
   }
 }
 
-/** Field ids of event_id and processed_at in the table's current schema. */
-function idColumns(table: Table): { eventId: number; processedAt: number } {
-  const schema = table.schema();
+/** Field ids of event_id and processed_at in the table's current schema (found by id after a rename). */
+function idColumns(table: Table): { eventId: number; processedAt: number; processedAtName: string } {
   const find = (name: string) => {
-    const f = schema.fields.find((x) => x.name === name);
+    const f = resolveColumn(table.metadata, name);
     if (!f) throw new LakehouseError('SCHEMA_MISMATCH', `Table ${table.name} has no "${name}" column, which de-duplication reads (turn it off with a horizon of 0 for such a table).`);
-    return f.id;
+    return f;
   };
-  return { eventId: find('event_id'), processedAt: find(PROCESSED_AT_COLUMN) };
+  const processedAt = find(PROCESSED_AT_COLUMN);
+  return { eventId: find('event_id').id, processedAt: processedAt.id, processedAtName: processedAt.name };
 }
 
 /** A file's lower bound of a timestamp column in micros (0n when the manifest has none). */

@@ -1,8 +1,9 @@
 import * as arrow from 'apache-arrow';
-import { icebergToArrowSchema, nullData, type Schema, typeToString } from '../iceberg/index.ts';
+import { columnFromValues, icebergToArrowSchema, nullData, type Schema, typeToString, type Value } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 import { PROCESSED_AT_COLUMN, campaignEventsSchema } from '../domain/campaign-events.ts';
-import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, fieldSlot, isRejection, scanEvent } from './event-decoder.ts';
+import { type CampaignEventRow, EventScan, type Rejection, SCAN_ABSENT, SCAN_NUMBER, SCAN_STRING, decodeEvent, extraValue, fieldSlot, isRejection, parseIsoTimestampMicros, scanEvent } from './event-decoder.ts';
+import { ExtraFields, isFillableExtra } from './event-extras.ts';
 import { type Fingerprint, fingerprint } from './dedup-index.ts';
 
 /**
@@ -34,6 +35,13 @@ export interface EventBufferOptions {
   initialCapacity?: number;
   /** Event ids already stored: an event whose id is in it is dropped like a duplicate within the buffer. */
   seen?: SeenIds;
+  /**
+   * Which campaign_events column each field id holds (campaignEventsColumnIds of the table), so a column
+   * renamed in the table is still filled from its message key; default: every column by its own name.
+   * Optional columns that hold none of them are extra columns, filled from the event key of their name
+   * (pipeline/event-extras.ts).
+   */
+  columnIds?: ReadonlyMap<number, string>;
 }
 
 /** A set of event_id fingerprints (pipeline/dedup-index.ts), as the buffer looks them up. */
@@ -178,6 +186,36 @@ class Float64Column {
   }
 }
 
+/** A nullable long column (extra columns only): BigInt64Array values and a validity bitmap. */
+class LongColumn {
+  values: BigInt64Array;
+  valid: Uint8Array;
+  nulls = 0;
+  constructor(capacity: number) {
+    this.values = new BigInt64Array(capacity);
+    this.valid = new Uint8Array((capacity + 7) >> 3);
+  }
+  get bytes(): number {
+    return this.values.byteLength + this.valid.byteLength;
+  }
+  grow(capacity: number): void {
+    const v = new BigInt64Array(capacity);
+    v.set(this.values);
+    this.values = v;
+    const b = new Uint8Array((capacity + 7) >> 3);
+    b.set(this.valid);
+    this.valid = b;
+  }
+  put(i: number, x: bigint | null): void {
+    if (x === null) { this.nulls++; return; }
+    this.valid[i >> 3]! |= 1 << (i & 7);
+    this.values[i] = x;
+  }
+  toData(type: arrow.Int64, n: number): arrow.Data {
+    return arrow.makeData({ type, length: n, nullCount: this.nulls, nullBitmap: this.nulls > 0 ? this.valid.subarray(0, (n + 7) >> 3) : undefined, data: this.values.subarray(0, n) as never });
+  }
+}
+
 /** Whether this machine stores integers little-endian (Arrow buffers are in machine order). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TWO_32 = 4294967296;
@@ -211,7 +249,9 @@ class MicrosColumn {
   }
 }
 
-type Column = Utf8Column | Float64Column | MicrosColumn;
+type Column = Utf8Column | Float64Column | MicrosColumn | LongColumn;
+/** The extra columns kept as typed columns (the other extra types keep per-row values). */
+type TypedExtra = Utf8Column | Float64Column | LongColumn;
 
 export class EventBuffer {
   private readonly schema: Schema;
@@ -220,6 +260,17 @@ export class EventBuffer {
   private readonly initialCapacity: number;
   /** Per table column: which row value fills it, or null for a column events do not fill. */
   private readonly sources: Array<RowKey | null>;
+  /** The table's extra columns (null when none) and, per extra, its index among the table's columns. */
+  private readonly extras: ExtraFields | null;
+  private readonly extraColumn: number[] = [];
+  /**
+   * Per extra column: string, double and long ones are typed columns (in `columns`, filled like the known
+   * fields, from the message bytes on the fast path); the other types keep each row's value here and
+   * are built into Arrow at drain. extraRow holds the checked values of the message being added.
+   */
+  private extraTyped: Array<TypedExtra | null> = [];
+  private extraValues: Value[][] = [];
+  private readonly extraRow: Value[];
 
   private capacity = 0;
   private n = 0;
@@ -244,7 +295,7 @@ export class EventBuffer {
   private hashesHi = new Int32Array(0);
   private readonly seen: SeenIds | null;
   private readonly fp: Fingerprint = { lo: 0, hi: 0 };
-  private readonly scan = new EventScan();
+  private readonly scan: EventScan;
   /** Smallest event_time in micros; +Infinity when empty. */
   private minEventTime = Infinity;
   private firstAddedMs: number | null = null;
@@ -259,10 +310,15 @@ export class EventBuffer {
     this.seen = opts.seen ?? null;
     this.arrowSchema = icebergToArrowSchema(this.schema);
     this.structType = new arrow.Struct(this.arrowSchema.fields);
-    this.sources = this.schema.fields.map((f) => {
-      const key = (SOURCE_TYPES.has(f.name) ? f.name : null) as RowKey | null;
+    const extraFields: typeof this.schema.fields = [];
+    this.sources = this.schema.fields.map((f, k) => {
+      const named = opts.columnIds ? opts.columnIds.get(f.id) ?? null : f.name;
+      const key = (named !== null && SOURCE_TYPES.has(named) ? named : null) as RowKey | null;
       if (key === null) {
-        if (f.required) {
+        if (isFillableExtra(f)) {
+          extraFields.push(f);
+          this.extraColumn.push(k);
+        } else if (f.required) {
           throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but campaign events do not carry it; make it optional or teach domain/campaign-events.ts to fill it.`);
         }
         return null;
@@ -278,6 +334,9 @@ export class EventBuffer {
     if (!this.sources.includes('event_id')) {
       throw new LakehouseError('SCHEMA_MISMATCH', 'The table has no "event_id" column; the buffer needs it to drop duplicate events.');
     }
+    this.extras = extraFields.length === 0 ? null : new ExtraFields(extraFields, parseIsoTimestampMicros);
+    this.extraRow = new Array<Value>(extraFields.length).fill(null);
+    this.scan = new EventScan(this.extras);
     this.allocate(initial);
   }
 
@@ -286,6 +345,12 @@ export class EventBuffer {
     this.n = 0;
     this.columns = this.schema.fields.map((f, k) => {
       const src = this.sources[k];
+      if (this.extraColumn.includes(k)) {
+        if (f.type.kind === 'string') return new Utf8Column(capacity, true, 16);
+        if (f.type.kind === 'double') return new Float64Column(capacity, true);
+        if (f.type.kind === 'long') return new LongColumn(capacity);
+        return null;
+      }
       if (src === null || src === undefined) return null;
       switch (SOURCE_TYPES.get(src)) {
         // ~16 bytes per id-like value to start with; columns double as needed.
@@ -314,6 +379,8 @@ export class EventBuffer {
     this.slots = new Int32Array(this.slotCount(capacity));
     this.hashes = new Int32Array(capacity);
     this.hashesHi = new Int32Array(capacity);
+    this.extraTyped = this.extraColumn.map((k) => this.columns[k] as TypedExtra | null);
+    this.extraValues = this.extraColumn.map(() => []);
     this.minEventTime = Infinity;
     this.firstAddedMs = null;
   }
@@ -360,6 +427,14 @@ export class EventBuffer {
     this.revenue?.put(i, row.revenue);
     this.cost?.put(i, row.cost);
     if (this.eventTime) this.eventTime.values[i] = row.event_time;
+    for (let k = 0; k < this.extraTyped.length; k++) {
+      const v = row.extra?.[k] ?? null;
+      const typed = this.extraTyped[k];
+      if (typed instanceof Utf8Column) typed.put(i, v as string | null);
+      else if (typed instanceof Float64Column) typed.put(i, v as number | null);
+      else if (typed instanceof LongColumn) typed.put(i, v as bigint | null);
+      else this.extraValues[k]![i] = v;
+    }
     this.finishRow(i, Number(row.event_time), processedAtMicros);
     return true;
   }
@@ -373,8 +448,8 @@ export class EventBuffer {
    */
   addMessage(bytes: Uint8Array | null, nowMs: number, processedAtMicros: bigint): boolean | Rejection {
     const scan = this.scan;
-    if (bytes === null || !scanEvent(bytes, nowMs, scan)) {
-      const r = decodeEvent(bytes, nowMs);
+    if (bytes === null || !scanEvent(bytes, nowMs, scan) || (this.extras !== null && !this.checkExtras(bytes))) {
+      const r = decodeEvent(bytes, nowMs, this.extras);
       return isRejection(r) ? r : this.add(r, processedAtMicros);
     }
     const i = this.n;
@@ -394,7 +469,39 @@ export class EventBuffer {
     this.revenue?.put(i, scan.num[F_REVENUE]!); // required: the default was applied
     this.cost?.put(i, present[F_COST] ? scan.num[F_COST]! : null);
     this.eventTime?.putNumber(i, scan.eventTimeMicros);
+    for (let k = 0; k < this.extraTyped.length; k++) {
+      const typed = this.extraTyped[k];
+      if (typed instanceof Utf8Column) typed.putBytes(i, bytes, scan.extraKind[k] === SCAN_STRING ? scan.extraStart[k]! : -1, scan.extraEnd[k]!);
+      else if (typed instanceof Float64Column) typed.put(i, scan.extraKind[k] === SCAN_NUMBER ? scan.extraNum[k]! : null);
+      else if (typed instanceof LongColumn) typed.put(i, scan.extraKind[k] === SCAN_NUMBER ? BigInt(scan.extraNum[k]!) : null);
+      else this.extraValues[k]![i] = this.extraRow[k]!;
+    }
     this.finishRow(i, scan.eventTimeMicros, processedAtMicros);
+    return true;
+  }
+
+  /**
+   * The extra fields of a message the scan accepted, checked into extraRow; false when one is invalid
+   * (decodeEvent then rejects the message with the same check and says why).
+   */
+  private checkExtras(bytes: Uint8Array): boolean {
+    const extras = this.extras!;
+    const kind = this.scan.extraKind;
+    for (let k = 0; k < extras.size; k++) {
+      // A typed column takes the scan's value as it is: ASCII without escapes is a valid string, the
+      // scanner's numbers are finite (a long must be a whole number within 2^53); anything else is
+      // decodeEvent's to reject, with the same check (ExtraFields.check).
+      const typed = this.extraTyped[k];
+      if (typed instanceof Utf8Column) { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_STRING) return false; continue; }
+      if (typed instanceof Float64Column) { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_NUMBER) return false; continue; }
+      if (typed instanceof LongColumn) {
+        if (kind[k] !== SCAN_ABSENT && !(kind[k] === SCAN_NUMBER && Number.isSafeInteger(this.scan.extraNum[k]!))) return false;
+        continue;
+      }
+      const v = extras.check(k, extraValue(this.scan, bytes, k));
+      if (isRejection(v)) return false;
+      this.extraRow[k] = v as Value;
+    }
     return true;
   }
 
@@ -445,10 +552,17 @@ export class EventBuffer {
     return this.n;
   }
 
+  /** The table schema the buffer's batches are laid out in (write them with it). */
+  get tableSchema(): Schema {
+    return this.schema;
+  }
+
   /** Bytes of the arrays this buffer holds (allocated, not just filled): what the memory budget counts. */
   get bytes(): number {
     let total = this.slots.byteLength + this.hashes.byteLength + this.hashesHi.byteLength;
     for (const c of this.columns) if (c) total += c.bytes;
+    // Untyped extra values are JS values in arrays: about 16 bytes each.
+    for (let k = 0; k < this.extraTyped.length; k++) if (this.extraTyped[k] === null) total += this.n * 16;
     return total;
   }
 
@@ -476,9 +590,11 @@ export class EventBuffer {
     if (n === 0) return null;
     const lo = this.hashes;
     const hi = this.hashesHi;
-    const children = this.schema.fields.map((_, k) => {
+    const children = this.schema.fields.map((f, k) => {
       const type = this.arrowSchema.fields[k]!.type;
       const c = this.columns[k];
+      const extra = this.extraColumn.indexOf(k);
+      if (extra >= 0 && !c) return columnFromValues(f.type, type, this.extraValues[extra]!.slice(0, n), f.name);
       if (c === null || c === undefined) return nullData(type, n);
       return c.toData(type as never, n);
     });

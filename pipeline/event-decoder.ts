@@ -1,6 +1,7 @@
 import { LakehouseError } from '../core/errors.ts';
 import { daysFromCivil, isCivilDate } from '../core/calendar.ts';
 import { EVENT_FIELDS, EVENT_RULES, EVENT_TYPES, MIN_EVENT_TIME_MS, type EventFieldRule } from '../domain/campaign-events.ts';
+import type { Value } from '../iceberg/index.ts';
 
 /**
  * Kafka message value bytes -> one validated `campaign_events` row, or the reason it goes to the dead
@@ -54,6 +55,21 @@ export interface CampaignEventRow {
   device_type: string | null;
   channel: string | null;
   cost: number | null;
+  /** Values of the table's extra columns (event-extras.ts), in ExtraFields order; null without extras. */
+  extra?: Value[] | null;
+}
+
+/**
+ * The table's extra columns as the decoder reads them (pipeline/event-extras.ts implements it): their
+ * message keys, which one a key names, and the check of a value (the same for both decoding paths).
+ */
+export interface ExtraFields {
+  readonly size: number;
+  readonly keys: readonly string[];
+  /** The extra column whose key is bytes [from, to) of `b`, or -1. */
+  match(b: Uint8Array, from: number, to: number): number;
+  /** Column k's value from a parsed JSON value (undefined = absent), or why the event is rejected. */
+  check(k: number, v: unknown): Value | Rejection;
 }
 
 export function isRejection(x: unknown): x is Rejection {
@@ -219,13 +235,15 @@ export function parseIsoTimestampMicros(s: string): number {
 
 // ---- details ----
 
-function shown(v: unknown): string {
+/** A value as a message shows it: JSON, cut at 40 characters. */
+export function shown(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   const text = JSON.stringify(v) ?? String(v);
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
 
-function jsonKind(v: unknown): string {
+/** What kind of JSON value `v` is, as a phrase: "a string", "an array", "null". */
+export function jsonKind(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
@@ -321,9 +339,10 @@ function checkField(f: EventFieldRule, v: unknown, nowMs: number, slot: number):
 
 /**
  * Decodes and validates one message value. `nowMs` is the processing time, the reference for the
- * "too far in the future" rule. Returns the row, or a Rejection naming the first problem found.
+ * "too far in the future" rule; `extras` the table's extra columns an event may fill. Returns the row,
+ * or a Rejection naming the first problem found.
  */
-export function decodeEvent(bytes: Uint8Array | null, nowMs: number): CampaignEventRow | Rejection {
+export function decodeEvent(bytes: Uint8Array | null, nowMs: number, extras: ExtraFields | null = null): CampaignEventRow | Rejection {
   // Every source hands over empty records (a Kafka tombstone or empty value, a blank NDJSON line) so that
   // each one is counted and dead-lettered under this one reason, never skipped.
   if (bytes === null) return reject('empty', 'The message has no value (a Kafka tombstone), so it holds no event.');
@@ -353,7 +372,16 @@ export function decodeEvent(bytes: Uint8Array | null, nowMs: number): CampaignEv
     const problem = checkField(FIELDS[k]!, o[KEYS[k]!], nowMs, k);
     if (problem !== undefined) return problem;
   }
-  return {
+  let extra: Value[] | null = null;
+  if (extras !== null) {
+    extra = new Array<Value>(extras.size);
+    for (let k = 0; k < extras.size; k++) {
+      const v = extras.check(k, o[extras.keys[k]!]);
+      if (isRejection(v)) return v;
+      extra[k] = v as Value;
+    }
+  }
+  const row: CampaignEventRow = {
     event_id: out[S_EVENT_ID] as string,
     user_id: out[S_USER_ID] as string,
     campaign_id: out[S_CAMPAIGN_ID] as string,
@@ -366,6 +394,8 @@ export function decodeEvent(bytes: Uint8Array | null, nowMs: number): CampaignEv
     channel: out[S_CHANNEL] as string | null,
     cost: out[S_COST] as number | null,
   };
+  if (extra !== null) row.extra = extra;
+  return row;
 }
 
 // ---- the byte-level fast path ----
@@ -375,6 +405,13 @@ const ABSENT = 0;
 const STRING = 1;
 const NUMBER = 2;
 const OTHER = 3;
+/** The states an extra column's value can have in a scan, for the buffer's typed extra columns. */
+export const SCAN_ABSENT = ABSENT;
+export const SCAN_STRING = STRING;
+export const SCAN_NUMBER = NUMBER;
+/** Extra fields only: the JSON literals true and false. */
+const TRUE = 4;
+const FALSE = 5;
 
 /** Field kinds as small ints for the scan's checks. */
 const K_STRING = 0;
@@ -404,6 +441,35 @@ export class EventScan {
   readonly num = new Float64Array(FIELD_COUNT);
   /** Epoch microseconds; exact (every accepted time is below 2^53). */
   eventTimeMicros = 0;
+  /** The same per extra column (event-extras.ts), when the table has any; unchecked: see extraValue. */
+  readonly extraKind: Uint8Array;
+  readonly extraStart: Int32Array;
+  readonly extraEnd: Int32Array;
+  readonly extraNum: Float64Array;
+
+  constructor(readonly extras: ExtraFields | null = null) {
+    const n = extras?.size ?? 0;
+    this.extraKind = new Uint8Array(n);
+    this.extraStart = new Int32Array(n);
+    this.extraEnd = new Int32Array(n);
+    this.extraNum = new Float64Array(n);
+  }
+}
+
+const ascii = new TextDecoder();
+
+/**
+ * Extra column k's value as JSON.parse would give it (undefined when absent), from a scan that
+ * accepted the message: strings are ASCII without escapes there. The caller checks it (ExtraFields.check).
+ */
+export function extraValue(scan: EventScan, b: Uint8Array, k: number): unknown {
+  switch (scan.extraKind[k]) {
+    case STRING: return ascii.decode(b.subarray(scan.extraStart[k]!, scan.extraEnd[k]!));
+    case NUMBER: return scan.extraNum[k]!;
+    case TRUE: return true;
+    case FALSE: return false;
+    default: return undefined;
+  }
 }
 
 /** Slot of a message key in EventScan arrays (its index in EVENT_FIELDS). */
@@ -515,6 +581,8 @@ export function scanEvent(b: Uint8Array, nowMs: number, scan: EventScan): boolea
   if (n === 0 || n > MAX_MESSAGE_BYTES) return false;
   const kind = scan.present;
   for (let k = 0; k < FIELD_COUNT; k++) kind[k] = ABSENT;
+  const extras = scan.extras;
+  if (extras !== null) scan.extraKind.fill(ABSENT);
   let previous = 0;
   let predicted = NEXT_KEY[0]!;
   let i = 0;
@@ -530,6 +598,8 @@ export function scanEvent(b: Uint8Array, nowMs: number, scan: EventScan): boolea
       const keyFrom = ++i;
       // Apps send their keys in one order: try the key that followed the previous one last time.
       let slot = predicted;
+      /** The extra column this key fills, when it is no known field. */
+      let extra = -1;
       const expected = KEY_BYTES[slot]!;
       const len = expected.length;
       if (keyFrom + len < n && b[keyFrom + len] === 0x22 && bytesEqual(b, keyFrom, expected)) {
@@ -539,6 +609,7 @@ export function scanEvent(b: Uint8Array, nowMs: number, scan: EventScan): boolea
         if (i >= n || b[i] !== 0x22) return false;
         slot = keySlotBytes(b, keyFrom, i);
         if (slot >= 0) NEXT_KEY[previous] = slot;
+        else if (extras !== null) extra = extras.match(b, keyFrom, i);
       }
       if (slot >= 0) { previous = slot + 1; predicted = NEXT_KEY[previous]!; }
       i++;
@@ -553,21 +624,26 @@ export function scanEvent(b: Uint8Array, nowMs: number, scan: EventScan): boolea
         while (i < n && STRING_BYTE[b[i]!] === 0) i++;
         if (i >= n || b[i] !== 0x22) return false;
         if (slot >= 0) { kind[slot] = STRING; scan.start[slot] = from; scan.end[slot] = i; }
+        else if (extra >= 0) { scan.extraKind[extra] = STRING; scan.extraStart[extra] = from; scan.extraEnd[extra] = i; }
         i++;
       } else if (c === 0x2d || isDigitByte(c)) {
         const v = scanNumber(b, i, n);
         if (v !== v) return false;
         i = numberEndAt;
         if (slot >= 0) { kind[slot] = NUMBER; scan.num[slot] = v; }
+        else if (extra >= 0) { scan.extraKind[extra] = NUMBER; scan.extraNum[extra] = v; }
       } else if (c === 0x74 && b[i + 1] === 0x72 && b[i + 2] === 0x75 && b[i + 3] === 0x65) {
         i += 4;
         if (slot >= 0) kind[slot] = OTHER;
+        else if (extra >= 0) scan.extraKind[extra] = TRUE;
       } else if (c === 0x66 && b[i + 1] === 0x61 && b[i + 2] === 0x6c && b[i + 3] === 0x73 && b[i + 4] === 0x65) {
         i += 5;
         if (slot >= 0) kind[slot] = OTHER;
+        else if (extra >= 0) scan.extraKind[extra] = FALSE;
       } else if (c === 0x6e && b[i + 1] === 0x75 && b[i + 2] === 0x6c && b[i + 3] === 0x6c) {
         i += 4;
         if (slot >= 0) kind[slot] = ABSENT;
+        else if (extra >= 0) scan.extraKind[extra] = ABSENT;
       } else {
         return false;
       }

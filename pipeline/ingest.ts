@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type * as arrow from 'apache-arrow';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { CommitStateUnknownError } from '../iceberg/index.ts';
-import type { DataFile, Snapshot, Table } from '../iceberg/index.ts';
+import type { DataFile, Schema, Snapshot, Table } from '../iceberg/index.ts';
+import { campaignEventsColumnIds } from '../domain/campaign-events.ts';
 import { backoffMs } from '../core/retry.ts';
 import { FLUSH_CRASH_POINTS as CRASH, crashPoint } from './crash-points.ts';
 import type { DeadLetterSink } from './dead-letters.ts';
@@ -212,7 +213,7 @@ export class Ingestor {
         const loaded = await this.dedup.load(this.table, this.now());
         this.log.info('de-duplication index loaded', { ...loaded, horizonMs: this.dedup.index.horizonMs, bytes: this.dedup.index.bytes });
       }
-      this.buffer = new EventBuffer({ schema: this.table.schema(), ...(this.dedup ? { seen: this.dedup.index } : {}) });
+      this.buffer = this.newBuffer();
       // A failed earlier run of this Ingestor left what it had read uncommitted: that is read again.
       this.pending = newPending();
       this.log.info('starting', { resumeFrom: recorded.positions, recordedIn: recorded.snapshot?.snapshotId ?? null });
@@ -230,6 +231,17 @@ export class Ingestor {
       this.failure = null;
       this.inflight = null;
     }
+  }
+
+  /**
+   * A buffer for the table's current schema: known fields into the columns with their field ids (also
+   * after a rename), extra optional columns from the event keys of their names.
+   */
+  private newBuffer(): EventBuffer {
+    return new EventBuffer({
+      schema: this.table.schema(), columnIds: campaignEventsColumnIds(this.table.metadata),
+      ...(this.dedup ? { seen: this.dedup.index } : {}),
+    });
   }
 
   /**
@@ -358,8 +370,15 @@ export class Ingestor {
     const pending = this.pending;
     const oldest = this.buffer.oldestEventTimeMs;
     const bytes = this.buffer.bytes;
+    const builtFor = this.buffer.tableSchema;
     const drained = this.buffer.drainBatch();
     const batch = drained?.batch ?? null;
+    // The table's schema changed since the buffer was made (an alter, seen in the last commit's
+    // metadata): these rows are written with the schema they were built for, later ones with the new one.
+    if (this.table.schema().schemaId !== builtFor.schemaId) {
+      this.buffer = this.newBuffer();
+      this.log.info('table schema changed: rows read from now on are written with the new schema', { from: builtFor.schemaId, to: this.table.schema().schemaId });
+    }
     this.pending = newPending();
     const rows = batch?.numRows ?? 0;
     if (rows !== pending.rows) {
@@ -369,7 +388,7 @@ export class Ingestor {
     this.inflightOldestEventMs = oldest ?? null;
     // From here the flush's ids count as seen; they become committed ids only if its commit lands.
     if (drained && this.dedup) this.dedup.index.stage(drained.lo, drained.hi, rows);
-    this.inflight = this.flush(pending, batch).catch((e) => {
+    this.inflight = this.flush(pending, batch, builtFor).catch((e) => {
       this.dedup?.index.dropStaged();
       this.failure ??= e;
     }).finally(() => {
@@ -390,11 +409,11 @@ export class Ingestor {
     if (this.failure !== null) throw this.failure;
   }
 
-  private async flush(p: Pending, batch: arrow.RecordBatch | null): Promise<void> {
+  private async flush(p: Pending, batch: arrow.RecordBatch | null, schema: Schema): Promise<void> {
     const started = performance.now();
     await this.deadLetters.flush();
     crashPoint(CRASH.deadLettersFlushed);
-    const files = batch ? await this.table.writeDataFiles([batch]) : [];
+    const files = batch ? await this.table.writeDataFiles([batch], { schema }) : [];
     crashPoint(CRASH.filesWritten);
     const commitStarted = performance.now();
     const snapshot = await this.commit(files, p);

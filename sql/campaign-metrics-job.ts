@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Catalog } from '../catalog/catalog.ts';
-import { rowsToRecordBatch, identifierToString, type TableIdentifier, fromBinary, T, alwaysTrue, and, gtEq, lt, or, type Expr, type DataFile, snapshotChanges, snapshotsBetween, Table, ancestorsOf, currentSnapshot, type TableMetadata, CommitStateUnknownError } from '../iceberg/index.ts';
+import { rowsToRecordBatch, identifierToString, type TableIdentifier, fromBinary, T, alwaysTrue, and, gtEq, lt, or, type Expr, type DataFile, snapshotChanges, snapshotsBetween, Table, ancestorsOf, currentSnapshot, type TableMetadata, CommitStateUnknownError, resolveColumn } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 import { CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
@@ -9,7 +9,7 @@ import {
   campaignMetricsSchema, campaignMetricsSpec,
 } from '../domain/campaign-metrics-table.ts';
 import { DataFileCache } from './data-file-cache.ts';
-import { DuckDb, sqlStringList } from './duckdb.ts';
+import { DuckDb, sqlString, sqlStringList } from './duckdb.ts';
 
 /**
  * `lakehouse metrics run` / `rebuild`: keeps `campaign_metrics` current with `campaign_events`.
@@ -142,9 +142,8 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
 
   // The watermark comes from the files' event_time upper bounds (manifests only, no data read).
   const plan = await events.planFiles();
-  const eventTimeId = events.schema().findFieldByName('event_time')?.id;
-  if (eventTimeId === undefined) throw new LakehouseError('SCHEMA_MISMATCH', `Table ${events.name} has no event_time column; is it a campaign_events table?`);
-  const maxEventTime = maxUpperBound(plan.files, eventTimeId);
+  const layout = eventsLayout(events);
+  const maxEventTime = maxUpperBound(plan.files, layout.eventTime.id);
   const watermark = maxEventTime === null ? null : maxEventTime - lateness;
   // Nothing new and the same watermark: nothing to commit. (A different --allowed-lateness moves the
   // watermark without new events, and the windows whose `complete` flag flips are recomputed.)
@@ -168,7 +167,7 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
     let targets: WindowRange[] | 'all';
     if (mode === 'full') {
       targets = 'all';
-      await db.run(`CREATE TEMP VIEW campaign_events AS ${await eventsScan(db, allLocal)}`);
+      await db.run(`CREATE TEMP VIEW campaign_events AS ${eventsScan(layout, allLocal)}`);
     } else {
       const changed: DataFile[] = [];
       for (const snapshot of chain!) {
@@ -179,7 +178,7 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
       }
       const starts = new Set<bigint>();
       if (changed.length > 0) {
-        for (const ws of await changedWindows(db, await cache.localPaths(changed.map((f) => f.filePath)), allLocal, windowUs)) starts.add(ws);
+        for (const ws of await changedWindows(db, layout, await cache.localPaths(changed.map((f) => f.filePath)), allLocal, windowUs)) starts.add(ws);
       }
       let ranges = mergeWindows([...starts], windowUs);
       ranges = unionRanges(ranges, flippedWindows(recorded.watermark, watermark, windowUs));
@@ -189,8 +188,8 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
         return done('noop');
       }
       targets = ranges;
-      const candidates = await events.planFiles({ filter: rangeFilter('event_time', ranges) });
-      await loadCandidates(db, await cache.localPaths(candidates.files.map((f) => f.filePath)), allLocal, ranges);
+      const candidates = await events.planFiles({ filter: rangeFilter(layout.eventTime.name, ranges) });
+      await loadCandidates(db, layout, await cache.localPaths(candidates.files.map((f) => f.filePath)), allLocal, ranges);
     }
 
     await db.run(await readFile(SQL_FILE, 'utf8'));
@@ -243,46 +242,76 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
   }
 }
 
-/**
- * read_parquet over local files; union_by_name so files written before a column was added still read,
- * and no hive partitioning: Iceberg's `col=value` folder names are not data (DuckDB would otherwise
- * read identity-partitioned columns from them, decoded its own way, and add columns like event_time_day).
- */
-function scan(paths: readonly string[], columns = '*', extra = ''): string {
-  if (paths.length === 0) return `SELECT ${columns} FROM (SELECT NULL::VARCHAR AS event_id, NULL::TIMESTAMPTZ AS event_time, NULL::VARCHAR AS filename) WHERE false`;
-  return `SELECT ${columns} FROM read_parquet(${sqlStringList(paths)}, union_by_name = true, hive_partitioning = false${extra})`;
-}
-
 /** The campaign_events columns sql/campaign_metrics.sql reads, with their DuckDB types. */
 const EVENT_COLUMNS: readonly [string, string][] = [
   ['event_id', 'VARCHAR'], ['user_id', 'VARCHAR'], ['campaign_id', 'VARCHAR'], ['event_type', 'VARCHAR'],
   ['platform', 'VARCHAR'], ['event_time', 'TIMESTAMPTZ'], ['revenue', 'DOUBLE'], ['country', 'VARCHAR'],
   ['device_type', 'VARCHAR'], ['channel', 'VARCHAR'], ['cost', 'DOUBLE'], ['processed_at', 'TIMESTAMPTZ'],
 ];
+/** Columns without which the job cannot run; the others read as NULL when the table lacks them. */
+const NEEDED_COLUMNS = ['event_id', 'campaign_id', 'event_type', 'event_time', 'processed_at'];
 
 /**
- * Event rows of some files with every column the SQL needs: columns a file (or the whole table) predates,
- * such as channel and cost in tables created before those columns were added, read as NULL.
+ * How the job reads campaign_events data files: every column the SQL names is found by FIELD ID, under
+ * the name the SQL uses, through read_parquet's `schema` parameter. So a column renamed in the table
+ * (same id) still fills the SQL's column, in files written before and after the rename, and a column a
+ * file predates (channel and cost in old tables, or one added later) reads as NULL.
  */
-async function eventsScan(db: DuckDb, paths: readonly string[]): Promise<string> {
+interface EventsLayout {
+  /** read_parquet's `schema` argument: field id -> the SQL's name and type. */
+  schemaParam: string;
+  /** The SQL's columns that the table has. */
+  present: Set<string>;
+  /** event_time as the table knows it now (for planning and its bounds). */
+  eventTime: { id: number; name: string };
+}
+
+function eventsLayout(events: Table): EventsLayout {
+  const entries: string[] = [];
   const present = new Set<string>();
-  if (paths.length > 0) for (const r of await db.rows(`DESCRIBE ${scan(paths)}`)) present.add(r.column_name as string);
-  const cols = EVENT_COLUMNS.map(([name, type]) => (present.has(name) ? `${name}::${type} AS ${name}` : `NULL::${type} AS ${name}`));
-  if (paths.length === 0) return `SELECT ${cols.join(', ')} WHERE false`;
-  return scan(paths, cols.join(', '));
+  for (const [name, type] of EVENT_COLUMNS) {
+    const f = resolveColumn(events.metadata, name);
+    if (!f) {
+      if (NEEDED_COLUMNS.includes(name)) {
+        throw new LakehouseError('SCHEMA_MISMATCH', `Table ${events.name} has no ${name} column (nor one renamed from it), which the metrics job needs; is it a campaign_events table?`);
+      }
+      continue;
+    }
+    present.add(name);
+    entries.push(`${f.id}: {name: ${sqlString(name)}, type: '${type}', default_value: NULL}`);
+  }
+  const eventTime = resolveColumn(events.metadata, 'event_time')!;
+  return { schemaParam: `MAP {${entries.join(', ')}}`, present, eventTime: { id: eventTime.id, name: eventTime.name } };
+}
+
+/**
+ * read_parquet over local files, columns by field id (see EventsLayout), and no hive partitioning:
+ * Iceberg's `col=value` folder names are not data (DuckDB would otherwise read identity-partitioned
+ * columns from them, decoded its own way, and add columns like event_time_day).
+ */
+function scan(layout: EventsLayout, paths: readonly string[], columns = '*', extra = ''): string {
+  if (paths.length === 0) return `SELECT ${columns} FROM (SELECT NULL::VARCHAR AS event_id, NULL::TIMESTAMPTZ AS event_time, NULL::VARCHAR AS filename) WHERE false`;
+  return `SELECT ${columns} FROM read_parquet(${sqlStringList(paths)}, schema = ${layout.schemaParam}, hive_partitioning = false${extra})`;
+}
+
+/** Event rows of some files with every column the SQL needs: those the table lacks read as NULL. */
+function eventsScan(layout: EventsLayout, paths: readonly string[]): string {
+  const cols = EVENT_COLUMNS.map(([name, type]) => (layout.present.has(name) ? name : `NULL::${type} AS ${name}`));
+  if (paths.length === 0) return `SELECT ${EVENT_COLUMNS.map(([name, type]) => `NULL::${type} AS ${name}`).join(', ')} WHERE false`;
+  return scan(layout, paths, cols.join(', '));
 }
 
 /**
  * Window starts touched by the changed files: those of every row in them, and of every other copy of
  * their event_ids anywhere in the table (whichever copy wins, both windows may change).
  */
-async function changedWindows(db: DuckDb, changedLocal: string[], allLocal: string[], windowUs: bigint): Promise<bigint[]> {
+async function changedWindows(db: DuckDb, layout: EventsLayout, changedLocal: string[], allLocal: string[], windowUs: bigint): Promise<bigint[]> {
   const ws = `epoch_us(event_time) // ${windowUs} * ${windowUs}`;
-  await db.run(`CREATE OR REPLACE TEMP TABLE changed_rows AS ${scan(changedLocal, 'event_id, event_time')}`);
+  await db.run(`CREATE OR REPLACE TEMP TABLE changed_rows AS ${scan(layout, changedLocal, 'event_id, event_time')}`);
   const rows = await db.rows(`
     SELECT DISTINCT ${ws} AS ws FROM changed_rows
     UNION
-    SELECT DISTINCT ${ws} AS ws FROM (${scan(allLocal, 'event_id, event_time')}) WHERE event_id IN (SELECT event_id FROM changed_rows)`);
+    SELECT DISTINCT ${ws} AS ws FROM (${scan(layout, allLocal, 'event_id, event_time')}) WHERE event_id IN (SELECT event_id FROM changed_rows)`);
   return rows.map((r) => r.ws as bigint);
 }
 
@@ -291,16 +320,16 @@ async function changedWindows(db: DuckDb, changedLocal: string[], allLocal: stri
  * that also has copies elsewhere in the table all its copies are included, so the dedup in the SQL file
  * picks the same winner a full rebuild would.
  */
-async function loadCandidates(db: DuckDb, candidateLocal: string[], allLocal: string[], ranges: WindowRange[]): Promise<void> {
-  await db.run(`CREATE OR REPLACE TEMP TABLE candidates AS SELECT * FROM (${await eventsScan(db, candidateLocal)}) WHERE ${rangeSql('event_time', ranges)}`);
+async function loadCandidates(db: DuckDb, layout: EventsLayout, candidateLocal: string[], allLocal: string[], ranges: WindowRange[]): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP TABLE candidates AS SELECT * FROM (${eventsScan(layout, candidateLocal)}) WHERE ${rangeSql('event_time', ranges)}`);
   await db.run(`CREATE OR REPLACE TEMP TABLE id_files AS
-    SELECT event_id, filename FROM (${scan(allLocal, 'event_id, filename', ', filename = true')})
+    SELECT event_id, filename FROM (${scan(layout, allLocal, 'event_id, filename', ', filename = true')})
     WHERE event_id IN (SELECT event_id FROM candidates)`);
   await db.run(`CREATE OR REPLACE TEMP TABLE dup_ids AS SELECT event_id FROM id_files GROUP BY event_id HAVING count(*) > 1`);
   const dupFiles = (await db.rows(`SELECT DISTINCT filename FROM id_files WHERE event_id IN (SELECT event_id FROM dup_ids) ORDER BY 1`)).map((r) => r.filename as string);
   const versions = dupFiles.length === 0
     ? 'SELECT * FROM candidates WHERE false'
-    : `SELECT * FROM (${await eventsScan(db, dupFiles)}) WHERE event_id IN (SELECT event_id FROM dup_ids)`;
+    : `SELECT * FROM (${eventsScan(layout, dupFiles)}) WHERE event_id IN (SELECT event_id FROM dup_ids)`;
   await db.run(`CREATE OR REPLACE TEMP TABLE campaign_events AS
     SELECT * FROM candidates WHERE event_id NOT IN (SELECT event_id FROM dup_ids)
     UNION ALL BY NAME

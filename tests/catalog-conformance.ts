@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Catalog } from '../catalog/catalog.ts';
-import { rowsToRecordBatch, type Namespace, type TableIdentifier, readManifestList, Schema, Table, T, CommitConflictError } from '../iceberg/index.ts';
+import { rowsToRecordBatch, type Namespace, type TableIdentifier, readManifestList, Schema, Table, T, CommitConflictError, planPartitionChange, planSchemaChange } from '../iceberg/index.ts';
 import type { FileIO } from '../iceberg/io/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 
@@ -465,6 +465,29 @@ export function catalogConformance(label: string, open: () => Promise<Catalog>, 
         expect(await t.refresh()).toMatchObject({ metadataLocation: theirs.metadataLocation });
         expect(t.currentSnapshot()?.snapshotId).toBe(s.snapshotId);
         expect(rowsOf(await t.readRows())).toEqual(['1:a']);
+      }, timeout);
+
+      it('evolves schema and partitioning with their requirements; a stale change is planned again; rows read back by field id', async () => {
+        const ns = await newNamespace();
+        const t = await createTable(ns, 't');
+        await t.append([batchOf([{ id: 1, name: 'a' }])]);
+        const other = await openOther();
+        const stale = new Table(other, await other.loadTable(ident(ns, 't')));
+        await t.alter((m) => planSchemaChange(m, { kind: 'rename-column', name: 'name', newName: 'label' }));
+        // Planned on schema 0, refused by the catalog (assert-current-schema-id), planned again on schema 1.
+        await stale.alter((m) => planSchemaChange(m, { kind: 'add-column', name: 'score', type: T.double() }));
+        await t.refresh();
+        await t.alter((m) => planPartitionChange(m, { kind: 'add-partition-field', term: 'bucket(4, id)' }));
+        await t.append([rowsToRecordBatch(t.schema(), [{ id: 2n, label: 'b', score: 1.5 }])]);
+
+        const reloaded = new Table(catalog, await catalog.loadTable(ident(ns, 't')));
+        expect(reloaded.schema().fields.map((f) => `${f.id}:${f.name}:${f.type.kind}`)).toEqual(['1:id:long', '2:label:string', '3:score:double']);
+        expect(reloaded.metadata.schemas.map((s) => s.schemaId)).toEqual([0, 1, 2]);
+        expect(reloaded.metadata.lastColumnId).toBe(3);
+        expect(reloaded.spec()).toEqual({ specId: 1, fields: [{ sourceId: 1, fieldId: 1000, name: 'id_bucket', transform: 'bucket[4]' }] });
+        expect(reloaded.metadata.lastPartitionId).toBe(1000);
+        const rows = (await reloaded.readRows()).map((r) => `${String(r.id)}:${String(r.label)}:${String(r.score)}`).sort();
+        expect(rows).toEqual(['1:a:null', '2:b:1.5']);
       }, timeout);
 
       it('rejects a commit on a stale base with CommitConflictError; Table rebases and retries it', async () => {

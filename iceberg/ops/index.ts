@@ -15,3 +15,6 @@ export * from './table-metadata-builder.ts';
 export * from './manifest-merge.ts';
 export * from './rewrite-manifests.ts';
 export * from './remove-orphans.ts';
+export * from './update-schema.ts';
+export * from './update-partition-spec.ts';
+export * from './update-properties.ts';

@@ -1,6 +1,7 @@
 import { errorMessage, LakehouseError, type ErrorCode } from '../../core/errors.ts';
 import { parseJson, stringifyJson } from '../../core/json.ts';
 import { Schema } from './schema.ts';
+import type { NestedField } from './types.ts';
 import { PARTITION_DATA_ID_START, partitionSpecFromJson, partitionSpecToJson, type PartitionSpec } from './partition-spec.ts';
 import { sortOrderFromJson, sortOrderToJson, UNSORTED, type SortOrder } from './sort-order.ts';
 
@@ -458,6 +459,23 @@ export function schemaById(m: TableMetadata, id: number): Schema {
 
 export function currentSchema(m: TableMetadata): Schema {
   return schemaById(m, m.currentSchemaId);
+}
+
+/**
+ * The current schema's top-level column that a reader knowing it as `name` means: the column of that
+ * name; else the column that had that name in an earlier schema and was renamed since, found by its
+ * field id (newest schema first). Undefined when neither exists (never added, or dropped). So jobs that
+ * name columns in SQL keep matching them by id after a rename.
+ */
+export function resolveColumn(m: TableMetadata, name: string): NestedField | undefined {
+  const current = currentSchema(m);
+  const direct = current.fields.find((f) => f.name === name);
+  if (direct) return direct;
+  for (const s of [...m.schemas].sort((a, b) => b.schemaId - a.schemaId)) {
+    const old = s.fields.find((f) => f.name === name);
+    if (old) return current.fields.find((f) => f.id === old.id);
+  }
+  return undefined;
 }
 
 export function specById(m: TableMetadata, id: number): PartitionSpec {

@@ -57,11 +57,41 @@ describe('lakehouse CLI', () => {
   });
 
   it('every command has --help that shows an example or its options', async () => {
-    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['demo', '--help'], ['ingest', '--help'], ['produce', '--help'], ['metrics', '--help'], ['metrics', 'run', '--help'], ['metrics', 'rebuild', '--help'], ['metrics', 'report', '--help']]) {
+    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['tables', 'alter', '--help'], ['demo', '--help'], ['ingest', '--help'], ['produce', '--help'], ['metrics', '--help'], ['metrics', 'run', '--help'], ['metrics', 'rebuild', '--help'], ['metrics', 'report', '--help']]) {
       const r = await run(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: lakehouse/);
     }
+  });
+
+  it('tables alter commits one change, --dry-run commits none, and a refused change is a sentence (exit 2) that leaves the table as it was', async () => {
+    await run('tables', 'create', 'evolving', '--schema', 'campaign_events');
+    const location = async () => JSON.parse((await run('--json', 'tables', 'describe', 'evolving')).stdout).metadataLocation as string;
+    const added = JSON.parse((await run('--json', 'tables', 'alter', 'evolving', 'add-column', 'campaign_name', 'string', '--after', 'campaign_id', '--doc', 'Display name')).stdout);
+    expect(added).toMatchObject({ committed: true, schemaId: 1, lastColumnId: 13 });
+    expect(added.schema.fields[3]).toEqual({ id: 13, name: 'campaign_name', required: false, type: 'string', doc: 'Display name' });
+    expect(added.metadataLocation).toBe(await location());
+
+    const before = await location();
+    const dry = await run('tables', 'alter', 'evolving', 'replace-partition-field', 'event_time_day', 'hour(event_time)', '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/Would change lakehouse\.evolving: partition spec 1 would be the default \(was 0\): event_type, hour\(event_time\); last partition id 1002/);
+    expect(await location()).toBe(before);
+
+    for (const [args, message] of [
+      [['widen-column', 'revenue', 'float'], /Cannot change column "revenue" from double to float/],
+      [['rename-column', 'nope', 'x'], /Column "nope" is not in the table schema/],
+      [['add-column', 'country', 'string'], /Column "country" already exists/],
+      [['drop-column', 'event_time'], /source of partition field "event_time_day"/],
+      [['add-column', 'n', 'varchar'], /Unsupported Iceberg type "varchar"/],
+      [['rename-column', 'country'], /rename-column takes NAME NEW_NAME/],
+    ] as [string[], RegExp][]) {
+      const r = await run('tables', 'alter', 'evolving', ...args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(await location()).toBe(before);
   });
 
   it('an unknown table is a sentence with exit code 1, not a stack trace', async () => {

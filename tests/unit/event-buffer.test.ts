@@ -5,7 +5,8 @@ import { LakehouseError } from '../../core/errors.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { EventBuffer } from '../../pipeline/event-buffer.ts';
 import { fingerprint } from '../../pipeline/dedup-index.ts';
-import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, isRejection, scanEvent } from '../../pipeline/event-decoder.ts';
+import { type CampaignEventRow, EventScan, type Rejection, decodeEvent, isRejection, parseIsoTimestampMicros, scanEvent } from '../../pipeline/event-decoder.ts';
+import { ExtraFields } from '../../pipeline/event-extras.ts';
 import { generateMessages } from '../../pipeline/event-generator.ts';
 import { MemoryIO } from '../support/memory-file-io.ts';
 
@@ -173,6 +174,69 @@ describe('EventBuffer: the table schema decides the layout', () => {
       expect(() => new EventBuffer({ schema })).toThrow(text);
     }
     expect(() => new EventBuffer({ initialCapacity: 0 })).toThrow('initialCapacity');
+  });
+});
+
+describe('EventBuffer on an evolved table: renamed columns and extra columns', () => {
+  const text = (s: string) => new TextEncoder().encode(s);
+  const base = '"event_id":"%","user_id":"u","campaign_id":"c","event_type":"click","timestamp":"2026-11-01T12:00:00Z","country":"DE"';
+  const msg = (id: string, extra = '') => text(`{${base.replace('%', id)}${extra}}`);
+  /** campaign_events with country renamed to country_code and one extra column of each fillable type. */
+  const evolved = new Schema([
+    ...campaignEventsSchema.fields.map((f) => (f.name === 'country' ? { ...f, name: 'country_code' } : f)),
+    T.field(13, 'campaign_name', T.string()), T.field(14, 'is_test', T.boolean()), T.field(15, 'slot', T.int()),
+    T.field(16, 'bid', T.long()), T.field(17, 'score', T.float()), T.field(18, 'price', T.double()),
+    T.field(19, 'day', T.date()), T.field(20, 'shown_at', T.timestamptz()), T.field(21, 'blob', T.binary()),
+  ], 3);
+  const columnIds = new Map(campaignEventsSchema.fields.map((f) => [f.id, f.name]));
+  const extras = ',"campaign_name":"Winter","is_test":false,"slot":3,"bid":9007199254740991,"score":0.5,"price":1.25,"day":"2026-11-01","shown_at":1793534400000,"blob":"x"';
+  const filled = {
+    campaign_name: 'Winter', is_test: false, slot: 3, bid: 9007199254740991n, score: 0.5, price: 1.25, day: 20758, shown_at: 1_793_534_400_000_000n, blob: null,
+  };
+
+  it('fills a renamed column by its field id, and extra columns from the keys of their names, by either path', () => {
+    const fast = new EventBuffer({ schema: evolved, columnIds });
+    const slow = new EventBuffer({ schema: evolved, columnIds });
+    // d is all ASCII with short numbers: the byte fast path takes it (a's 16-digit bid goes to decodeEvent).
+    const messages = [msg('a', extras), msg('b'), msg('c', ',"campaign_name":"Ünï\u00e7ode","slot":null'), msg('d', ',"campaign_name":"Spring","bid":-42,"price":2.5,"slot":7')];
+    for (const m of messages) {
+      expect(fast.addMessage(m, NOW_MS, PROCESSED_US)).toBe(true);
+      const r = decodeEvent(m, NOW_MS, new ExtraFields(evolved.fields.filter((f) => f.id >= 13 && f.id <= 20), parseIsoTimestampMicros));
+      expect(isRejection(r)).toBe(false);
+      slow.add(r as CampaignEventRow, PROCESSED_US);
+    }
+    const fastRows = recordBatchToRows(fast.drain()!, evolved);
+    expect(recordBatchToRows(slow.drain()!, evolved)).toEqual(fastRows);
+    expect(fastRows[0]).toMatchObject({ event_id: 'a', country_code: 'DE', ...filled });
+    expect(fastRows[1]).toMatchObject({ event_id: 'b', country_code: 'DE', campaign_name: null, is_test: null, slot: null, bid: null, day: null, shown_at: null });
+    expect(fastRows[2]).toMatchObject({ event_id: 'c', campaign_name: 'Ünïçode', slot: null });
+    expect(fastRows[3]).toMatchObject({ event_id: 'd', campaign_name: 'Spring', bid: -42n, price: 2.5, slot: 7, score: null });
+    expect(scanEvent(messages[3]!, NOW_MS, new EventScan(new ExtraFields(evolved.fields.filter((f) => f.id >= 13), parseIsoTimestampMicros)))).toBe(true);
+  });
+
+  it('keeps the known fields on the byte fast path when the table has extra columns', () => {
+    const scan = new EventScan(new ExtraFields(evolved.fields.filter((f) => f.id === 13), parseIsoTimestampMicros));
+    expect(scanEvent(msg('a', ',"campaign_name":"Winter","unknown":true'), NOW_MS, scan)).toBe(true);
+    expect(scan.extraKind[0]).not.toBe(0);
+  });
+
+  it('dead-letters an event whose extra field has the wrong kind of value, the same way on both paths', () => {
+    const cases: [string, string][] = [
+      [',"slot":1.5', 'Field "slot" must be a whole number'],
+      [',"slot":3000000000', 'outside the int range'],
+      [',"is_test":"yes"', 'Field "is_test" must be true or false'],
+      [',"campaign_name":7', 'Field "campaign_name" must be a string'],
+      [',"day":"2026-02-30"', 'Field "day" must be a date'],
+      [',"shown_at":"yesterday"', 'Field "shown_at" must be an ISO-8601 time'],
+      [',"price":"1.0"', 'Field "price" must be a finite number'],
+    ];
+    for (const [extra, detail] of cases) {
+      const fast = new EventBuffer({ schema: evolved, columnIds });
+      const r = fast.addMessage(msg('x', extra), NOW_MS, PROCESSED_US);
+      expect(isRejection(r), extra).toBe(true);
+      expect((r as Rejection).detail).toContain(detail);
+      expect(fast.rows).toBe(0);
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type * as arrow from 'apache-arrow';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
-import { type CatalogPort, type LoadedTable, type TableIdentifier, type DataFile, Table, rowsToRecordBatch, type TableRequirement, type TableUpdate, CommitStateUnknownError } from '../../iceberg/index.ts';
+import { type CatalogPort, type LoadedTable, type TableIdentifier, type DataFile, Table, rowsToRecordBatch, type TableRequirement, type TableUpdate, CommitStateUnknownError, planSchemaChange, T } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { MemoryDeadLetterSink, NdjsonDeadLetterFile } from '../../pipeline/dead-letters.ts';
 import { generateMessages } from '../../pipeline/event-generator.ts';
@@ -493,5 +493,31 @@ describe('de-duplication across flushes and runs', () => {
 
   it('rejects a negative horizon at construction, naming the option', () => {
     expect(() => ingestor('x', { dedupHorizonMs: -1 })).toThrow(/Ingest option dedupHorizonMs must be a whole number of milliseconds >= 0/);
+  });
+});
+
+describe('a schema change while ingest runs', () => {
+  it('rows read after the change land in the new schema: a renamed column stays filled, an added one fills from the event key', async () => {
+    const file = writeLines('evolving.ndjson', Array.from({ length: 50 }, (_, i) => JSON.stringify(event(i, { campaign_name: `name-${i}` }))));
+    const inner = new FileSource({ location: file });
+    let altered = false;
+    // Another writer alters the table right after the first flush committed (the source commit follows it).
+    const source: Source = Object.assign(Object.create(inner) as Source, {
+      async commit(positions: Positions) {
+        await inner.commit(positions);
+        if (altered) return;
+        altered = true;
+        const other = new Table(catalog, await catalog.loadTable(table.identifier));
+        await other.alter((m) => planSchemaChange(m, { kind: 'rename-column', name: 'country', newName: 'country_code' }));
+        await other.alter((m) => planSchemaChange(m, { kind: 'add-column', name: 'campaign_name', type: T.string() }));
+      },
+    });
+    const stats = await runToEnd(file, { source, flushRows: 10 });
+    expect(stats).toMatchObject({ written: 50, commits: 5 });
+    const rows = await new Table(catalog, await catalog.loadTable(table.identifier)).readRows();
+    expect(rows.filter((r) => r.country_code === 'DE')).toHaveLength(50);
+    // The first flush committed under the old schema; the next one's commit brought the new schema, so the
+    // rows buffered from then on (flushes 4 and 5) carry campaign_name.
+    expect(rows.filter((r) => r.campaign_name !== null).map((r) => r.event_id).sort()).toEqual(Array.from({ length: 20 }, (_, k) => `e-${30 + k}`).sort());
   });
 });
