@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import { LakehouseError } from '../core/errors.ts';
-import { type Namespace, type TableIdentifier, Table, identifierToString, mapLimit } from '../iceberg/index.ts';
+import { type Namespace, type TableIdentifier, Table, currentSchema, identifierToString, mapLimit } from '../iceberg/index.ts';
 import { isLocalLocation } from '../iceberg/io/index.ts';
 import { DataFileCache } from './data-file-cache.ts';
 import { DuckDb, type PreparedQuery, type ResultSet, sqlString } from './duckdb.ts';
@@ -189,7 +189,11 @@ export class SqlSession {
     const paths = await this.localPaths(key, table, locations);
     const schema = id.namespace.join('.');
     await this.ensureSchema(schema);
-    await this.db.run(`CREATE OR REPLACE VIEW ${quoteIdent(schema)}.${quoteIdent(id.name)} AS ${snapshotSelect(plan.schema, paths)}`);
+    // As Java and PyIceberg read: the current snapshot with the table's current schema (a column renamed
+    // since the last commit shows its new name), an earlier snapshot with the schema it was written with.
+    const timeTravel = this.opts.snapshotId !== undefined || this.opts.asOfMs !== undefined;
+    const columns = timeTravel ? plan.schema : currentSchema(table.metadata);
+    await this.db.run(`CREATE OR REPLACE VIEW ${quoteIdent(schema)}.${quoteIdent(id.name)} AS ${snapshotSelect(columns, paths)}`);
     const snapshotId = plan.snapshot?.snapshotId ?? null;
     this.views.set(key, { metadataLocation: table.metadataLocation, snapshotId });
     return snapshotId;
