@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,6 +113,33 @@ describe('lakehouse sql reads what PyIceberg reads', () => {
     const py = await new Promise<string>((resolve, reject) => execFile(VENV_PYTHON, ['-c', `import duckdb; print(duckdb.sql("SELECT count(*), count(DISTINCT event_type) FROM '${out}'").fetchone())`], (e, so) => (e ? reject(e) : resolve(so))));
     const clicks = (await pyCurrentEvents()).filter((l) => (JSON.parse(l) as { event_type: string }).event_type === 'click').length;
     expect(py.trim()).toBe(`(${clicks}, 1)`);
+  }, 60_000);
+});
+
+describe('lakehouse sql without a query: the interactive prompt', () => {
+  it('completes a table name with Tab, runs a statement ended by ;, and keeps the lines in the history file', async () => {
+    const history = path.join(dir, 'state', 'sql_history');
+    // `script` gives the prompt a terminal, as a person's shell would; keys are typed only once it is drawn.
+    const child = spawn('script', ['-qfec', `${BIN} sql`, '/dev/null'], { cwd: dir, env: { ...process.env, LAKEHOUSE_SQL_HISTORY: history, LAKEHOUSE_CONFIG: '' } });
+    let screen = '';
+    const waitFor = (re: RegExp) => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${re} on the screen: ${screen}`)), 30_000);
+      const check = () => { if (re.test(screen)) { clearTimeout(timer); child.stdout.off('data', onData); resolve(); } };
+      const onData = (b: Buffer) => { screen += b.toString(); check(); };
+      child.stdout.on('data', onData);
+      check();
+    });
+    await waitFor(/lakehouse> /);
+    child.stdin.write('SELECT sum(impressions) AS total FROM lakehouse.campaign_met\t');
+    await waitFor(/campaign_metrics/);
+    child.stdin.write(';\r');
+    await waitFor(/\(1 row\)/);
+    child.stdin.write('.quit\r');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    const total = (await lakehouse('sql', '--format', 'csv', 'SELECT sum(impressions) FROM campaign_metrics')).stdout.split('\n')[1];
+    expect(screen).toMatch(new RegExp(`total\\s+-+\\s+${total}\\s+\\(1 row\\)`));
+    expect(readFileSync(history, 'utf8')).toBe('SELECT sum(impressions) AS total FROM lakehouse.campaign_metrics;\n.quit\n');
   }, 60_000);
 });
 
