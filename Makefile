@@ -79,6 +79,7 @@ bench: install
 	  bash infra/services.sh up kafka || exit 1; trap 'bash infra/services.sh down kafka' EXIT; fi; \
 	  node --import tsx bench/ingest-bench.ts && node --import tsx bench/restart-bench.ts
 	EVENTS=$${METRICS_EVENTS:-10000000} node --import tsx bench/campaign-metrics-bench.ts
+	EVENTS=$${SQL_EVENTS:-200000} node --import tsx bench/sql-bench.ts
 
 clean:
 	bash infra/services.sh down
