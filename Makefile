@@ -13,10 +13,11 @@ VENV_STAMP := .venv/.lakehouse-installed
 DIST_STAMP := dist/.built
 SOURCES := $(shell git ls-files core domain iceberg catalog pipeline sql cli 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: help install build demo test test-unit test-interop test-integration typecheck bench services-up services-down clean
+.PHONY: help install build demo notebook test test-unit test-interop test-integration typecheck bench services-up services-down clean
 
 help:
 	@echo "make demo       create ./warehouse (SQLite catalog): events -> campaign_events -> campaign_metrics -> HTML report"
+	@echo "make notebook   run notebooks/campaign-analysis.ipynb on the catalog (after make demo) and write it as HTML: $(NOTEBOOK_HTML)"
 	@echo "make test       install what is needed, start the services, run every test (unit, interop, integration), stop them"
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
@@ -44,6 +45,14 @@ install: $(NODE_STAMP) $(VENV_STAMP) $(DIST_STAMP)
 
 demo: $(DIST_STAMP)
 	bin/lakehouse demo
+
+# The notebook is committed without outputs (they depend on the local warehouse and would go stale with
+# every change); this renders it, executed on the catalog the CLI opens, as HTML any browser shows.
+NOTEBOOK_HTML ?= warehouse/demo/campaign-analysis.html
+notebook: $(VENV_STAMP)
+	@if [ ! -f lakehouse.config.json ] && [ -z "$$LAKEHOUSE_CONFIG" ] && [ ! -f warehouse/catalog.db ]; then \
+	  echo "make notebook: there is no ./warehouse/catalog.db and no lakehouse.config.json; run make demo first." >&2; exit 1; fi
+	.venv/bin/python notebooks/render.py --html $(NOTEBOOK_HTML)
 
 typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json
