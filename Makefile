@@ -22,7 +22,7 @@ help:
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
 	@echo "make build      compile the CLI and the library to dist/ (make install runs it)"
-	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
+	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; lakehouse sql against iceberg_scan; each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=, SQL_EVENTS=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
 $(NODE_STAMP): package.json package-lock.json
