@@ -3,7 +3,7 @@ import { LakehouseError } from '../core/errors.ts';
 import { type Namespace, type TableIdentifier, Table, currentSchema, identifierToString, mapLimit } from '../iceberg/index.ts';
 import { isLocalLocation } from '../iceberg/io/index.ts';
 import { DataFileCache } from './data-file-cache.ts';
-import { DuckDb, type PreparedQuery, type ResultSet, sqlString } from './duckdb.ts';
+import { DuckDb, type PreparedQuery, type ResultSet, sqlString, sqlStringList } from './duckdb.ts';
 import { quoteIdent, snapshotSelect } from './table-view.ts';
 
 /**
@@ -68,6 +68,8 @@ export class SqlSession {
     });
     const session = new SqlSession(opts, db);
     try {
+      // Footers read when a view is made (the field-id check) serve the queries that follow.
+      await db.run('SET parquet_metadata_cache = true');
       const schema = session.defaultNamespace.join('.');
       await session.ensureSchema(schema);
       // Unqualified names resolve in the default namespace first, then in DuckDB's own schema.
@@ -191,12 +193,27 @@ export class SqlSession {
     await this.ensureSchema(schema);
     // As Java and PyIceberg read: the current snapshot with the table's current schema (a column renamed
     // since the last commit shows its new name), an earlier snapshot with the schema it was written with.
+    await this.refuseFilesWithoutFieldIds(key, paths);
     const timeTravel = this.opts.snapshotId !== undefined || this.opts.asOfMs !== undefined;
     const columns = timeTravel ? plan.schema : currentSchema(table.metadata);
     await this.db.run(`CREATE OR REPLACE VIEW ${quoteIdent(schema)}.${quoteIdent(id.name)} AS ${snapshotSelect(columns, paths)}`);
     const snapshotId = plan.snapshot?.snapshotId ?? null;
     this.views.set(key, { metadataLocation: table.metadataLocation, snapshotId });
     return snapshotId;
+  }
+
+  /**
+   * A Parquet file without field ids (added from outside Iceberg, e.g. by add_files) would read as all
+   * NULL under the id mapping; the spec reads such files through the table's name mapping, which this
+   * does not apply yet, so it refuses instead of answering wrong. Only footers are read, and DuckDB keeps
+   * them for the query that follows.
+   */
+  private async refuseFilesWithoutFieldIds(key: string, paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    const bad = await this.db.rows(`SELECT file_name FROM parquet_schema(${sqlStringList(paths)}) GROUP BY file_name HAVING count(field_id) = 0 LIMIT 1`);
+    if (bad.length > 0) {
+      throw new LakehouseError('UNSUPPORTED', `${key}: data file ${String(bad[0]!.file_name)} has no Iceberg field ids, so its columns cannot be matched by id (lakehouse sql does not apply a name mapping yet); rewrite the table's files with an Iceberg writer (e.g. a compaction) first.`);
+    }
   }
 
   private async localPaths(key: string, table: Table, locations: string[]): Promise<string[]> {

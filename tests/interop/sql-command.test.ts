@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../catalog/load-catalog.ts';
 import { parseJson } from '../../core/json.ts';
-import { type IcebergType, Schema, Table, currentSchema, schemaById } from '../../iceberg/index.ts';
+import { type IcebergType, Schema, T, Table, currentSchema, rowsToRecordBatch, schemaById } from '../../iceberg/index.ts';
+import { DuckDb } from '../../sql/duckdb.ts';
+import { localPath, openWarehouse } from './helpers.ts';
 import { SqlSession } from '../../sql/sql-session.ts';
 import { canonicalRows } from './canonical.ts';
 import { ensureBuilt } from '../support/ensure-built.ts';
@@ -214,6 +216,35 @@ describe('lakehouse sql matches columns by field id', () => {
     expect(now.stdout).toBe(want);
     const then = await lakehouse('sql', '--snapshot-id', String(first), '--format', 'csv', 'SELECT count(platform) > 0 AS has FROM campaign_events');
     expect(then.stdout).toBe('has\ntrue\n');
+  }, 60_000);
+});
+
+describe('lakehouse sql refuses a file it cannot match by field id', () => {
+  it('a data file without Iceberg field ids is a sentence naming the file, not a column of NULLs', async () => {
+    const wh = await openWarehouse('sql-no-ids');
+    try {
+      const schema = new Schema([T.field(1, 'id', T.long(), true), T.field(2, 'name', T.string(), false)]);
+      const t = await wh.createTable('people', schema);
+      await t.append([rowsToRecordBatch(schema, [{ id: 1n, name: 'ada' }])]);
+      // The same file rewritten by a writer that knows nothing of Iceberg (as add_files would bring in).
+      const file = localPath((await t.planFiles()).files[0]!.filePath);
+      const db = await DuckDb.open();
+      try {
+        await db.run(`COPY (SELECT 1::BIGINT AS id, 'ada' AS name) TO '${file}' (FORMAT parquet)`);
+      } finally {
+        db.close();
+      }
+      const session = await SqlSession.open({ catalog: wh.catalog });
+      try {
+        await expect(session.query('SELECT * FROM interop.people')).rejects.toMatchObject({
+          code: 'UNSUPPORTED', message: expect.stringContaining(`interop.people: data file ${file} has no Iceberg field ids`),
+        });
+      } finally {
+        session.close();
+      }
+    } finally {
+      await wh.close();
+    }
   }, 60_000);
 });
 
