@@ -13,15 +13,16 @@ VENV_STAMP := .venv/.lakehouse-installed
 DIST_STAMP := dist/.built
 SOURCES := $(shell git ls-files core domain iceberg catalog pipeline sql cli 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: help install build demo test test-unit test-interop test-integration typecheck bench services-up services-down clean
+.PHONY: help install build demo notebook test test-unit test-interop test-integration typecheck bench services-up services-down clean
 
 help:
 	@echo "make demo       create ./warehouse (SQLite catalog): events -> campaign_events -> campaign_metrics -> HTML report"
+	@echo "make notebook   run notebooks/campaign-analysis.ipynb on the catalog (after make demo) and write it as HTML: $(NOTEBOOK_HTML)"
 	@echo "make test       install what is needed, start the services, run every test (unit, interop, integration), stop them"
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
 	@echo "make build      compile the CLI and the library to dist/ (make install runs it)"
-	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMPACT_COMMITS=); commit latency and planning over 10,000 commits with and without manifest merging (COMMITS=, UNMAINTAINED_COMMITS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
+	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMPACT_COMMITS=); commit latency and planning over 10,000 commits with and without manifest merging (COMMITS=, UNMAINTAINED_COMMITS=); lakehouse sql against iceberg_scan (SQL_EVENTS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
 $(NODE_STAMP): package.json package-lock.json
@@ -44,6 +45,14 @@ install: $(NODE_STAMP) $(VENV_STAMP) $(DIST_STAMP)
 
 demo: $(DIST_STAMP)
 	bin/lakehouse demo
+
+# The notebook is committed without outputs (they depend on the local warehouse and would go stale with
+# every change); this renders it, executed on the catalog the CLI opens, as HTML any browser shows.
+NOTEBOOK_HTML ?= warehouse/demo/campaign-analysis.html
+notebook: $(VENV_STAMP)
+	@if [ ! -f lakehouse.config.json ] && [ -z "$$LAKEHOUSE_CONFIG" ] && [ ! -f warehouse/catalog.db ]; then \
+	  echo "make notebook: there is no ./warehouse/catalog.db and no lakehouse.config.json; run make demo first." >&2; exit 1; fi
+	.venv/bin/python notebooks/render.py --html $(NOTEBOOK_HTML)
 
 typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json
@@ -82,6 +91,7 @@ bench: install
 	  node --import tsx bench/ingest-bench.ts && node --import tsx bench/restart-bench.ts
 	EVENTS=$${METRICS_EVENTS:-10000000} node --import tsx bench/campaign-metrics-bench.ts
 	node --import tsx bench/compact-bench.ts
+	EVENTS=$${SQL_EVENTS:-200000} node --import tsx bench/sql-bench.ts
 
 clean:
 	bash infra/services.sh down

@@ -14,6 +14,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'ingest', summary: 'read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot', load: async () => (await import('./ingest.ts')).ingestCommand() },
   { name: 'compact', summary: 'bin-pack the small data files of a table\'s partitions into files of the target size (one replace snapshot; safe beside ingest and the metrics job)', load: async () => (await import('./compact.ts')).compactCommand() },
   { name: 'maintain', summary: 'table maintenance once or on a schedule: compaction, manifest rewrite, snapshot expiry (keeping what ingest and the metrics job need) and orphan removal, with Prometheus metrics', load: async () => (await import('./maintain.ts')).maintainCommand() },
+  { name: 'sql', summary: 'query the catalog\'s Iceberg tables by name with DuckDB (read-only; current snapshot or --as-of / --snapshot-id; table, csv, json or parquet; an interactive prompt without a query)', load: async () => (await import('./sql.ts')).sqlCommand() },
   { name: 'metrics', summary: 'materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB', load: async () => (await import('./campaign-metrics.ts')).metricsCommand() },
 ];
 
@@ -48,6 +49,7 @@ Examples:
   $ lakehouse produce --to file:events.ndjson --invalid-rate 0.01
   $ lakehouse ingest --source file:events.ndjson --create-table
   $ lakehouse metrics run                            bring lakehouse.campaign_metrics up to date
+  $ lakehouse sql "SELECT * FROM lakehouse.campaign_metrics LIMIT 10"
   $ lakehouse tables list                            tables in the default namespace (lakehouse)
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
   $ lakehouse tables files campaign_events --where "event_type = 'click'"

@@ -111,3 +111,11 @@ export function parseProperties(items: string[] = []): Record<string, string> {
   }
   return out;
 }
+
+/** A snapshot id: a whole number (64-bit, may be negative), kept exact as bigint. */
+export function snapshotId(flag: string) {
+  return (v: string) => {
+    if (!/^\s*-?\d+\s*$/.test(v)) throw new InvalidArgumentError(`${flag} must be a snapshot id (a whole number, see \`lakehouse tables snapshots <table>\`), got "${v}".`);
+    return BigInt(v.trim());
+  };
+}

@@ -12,10 +12,14 @@ export function printJson(value: unknown): void {
 
 /** A plain aligned text table; cells are already strings. */
 export function printTable(headers: string[], rows: string[][]): void {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd();
-  process.stdout.write(line(headers) + '\n' + line(widths.map((w) => '-'.repeat(w))) + '\n');
-  for (const r of rows) process.stdout.write(line(r) + '\n');
+  process.stdout.write(formatTable(headers, rows));
+}
+
+/** The text printTable prints: a header, a rule, one line per row, each line ending in a newline. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => rows.reduce((w, r) => Math.max(w, (r[i] ?? '').length), h.length));
+  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd() + '\n';
+  return line(headers) + line(widths.map((w) => '-'.repeat(w))) + rows.map(line).join('');
 }
 
 export function formatBytes(n: number): string {

@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTypeId, StatementType, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.ts';
 
 /**
@@ -10,8 +10,9 @@ import { LakehouseError } from '../core/errors.ts';
 export class DuckDb {
   private constructor(private readonly instance: DuckDBInstance, private readonly connection: DuckDBConnection) {}
 
-  static async open(opts: { threads?: number } = {}): Promise<DuckDb> {
-    const config: Record<string, string> = {};
+  /** `config`: DuckDB settings fixed at start-up, e.g. `autoload_known_extensions: 'false'`. */
+  static async open(opts: { threads?: number; config?: Record<string, string> } = {}): Promise<DuckDb> {
+    const config: Record<string, string> = { ...opts.config };
     if (opts.threads !== undefined) config.threads = String(opts.threads);
     const instance = await DuckDBInstance.create(':memory:', config);
     const connection = await instance.connect();
@@ -45,6 +46,34 @@ export class DuckDb {
     });
   }
 
+  /**
+   * Splits `sql` into its statements and prepares (binds) each, in order, without running any: a
+   * caller can look at every statement's kind before the first one runs. DuckDB's own message on a
+   * syntax or binder error.
+   */
+  async prepareAll(sql: string): Promise<PreparedQuery[]> {
+    try {
+      const extracted = await this.connection.extractStatements(sql);
+      const out: PreparedQuery[] = [];
+      for (let i = 0; i < extracted.count; i++) {
+        const prepared = await extracted.prepare(i);
+        out.push({
+          kind: StatementType[prepared.statementType] ?? String(prepared.statementType),
+          run: async () => {
+            try {
+              return resultSet(await prepared.runAndReadAll());
+            } catch (e) {
+              throw userSqlError(e);
+            }
+          },
+        });
+      }
+      return out;
+    } catch (e) {
+      throw userSqlError(e);
+    }
+  }
+
   close(): void {
     this.connection.closeSync();
     this.instance.closeSync();
@@ -61,6 +90,65 @@ function duckError(e: unknown, sql: string): LakehouseError {
   const message = e instanceof Error ? e.message : String(e);
   const first = sql.trim().split('\n')[0]!.slice(0, 120);
   return new LakehouseError('QUERY_FAILED', `DuckDB failed (${message.split('\n')[0]}) running: ${first}`, { cause: e });
+}
+
+/** A prepared statement of a user's SQL: its kind (`SELECT`, `INSERT`, ...) and how to run it. */
+export interface PreparedQuery {
+  kind: string;
+  run(): Promise<ResultSet>;
+}
+
+/**
+ * A query result in two forms: `text`, each value as DuckDB prints it (NULL as null), for tables and CSV;
+ * `values`, each value ready for exact JSON: 64-bit and wider integers as bigint, timestamps as ISO-8601
+ * strings with microseconds (`Z` for TIMESTAMPTZ), decimals as exact strings, lists and structs as arrays
+ * and objects.
+ */
+export interface ResultSet {
+  columns: { name: string; type: string }[];
+  text: (string | null)[][];
+  values: unknown[][];
+}
+
+function resultSet(reader: DuckDBResultReader): ResultSet {
+  const names = reader.columnNames();
+  const types = reader.columnTypes();
+  const ids = names.map((_, i) => reader.columnTypeId(i));
+  const raw = reader.getRows();
+  const json = reader.getRowsJson();
+  const text = raw.map((row) => row.map((v) => (v === null ? null : String(v))));
+  const values = json.map((row, r) => row.map((v, c) => exactValue(ids[c]!, raw[r]![c], v)));
+  return { columns: names.map((name, i) => ({ name, type: String(types[i]) })), text, values };
+}
+
+const WIDE_INTEGERS = new Set([DuckDBTypeId.BIGINT, DuckDBTypeId.UBIGINT, DuckDBTypeId.HUGEINT, DuckDBTypeId.UHUGEINT]);
+
+/** The JSON form DuckDB's converter gives, made exact where it is a string or loses precision. */
+function exactValue(typeId: DuckDBTypeId, raw: unknown, json: unknown): unknown {
+  if (raw === null || json === null) return null;
+  if (WIDE_INTEGERS.has(typeId) && typeof json === 'string') return BigInt(json);
+  if (typeId === DuckDBTypeId.TIMESTAMP_TZ || typeId === DuckDBTypeId.TIMESTAMP) {
+    const micros = (raw as { micros?: bigint }).micros;
+    const iso = micros === undefined ? null : isoMicros(micros, typeId === DuckDBTypeId.TIMESTAMP_TZ);
+    return iso ?? json;
+  }
+  return json;
+}
+
+/** `2026-11-01T10:00:00.123456Z` (or without the `Z`); null outside the range Date can show (infinity). */
+function isoMicros(micros: bigint, utc: boolean): string | null {
+  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const d = new Date(Number(ms));
+  if (Number.isNaN(d.getTime()) || Math.abs(Number(ms)) > 8.64e15) return null;
+  const frac = ((micros % 1_000_000n) + 1_000_000n) % 1_000_000n;
+  const iso = d.toISOString().replace(/\.\d{3}Z$/, `.${frac.toString().padStart(6, '0')}`);
+  return utc ? `${iso}Z` : iso;
+}
+
+/** A user's SQL failed: DuckDB's message, whole (it points at the place in the statement). */
+function userSqlError(e: unknown): LakehouseError {
+  if (e instanceof LakehouseError) return e;
+  return new LakehouseError('SQL_ERROR', e instanceof Error ? e.message : String(e), { cause: e });
 }
 
 /** A SQL string literal. */

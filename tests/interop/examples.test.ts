@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Schema, T } from '../../iceberg/index.ts';
 import { canonicalRows } from './canonical.ts';
 import { ensureBuilt } from '../support/ensure-built.ts';
-import { REPO_ROOT, VENV_TIMEOUT_MS, ensureVenv, readWithDuckDB, readWithPyIceberg, sqliteCatalogUri, warehouseUri } from './readers.ts';
+import { REPO_ROOT, VENV_TIMEOUT_MS, ensureVenv, readDetailedWithPyIceberg, readWithDuckDB, readWithPyIceberg, sqliteCatalogUri, warehouseUri } from './readers.ts';
 
 const run = promisify(execFile);
 
@@ -53,5 +53,28 @@ describe('examples/quickstart.ts, the library without the CLI', () => {
     const ref = { catalogUri: sqliteCatalogUri(path.join(dir, 'catalog.db')), warehouse: warehouseUri(dir), table: 'shop.orders' };
     expect(await readWithPyIceberg(ref)).toEqual(want);
     expect(await readWithDuckDB({ metadata: String(steps.expired!.metadata) })).toEqual(want);
+  }, 180_000);
+});
+
+describe('examples/campaign-sql.ts, the notebook\'s questions through lakehouse/sql', () => {
+  it('answers from the same snapshots PyIceberg reads: row counts now and at the first snapshot, dead letters from the summaries', async () => {
+    const project = path.join(dir, 'campaign-sql');
+    const bin = path.join(REPO_ROOT, 'bin', 'lakehouse');
+    await run('mkdir', ['-p', project]);
+    await run(bin, ['demo', '-n', '3000', '--batch-size', '1000'], { cwd: project, env: { ...process.env, LAKEHOUSE_CONFIG: '' } });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'examples', 'campaign-sql.ts'), project], { cwd: REPO_ROOT, env: { ...process.env, LAKEHOUSE_CONFIG: '' } });
+    const steps = Object.fromEntries(stdout.trim().split('\n').map((l) => JSON.parse(l) as { step: string }).map((s) => [s.step, s])) as Record<string, Record<string, unknown>>;
+
+    const ref = (table: string) => ({ catalogUri: sqliteCatalogUri(path.join(project, 'warehouse', 'catalog.db')), warehouse: warehouseUri(path.join(project, 'warehouse')), table });
+    const events = await readDetailedWithPyIceberg(ref('lakehouse.campaign_events'));
+    const metrics = await readDetailedWithPyIceberg(ref('lakehouse.campaign_metrics'));
+    const first = await readDetailedWithPyIceberg({ ...ref('lakehouse.campaign_events'), snapshotId: String(steps['first-snapshot']!.snapshotId) });
+    expect(steps.tables).toMatchObject({ tables: ['lakehouse.campaign_events', 'lakehouse.campaign_metrics'] });
+    expect(steps.current).toMatchObject({ events: String(events.count), metric_rows: String(metrics.count) });
+    expect(steps['first-snapshot']).toMatchObject({ events: String(first.count) });
+    expect(first.count).toBeLessThan(events.count);
+    const letters = readFileSync(path.join(project, 'warehouse', 'demo', 'dead-letters.ndjson'), 'utf8').trim().split('\n').length;
+    expect(steps['dead-letters']).toMatchObject({ commits: 3, deadLettered: letters });
+    expect((steps['top-campaigns']!.campaigns as unknown[]).length).toBe(5);
   }, 180_000);
 });
