@@ -28,3 +28,12 @@ export const CONSUMED_KEY = 'lakehouse.ingest.consumed';
 export const DEAD_LETTERED_KEY = 'lakehouse.ingest.dead-lettered';
 export const DUPLICATES_KEY = 'lakehouse.ingest.duplicates';
 
+
+/**
+ * A backfill (`lakehouse backfill`) commits through the ingest loop and so writes the same keys, under
+ * a group of its own: `lakehouse.offsets.backfill-<16 hex digits>`, the digits a hash of the source
+ * (the file or prefix; the topic and range), so the same backfill run again finds its positions and
+ * reads nothing, and a backfill never moves a live ingest's positions. Its positions are per file
+ * (`<location>:0`, the next line) or per Kafka partition (the next offset within the range).
+ */
+export const BACKFILL_GROUP_PREFIX = 'backfill-';
