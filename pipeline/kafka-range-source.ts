@@ -128,6 +128,13 @@ export interface KafkaRangeSourceOptions extends KafkaConnectionOptions {
   onAssignment?: () => void;
   /** Longest a fetch waits for data (ms); default 100, so the end of a slice is noticed soon. */
   maxWaitTimeMs?: number;
+  /**
+   * How long polls may return nothing for an unfinished partition whose log ends at or before its `to`
+   * before the offsets left are taken for ones that hold no record (transaction markers, records removed
+   * by compaction); default 5 000 ms. Its position stays where the last record was, so if records did
+   * arrive late, running the backfill again reads them.
+   */
+  idleEndMs?: number;
   log?: Logger;
 }
 
@@ -139,6 +146,9 @@ export class KafkaRangeSource implements Source {
   private readonly next = new Map<number, bigint>();
   private inner: KafkaSource | null = null;
   private resumeAt: Positions = new Map();
+  private paused = false;
+  /** When polls started returning nothing (performance.now()), or null while records come. */
+  private idleSince: number | null = null;
 
   constructor(opts: KafkaRangeSourceOptions) {
     this.opts = opts;
@@ -202,6 +212,8 @@ export class KafkaRangeSource implements Source {
   async poll(max: number, waitMs: number): Promise<SourceRecord[]> {
     if (this.inner === null || this.ended()) return [];
     const got = await this.inner.poll(max, waitMs);
+    if (got.length === 0 && !this.paused) await this.endAtGaps();
+    else this.idleSince = null;
     const out: SourceRecord[] = [];
     for (const rec of got) {
       const r = this.ranges.get(rec.partition);
@@ -226,8 +238,31 @@ export class KafkaRangeSource implements Source {
   /** Nothing to commit to Kafka: the table records the backfill's positions. */
   async commit(_positions: Positions): Promise<void> {}
 
-  pause(): void { this.inner?.pause(); }
-  resume(): void { this.inner?.resume(); }
+  /**
+   * After idleEndMs without a record: a partition whose log now ends at or before its `to` has nothing
+   * more to give in the slice (kafkajs skips offsets without a record, such as transaction markers, and
+   * gives no record for them), so it is finished where it is.
+   */
+  private async endAtGaps(): Promise<void> {
+    const now = performance.now();
+    this.idleSince ??= now;
+    if (now - this.idleSince < (this.opts.idleEndMs ?? 5_000) || this.inner === null) return;
+    this.idleSince = now;
+    await this.inner.refreshLag();
+    const lag = this.inner.lag();
+    for (const r of this.ranges.values()) {
+      const next = this.next.get(r.partition)!;
+      const left = lag.get(positionKey(this.opts.topic, r.partition));
+      if (next >= r.to || left === undefined || next + left > r.to) continue;
+      (this.opts.log ?? silentLogger).warn('no records in the rest of a partition\'s range: taking the offsets left for ones without a record (transaction markers, compacted records); run the backfill again if records arrive there later', {
+        topic: this.opts.topic, partition: r.partition, next: next.toString(), to: r.to.toString(), logEnd: (next + left).toString(),
+      });
+      this.next.set(r.partition, r.to);
+    }
+  }
+
+  pause(): void { this.paused = true; this.inner?.pause(); }
+  resume(): void { this.paused = false; this.inner?.resume(); }
 
   async close(): Promise<void> {
     await this.inner?.close();

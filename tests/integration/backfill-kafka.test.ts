@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { type GeneratedMessage, generateMessages } from '../../pipeline/event-generator.ts';
 import { messageEvent } from '../support/campaign-metrics-oracle.ts';
-import { requireKafkaBrokers, useKafkaTestEnv } from '../support/kafka-test-kit.ts';
+import { requireKafkaBrokers, until, useKafkaTestEnv } from '../support/kafka-test-kit.ts';
 import { readWithPyIceberg } from '../interop/readers.ts';
 
 /**
@@ -108,5 +108,29 @@ describe('lakehouse backfill --source kafka (real broker)', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/does not exist/);
     expect((await env.wh.catalog.loadTable({ namespace: ['interop'], name: 'bf_kafka_bad' })).metadata.snapshots).toHaveLength(0);
+  });
+
+  it('a range ending on a transaction marker (a transactional producer\'s commit) ends instead of waiting for a record that never comes', async () => {
+    const topic = unique('tx');
+    env.topicsMade.push(topic);
+    await env.admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    const messages = [...generateMessages({ count: 40, seed: 24 })];
+    const producer = env.kafka.producer({ transactionalId: unique('txid'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      const tx = await producer.transaction();
+      await tx.send({ topic, messages: messages.map((m) => ({ partition: 0, key: m.key, value: Buffer.from(m.value) })) });
+      await tx.commit();
+    } finally {
+      await producer.disconnect();
+    }
+    // The log ends one past the commit marker, which holds no record (once the broker has written the
+    // marker, the stable end of the log moves there).
+    await until('the transaction\'s commit marker', async () => (await env.admin.fetchTopicOffsets(topic))[0]!.high === '41', 30_000);
+    await env.wh.createTable('bf_kafka_tx', campaignEventsSchema, campaignEventsSpec);
+    const r = await backfillCli('bf_kafka_tx', topic);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out).toMatchObject({ records: 40, added: ids(messages).length, positions: { [`${topic}:0`]: '40' } });
+    expect(await tableIds('bf_kafka_tx')).toEqual(ids(messages));
   });
 });
