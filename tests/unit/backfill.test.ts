@@ -12,6 +12,7 @@ import { MemoryDeadLetterSink } from '../../pipeline/dead-letters.ts';
 import { FileSource } from '../../pipeline/file-source.ts';
 import { FileSetSource, listSourceFiles } from '../../pipeline/file-set-source.ts';
 import { Ingestor } from '../../pipeline/ingest.ts';
+import { parseOffsets } from '../../pipeline/kafka-range-source.ts';
 import { offsetsKey } from '../../pipeline/offsets.ts';
 
 /**
@@ -173,5 +174,17 @@ describe('daysFilter', () => {
     const days = Array.from({ length: 200 }, (_, k) => 20_000 + 3 * k + (k % 5 === 0 ? 1 : 0));
     for (const d of days) expect(keeps(days, BigInt(d) * DAY + 1n)).toBe(true);
     expect(keeps(days, 19_000n * DAY)).toBe(false);
+  });
+});
+
+describe('parseOffsets (--from-offset, --to-offset)', () => {
+  it('takes one offset for every partition, or partition:offset pairs', () => {
+    expect(parseOffsets('1000', '--to-offset')).toEqual({ all: 1000n });
+    expect(parseOffsets('0:10, 2:7', '--to-offset')).toEqual(new Map([[0, 10n], [2, 7n]]));
+  });
+
+  it('anything else is a sentence naming the flag and both forms', () => {
+    expect(() => parseOffsets('-5', '--from-offset')).toThrow(/--from-offset must be an offset \(e\.g\. 1000\) or partition:offset pairs/);
+    expect(() => parseOffsets('0:1,0:2', '--to-offset')).toThrow(/--to-offset names partition 0 twice/);
   });
 });
