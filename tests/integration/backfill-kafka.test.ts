@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
+import { CRASH_AT_ENV, FLUSH_CRASH_POINTS } from '../../pipeline/crash-points.ts';
 import { type GeneratedMessage, generateMessages } from '../../pipeline/event-generator.ts';
 import { messageEvent } from '../support/campaign-metrics-oracle.ts';
 import { requireKafkaBrokers, until, useKafkaTestEnv } from '../support/kafka-test-kit.ts';
@@ -48,13 +49,19 @@ async function produce(count: number, seed: number): Promise<Produced> {
   return { topic, messages, at: (p, o) => messages[o * PARTITIONS + p]! };
 }
 
-function backfillCli(table: string, topic: string, ...rest: string[]): Promise<{ code: number | null; out: Record<string, unknown> | null; stderr: string }> {
+function backfillCli(table: string, topic: string, ...rest: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: Record<string, unknown> | null; stderr: string }> {
+  return backfillCliCrashing(undefined, table, topic, ...rest);
+}
+
+/** `lakehouse backfill` killing itself with SIGKILL at `crashAt` (pipeline/crash-points.ts) when given. */
+function backfillCliCrashing(crashAt: string | undefined, table: string, topic: string, ...rest: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: Record<string, unknown> | null; stderr: string }> {
   const args = ['--json', '--warehouse', fileURLToPath(env.wh.warehouse), '--catalog-uri', env.wh.catalogUri, 'backfill', '--source', 'kafka',
     '--brokers', BROKERS, '--topic', topic, '--table', `interop.${table}`, '--dead-letter-file', path.join(env.wh.dir, 'dead.ndjson'), '--flush-rows', '50', ...rest];
   return new Promise((resolve) => {
-    const child = execFile(BIN, args, { cwd: env.wh.dir, timeout: 180_000 }, (_e, stdout, stderr) => {
+    const childEnv = { ...process.env, LAKEHOUSE_DEBUG: '', [CRASH_AT_ENV]: crashAt ?? '' };
+    const child = execFile(BIN, args, { cwd: env.wh.dir, timeout: 180_000, env: childEnv }, (_e, stdout, stderr) => {
       const json = stdout.indexOf('{');
-      resolve({ code: child.exitCode, out: json < 0 ? null : JSON.parse(stdout.slice(json)), stderr });
+      resolve({ code: child.exitCode, signal: child.signalCode, out: json < 0 ? null : JSON.parse(stdout.slice(json)), stderr });
     });
   });
 }
@@ -65,7 +72,7 @@ async function tableIds(table: string): Promise<string[]> {
 }
 
 /** The valid event ids among `messages`, as the generator made them. */
-const ids = (messages: GeneratedMessage[]) => messages.filter((m) => m.kind !== 'invalid').map((m) => messageEvent(m, 0n)!.event_id).sort();
+const idsOf = (messages: GeneratedMessage[]) => messages.filter((m) => m.kind !== 'invalid').map((m) => messageEvent(m, 0n)!.event_id).sort();
 
 describe('lakehouse backfill --source kafka (real broker)', () => {
   it('reads exactly the per-partition offset range, and the same range again adds nothing', async () => {
@@ -76,14 +83,14 @@ describe('lakehouse backfill --source kafka (real broker)', () => {
     const first = await backfillCli('bf_kafka_offsets', p.topic, ...range);
     expect(first.code, first.stderr).toBe(0);
     const wanted = [...Array.from({ length: 50 }, (_, k) => p.at(0, 10 + k)), ...Array.from({ length: 40 }, (_, k) => p.at(1, k))];
-    expect(first.out).toMatchObject({ records: 90, added: ids(wanted).length });
+    expect(first.out).toMatchObject({ records: 90, added: idsOf(wanted).length });
     expect(first.out!.positions).toEqual({ [`${p.topic}:0`]: '60', [`${p.topic}:1`]: '40' });
-    expect(await tableIds('bf_kafka_offsets')).toEqual(ids(wanted));
+    expect(await tableIds('bf_kafka_offsets')).toEqual(idsOf(wanted));
 
     const again = await backfillCli('bf_kafka_offsets', p.topic, ...range);
     expect(again.code, again.stderr).toBe(0);
     expect(again.out).toMatchObject({ records: 0, added: 0, commits: 0 });
-    expect(await tableIds('bf_kafka_offsets')).toEqual(ids(wanted));
+    expect(await tableIds('bf_kafka_offsets')).toEqual(idsOf(wanted));
   });
 
   it('reads exactly the records whose broker timestamps fall in a time range, on every partition', async () => {
@@ -92,7 +99,7 @@ describe('lakehouse backfill --source kafka (real broker)', () => {
     const r = await backfillCli('bf_kafka_times', p.topic, '--from-time', new Date(BASE_MS + 100_000).toISOString(), '--to-time', new Date(BASE_MS + 190_000).toISOString());
     expect(r.code, r.stderr).toBe(0);
     expect(r.out).toMatchObject({ records: 90 });
-    expect(await tableIds('bf_kafka_times')).toEqual(ids(p.messages.slice(100, 190)));
+    expect(await tableIds('bf_kafka_times')).toEqual(idsOf(p.messages.slice(100, 190)));
   });
 
   it('a range past the end of a partition, or ending in the future, is a sentence and exit 2 (a wrong argument); a missing topic exit 1; nothing written', async () => {
@@ -130,7 +137,24 @@ describe('lakehouse backfill --source kafka (real broker)', () => {
     await env.wh.createTable('bf_kafka_tx', campaignEventsSchema, campaignEventsSpec);
     const r = await backfillCli('bf_kafka_tx', topic);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.out).toMatchObject({ records: 40, added: ids(messages).length, positions: { [`${topic}:0`]: '40' } });
-    expect(await tableIds('bf_kafka_tx')).toEqual(ids(messages));
+    expect(r.out).toMatchObject({ records: 40, added: idsOf(messages).length, positions: { [`${topic}:0`]: '40' } });
+    expect(await tableIds('bf_kafka_tx')).toEqual(idsOf(messages));
+  });
+
+  it('killed with kill -9 after a commit and again before one, it resumes each partition at the table\'s position: every record of the range once', async () => {
+    const p = await produce(270, 25);
+    await env.wh.createTable('bf_kafka_crash', campaignEventsSchema, campaignEventsSpec);
+    const range = ['--to-offset', '80', '--flush-rows', '40'];
+    const killed = await backfillCliCrashing(`${FLUSH_CRASH_POINTS.tableCommitted}:2`, 'bf_kafka_crash', p.topic, ...range);
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const killedAgain = await backfillCliCrashing(`${FLUSH_CRASH_POINTS.filesWritten}:2`, 'bf_kafka_crash', p.topic, ...range);
+    expect(killedAgain.signal, killedAgain.stderr).toBe('SIGKILL');
+    const finished = await backfillCli('bf_kafka_crash', p.topic, ...range);
+    expect(finished.code, finished.stderr).toBe(0);
+    expect(Object.keys(finished.out!.resumedFrom as object).length).toBeGreaterThan(0);
+    expect(finished.out!.positions).toEqual({ [`${p.topic}:0`]: '80', [`${p.topic}:1`]: '80', [`${p.topic}:2`]: '80' });
+    const ids = await tableIds('bf_kafka_crash');
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(idsOf(p.messages.slice(0, 240)));
   });
 });
