@@ -176,7 +176,7 @@ async function planKafka(o: BackfillCliOptions, log: Logger): Promise<SourcePlan
   const ranges: PartitionRange[] = await resolveKafkaRange(conn, topic, spec);
   const identity = `kafka:${topic}:from=${o.fromOffset ?? (o.fromTime !== undefined ? new Date(o.fromTime).toISOString() : 'earliest')}:to=${o.toOffset ?? (o.toTime !== undefined ? new Date(o.toTime).toISOString() : 'end')}`;
   const group = `lakehouse-${o.group ?? backfillGroup(identity)}`;
-  const description = `kafka:${topic} ${ranges.map((r) => `${r.partition}:[${r.from},${r.to})`).join(' ')}`;
+  const description = `kafka:${topic} ${ranges.filter((r) => r.to > r.from).map((r) => `${r.partition}:[${r.from},${r.to})`).join(' ') || '(empty range)'}`;
   return {
     description,
     identity,

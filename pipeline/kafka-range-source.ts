@@ -57,7 +57,8 @@ function offsetFor(o: OffsetsByPartition, partition: number): bigint | undefined
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * The slice of `topic` that `spec` names, per partition, checked against the log as it is now: a
+ * The slice of `topic` that `spec` names, one range per partition of the topic (an empty one at the
+ * log's end for a partition the offsets leave out), checked against the log as it is now: a
  * start before the earliest offset still held (deleted by retention), an end past the log's end, a
  * start after the end, a time range in the wrong order or ending in the future, and partitions that do
  * not exist are each a sentence, before anything is read.
@@ -96,9 +97,13 @@ export async function resolveKafkaRange(conn: KafkaConnectionOptions, topic: str
     const ranges: PartitionRange[] = [];
     for (const w of [...watermarks].sort((a, b) => a.partition - b.partition)) {
       const p = w.partition;
-      if (!chosen(spec.fromOffsets, p) || !chosen(spec.toOffsets, p)) continue;
       const low = BigInt(w.low);
       const high = BigInt(w.high);
+      // A partition left out is an empty range at its end: it is sought there, so nothing of it is fetched.
+      if (!chosen(spec.fromOffsets, p) || !chosen(spec.toOffsets, p)) {
+        ranges.push({ partition: p, from: high, to: high });
+        continue;
+      }
       const from = (spec.fromOffsets ? offsetFor(spec.fromOffsets, p) : fromTimes?.get(p)) ?? low;
       const to = (spec.toOffsets ? offsetFor(spec.toOffsets, p) : toTimes?.get(p)) ?? high;
       if (to > high) {
@@ -154,7 +159,7 @@ export class KafkaRangeSource implements Source {
     this.opts = opts;
     validateTopicName(opts.topic);
     for (const r of opts.ranges) this.ranges.set(r.partition, r);
-    this.description = `kafka:${opts.topic}[${opts.ranges.map((r) => `${r.partition}:${r.from}-${r.to}`).join(',')}]`;
+    this.description = `kafka:${opts.topic}[${opts.ranges.filter((r) => r.to > r.from).map((r) => `${r.partition}:${r.from}-${r.to}`).join(',')}]`;
   }
 
   /** Records in the slice in all, and how many of them are behind us (skipped on resume or read). */
@@ -194,10 +199,9 @@ export class KafkaRangeSource implements Source {
   }
 
   /**
-   * Seek targets for every partition of the topic: the slice's partitions at their positions, a finished
-   * one at its end (fetches past it are dropped), and the others at their `to` too (none: nothing of
-   * theirs is wanted; the Kafka source starts them at the group offset, which is never committed, so
-   * at the earliest: their records are dropped as they come).
+   * Seek targets for every partition of the slice (resolveKafkaRange gives each partition of the topic
+   * one, empty at the log's end for those left out): the table's position, a finished one at its end.
+   * Records fetched past an end are dropped.
    */
   private seekPositions(recorded: Positions): Positions {
     const out: Positions = new Map();
