@@ -113,11 +113,14 @@ Examples:
         const bar = new PhaseProgress(Boolean(g.json) || !o.progress, plan);
         const deadLetters = o.dryRun ? undefined : await plan.deadLetters();
         const controller = new AbortController();
-        const removeExitPaths = handleExitPaths({ stop: () => controller.abort(), release: async () => {}, log });
+        // A second signal exits at once: the source open then (a Kafka consumer) leaves its group first.
+        let open: Source | null = null;
+        const openSource = (hooks: SourceHooks) => (open = plan.open(hooks));
+        const removeExitPaths = handleExitPaths({ stop: () => controller.abort(), release: async () => { await open?.close(); }, log });
         let result: BackfillResult;
         try {
           result = await backfill({
-            table, group, openSource: plan.open, dryRun: o.dryRun, flushRows: o.flushRows, memoryBudgetBytes: o.memoryBudget,
+            table, group, openSource, dryRun: o.dryRun, flushRows: o.flushRows, memoryBudgetBytes: o.memoryBudget,
             log, signal: controller.signal, onProgress: (p) => bar.update(p),
             ...(deadLetters ? { deadLetters } : {}),
           });
