@@ -6,7 +6,7 @@ import { parseJson } from '../core/json.ts';
 import { campaignEventsSchema, campaignEventsSpec, CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { parseTime } from '../core/time.ts';
 import { collect, parseProperties } from './options.ts';
-import { OFFSETS_KEY_PREFIX } from '../domain/ingest-summary-keys.ts';
+import { offsetKeysToRetain } from '../domain/ingest-summary-keys.ts';
 import { DEFAULT_NAMESPACE, globalOptions, openTable, tableId, withCatalog } from './context.ts';
 import { formatBytes, printJson, printTable } from './output.ts';
 
@@ -187,7 +187,7 @@ export function tablesCommand(): Command {
         const r = await t.expireSnapshots({
           olderThanMs: o.olderThan === undefined ? undefined : parseTime(o.olderThan, '--older-than'), retainLast: o.retainLast, dryRun: Boolean(o.dryRun),
           // An ingest resumes from the newest snapshot recording its group's offsets (pipeline/offsets.ts).
-          retainSummaryKeyPrefixes: [OFFSETS_KEY_PREFIX],
+          retainSummaryKeyPrefixes: offsetKeysToRetain(t.metadata),
         });
         if (g.json) { printJson({ dryRun: Boolean(o.dryRun), ...r }); return; }
         process.stdout.write(`${o.dryRun ? 'Would expire' : 'Expired'} ${r.expiredSnapshotIds.length} snapshot(s); ${o.dryRun ? 'would delete' : 'deleted'} ${r.deletedDataFiles.length} data file(s), ${r.deletedManifests.length} manifest(s), ${r.deletedManifestLists.length} manifest list(s).\n`);

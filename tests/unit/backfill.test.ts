@@ -13,7 +13,8 @@ import { FileSource } from '../../pipeline/file-source.ts';
 import { FileSetSource, listSourceFiles } from '../../pipeline/file-set-source.ts';
 import { Ingestor } from '../../pipeline/ingest.ts';
 import { parseOffsets } from '../../pipeline/kafka-range-source.ts';
-import { offsetsKey } from '../../pipeline/offsets.ts';
+import { offsetsKey, recordedPositions } from '../../pipeline/offsets.ts';
+import { offsetKeysToRetain } from '../../domain/ingest-summary-keys.ts';
 
 /**
  * The backfill on a local warehouse, in process: idempotence (by positions and by event_id), events held
@@ -149,6 +150,22 @@ describe('backfill', () => {
     expect(Object.values(recorded)).toEqual(['20', '20', '10']);
     expect((await run(prefix)).records).toBe(0);
     expect((await idCounts()).size).toBe(50);
+  });
+
+  it('its positions do not hold back snapshot expiry as an ingest\'s do; once expired, the same backfill reads its source again and adds nothing', async () => {
+    const file = writeLines('expiring.ndjson', range(1, 50).map(event));
+    await run(file);
+    await ingestLive(range(101, 110)); // a live ingest commits after the backfill
+    await table.refresh();
+    const retain = offsetKeysToRetain(table.metadata);
+    expect(retain).toEqual([offsetsKey('live')]);
+    await table.expireSnapshots({ olderThanMs: Date.now() + 1, retainLast: 1, retainSummaryKeyPrefixes: retain });
+    await table.refresh();
+    expect(table.metadata.snapshots).toHaveLength(1);
+    expect(recordedPositions(table.metadata, 'live').size).toBe(1);
+    const again = await run(file);
+    expect(again).toMatchObject({ records: 50, added: 0, skipped: 50, alreadyInTable: 50 });
+    expect((await idCounts()).size).toBe(60);
   });
 
   it('a location with no file and no files under it is a sentence, and nothing is written', async () => {
