@@ -22,7 +22,7 @@ help:
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
 	@echo "make build      compile the CLI and the library to dist/ (make install runs it)"
-	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMPACT_COMMITS=); commit latency and planning over 10,000 commits with and without manifest merging (COMMITS=, UNMAINTAINED_COMMITS=); lakehouse sql against iceberg_scan (SQL_EVENTS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
+	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMPACT_COMMITS=); commit latency and planning over 10,000 commits with and without manifest merging (COMMITS=, UNMAINTAINED_COMMITS=); lakehouse sql against iceberg_scan (SQL_EVENTS=); backfill vs ingest from one file (BACKFILL_EVENTS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
 $(NODE_STAMP): package.json package-lock.json
@@ -86,6 +86,7 @@ bench: install
 	node --import tsx bench/dedup-bench.ts
 	COMMITS=$${COMMITS:-10000} UNMAINTAINED_COMMITS=$${UNMAINTAINED_COMMITS:-2000} node --import tsx bench/commit-bench.ts
 	node --import tsx bench/evolution-bench.ts
+	node --import tsx bench/backfill-bench.ts
 	@if ! bash infra/services.sh status kafka >/dev/null 2>&1; then \
 	  bash infra/services.sh up kafka || exit 1; trap 'bash infra/services.sh down kafka' EXIT; fi; \
 	  node --import tsx bench/ingest-bench.ts && node --import tsx bench/restart-bench.ts

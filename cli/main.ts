@@ -15,6 +15,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'compact', summary: 'bin-pack the small data files of a table\'s partitions into files of the target size (one replace snapshot; safe beside ingest and the metrics job)', load: async () => (await import('./compact.ts')).compactCommand() },
   { name: 'maintain', summary: 'table maintenance once or on a schedule: compaction, manifest rewrite, snapshot expiry (keeping what ingest and the metrics job need) and orphan removal, with Prometheus metrics', load: async () => (await import('./maintain.ts')).maintainCommand() },
   { name: 'sql', summary: 'query the catalog\'s Iceberg tables by name with DuckDB (read-only; current snapshot or --as-of / --snapshot-id; table, csv, json or parquet; an interactive prompt without a query)', load: async () => (await import('./sql.ts')).sqlCommand() },
+  { name: 'backfill', summary: 're-ingest history (an NDJSON file, plain or gzip, an S3 prefix of them, or a Kafka offset or time range) into campaign_events, each event_id once, then update campaign_metrics', load: async () => (await import('./backfill.ts')).backfillCommand() },
   { name: 'metrics', summary: 'materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB', load: async () => (await import('./campaign-metrics.ts')).metricsCommand() },
 ];
 
@@ -48,6 +49,7 @@ Examples:
   $ lakehouse demo                                   create ./warehouse and fill lakehouse.campaign_events
   $ lakehouse produce --to file:events.ndjson --invalid-rate 0.01
   $ lakehouse ingest --source file:events.ndjson --create-table
+  $ lakehouse backfill --source file:history.ndjson.gz --dry-run
   $ lakehouse metrics run                            bring lakehouse.campaign_metrics up to date
   $ lakehouse sql "SELECT * FROM lakehouse.campaign_metrics LIMIT 10"
   $ lakehouse tables list                            tables in the default namespace (lakehouse)

@@ -1,3 +1,5 @@
+import type { TableMetadata } from '../iceberg/index.ts';
+
 /**
  * Source positions recorded in Iceberg snapshot summaries, the way Kafka Connect's Iceberg sink records
  * `kafka.connect.offsets.<topic>.<group>`. The table is the only durable record of progress:
@@ -15,8 +17,8 @@
  *                                 ingest snapshot consumed = added-records + dead-lettered + duplicates.
  *
  * Snapshot expiry must not take the newest carrier of a group's offsets, nor any snapshot between it and
- * the head (the walk back follows parent links): `lakehouse tables expire` passes OFFSETS_KEY_PREFIX as
- * the expiry's retainSummaryKeyPrefixes. Without that, a head written by someone else (a compaction,
+ * the head (the walk back follows parent links): `lakehouse tables expire` passes the ingest groups' keys
+ * (offsetKeysToRetain below) as the expiry's retainSummaryKeyPrefixes. Without that, a head written by someone else (a compaction,
  * another group) would leave the group nothing to resume from, and it would start over from the
  * source's default, duplicating everything it had ingested.
  */
@@ -28,3 +30,29 @@ export const CONSUMED_KEY = 'lakehouse.ingest.consumed';
 export const DEAD_LETTERED_KEY = 'lakehouse.ingest.dead-lettered';
 export const DUPLICATES_KEY = 'lakehouse.ingest.duplicates';
 
+
+/**
+ * A backfill (`lakehouse backfill`) commits through the ingest loop and so writes the same keys, under
+ * a group of its own: `lakehouse.offsets.backfill-<16 hex digits>`, the digits a hash of the source
+ * (the file or prefix; the topic and range), so the same backfill run again finds its positions and
+ * reads nothing, and a backfill never moves a live ingest's positions. Its positions are per file
+ * (`<location>:0`, the next line) or per Kafka partition (the next offset within the range).
+ */
+export const BACKFILL_GROUP_PREFIX = 'backfill-';
+
+/**
+ * The offsets keys whose newest carrier snapshot expiry must keep (its retainSummaryKeyPrefixes): every
+ * ingest group's, but no backfill's. A backfill whose positions were expired reads its source again and
+ * skips every event_id the table holds, so its positions are a shortcut, not the record that keeps rows
+ * once; pinning them would keep all history after a finished backfill forever, since nothing writes the
+ * key again. (Keys act as prefixes there: a group named like the start of a backfill's key would keep it.)
+ */
+export function offsetKeysToRetain(metadata: TableMetadata): string[] {
+  const keys = new Set<string>();
+  for (const s of metadata.snapshots) {
+    for (const k of Object.keys(s.summary)) {
+      if (k.startsWith(OFFSETS_KEY_PREFIX) && !k.startsWith(OFFSETS_KEY_PREFIX + BACKFILL_GROUP_PREFIX)) keys.add(k);
+    }
+  }
+  return [...keys].sort();
+}

@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import { type ExpireOptions, type ExpireResult, Table, ancestorsOf, currentSnapshot, identifierToString } from '../iceberg/index.ts';
-import { OFFSETS_KEY_PREFIX } from '../domain/ingest-summary-keys.ts';
+import { offsetKeysToRetain } from '../domain/ingest-summary-keys.ts';
 import { SOURCE_SNAPSHOT_KEY, SOURCE_TABLE_PROPERTY } from '../domain/campaign-metrics-table.ts';
 
 /**
@@ -22,7 +22,7 @@ export interface WriterRetention {
 }
 
 export async function writerRetention(catalog: Catalog, table: Table): Promise<WriterRetention> {
-  const out: WriterRetention = { retainSummaryKeyPrefixes: [OFFSETS_KEY_PREFIX], retainFromSnapshotIds: [], metricsReaders: [] };
+  const out: WriterRetention = { retainSummaryKeyPrefixes: offsetKeysToRetain(table.metadata), retainFromSnapshotIds: [], metricsReaders: [] };
   const head = currentSnapshot(table.metadata);
   if (!head) return out;
   const chain = ancestorsOf(table.metadata, head.snapshotId);

@@ -1,8 +1,9 @@
 import type * as arrow from 'apache-arrow';
-import { type DataFile, type Table, gtEq, readDataFileColumns, snapshotChanges, snapshotsBetween, resolveColumn } from '../iceberg/index.ts';
+import { type DataFile, type Expr, type Table, gtEq, readDataFileColumns, snapshotChanges, snapshotsBetween, resolveColumn } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 import { PROCESSED_AT_COLUMN } from '../domain/campaign-events.ts';
 import { DedupIndex, type DedupIndexOptions, type Fingerprint, fingerprint } from './dedup-index.ts';
+import type { SeenIds } from './event-buffer.ts';
 
 /**
  * The de-duplication index of one table, kept in step with what the table holds:
@@ -19,6 +20,11 @@ import { DedupIndex, type DedupIndexOptions, type Fingerprint, fingerprint } fro
  *   a backfill) are read from the snapshots between, so their ids are known here too. Compactions
  *   (`replace`) are skipped: they move rows already known. A history that no longer contains the last
  *   snapshot looked at (rollback, expiry) means a full load.
+ *
+ * A scoped index (`scope`, for a backfill) is chosen by event time instead of processing time: it holds
+ * the ids of the rows whose event_time the filter keeps (the planner prunes by the day partitions), of
+ * any age, and only those a given set names (the backfill's own ids), so its memory follows the source,
+ * not the table. Nothing ages out of it: give it a horizon and maxIds larger than any run.
  */
 
 export interface DedupLoadStats {
@@ -34,6 +40,12 @@ export interface DedupLoadStats {
 const PREFETCH_FILES = 4;
 const PREFETCH_MAX_FILE_BYTES = 32 * 1024 * 1024;
 
+/** Which rows a scoped index reads: the files a row filter keeps, and only the ids `only` holds. */
+export interface DedupScope {
+  filter: Expr;
+  only?: SeenIds;
+}
+
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TWO_32 = 4294967296;
 
@@ -44,9 +56,16 @@ export class TableDedup {
   /** Our own snapshots since then: their ids came from memory, not from reading their files. */
   private readonly own = new Set<bigint>();
   private readonly fp: Fingerprint = { lo: 0, hi: 0 };
+  private readonly scope: DedupScope | null;
 
-  constructor(opts: DedupIndexOptions) {
+  constructor(opts: DedupIndexOptions & { scope?: DedupScope }) {
     this.index = new DedupIndex(opts);
+    this.scope = opts.scope ?? null;
+  }
+
+  /** The processed_at before which rows are not read (none for a scoped index). */
+  private cutoffMs(nowMs: number): number {
+    return this.scope ? -Infinity : nowMs - this.index.horizonMs;
   }
 
   /** Empties the index and fills it from the table's current snapshot. */
@@ -55,9 +74,10 @@ export class TableDedup {
     this.index.clear();
     this.index.advance(nowMs);
     const snapshot = table.currentSnapshot();
-    const cutoffMs = nowMs - this.index.horizonMs;
+    const cutoffMs = this.cutoffMs(nowMs);
     const cols = idColumns(table);
-    const plan = await table.planFiles({ ...(snapshot ? { snapshotId: snapshot.snapshotId } : {}), filter: gtEq(cols.processedAtName, BigInt(cutoffMs) * 1000n) });
+    const filter = this.scope ? this.scope.filter : gtEq(cols.processedAtName, BigInt(cutoffMs) * 1000n);
+    const plan = await table.planFiles({ ...(snapshot ? { snapshotId: snapshot.snapshotId } : {}), filter });
     // Oldest first, so the generations follow time as they do when ids are added live (each flush's
     // file covers a moment of processed_at; a compacted one a range, sorted by its start).
     const lower = (f: DataFile) => lowerMicros(f, cols.processedAt);
@@ -89,7 +109,7 @@ export class TableDedup {
     if (between === null) return this.load(table, nowMs);
     const started = performance.now();
     const stats: DedupLoadStats = { files: 0, rows: 0, ids: 0, seconds: 0 };
-    const cutoffMs = nowMs - this.index.horizonMs;
+    const cutoffMs = this.cutoffMs(nowMs);
     const added: DataFile[] = [];
     for (const s of between) {
       if (this.own.has(s.snapshotId) || s.summary.operation === 'replace') continue;
@@ -144,11 +164,13 @@ export class TableDedup {
     const n = b.numRows;
     stats.rows += n;
     const before = index.size;
+    const only = this.scope?.only ?? null;
     for (let i = 0; i < n; i++) {
       const us = LITTLE_ENDIAN ? words[2 * i + 1]! * TWO_32 + words[2 * i]! : Number(micros[i]!);
       const ms = Math.floor(us / 1000);
       if (ms < cutoffMs) continue;
       fingerprint(bytes, offsets[i]!, offsets[i + 1]!, fp);
+      if (only !== null && !only.has(fp.lo, fp.hi)) continue;
       index.add(fp.lo, fp.hi, ms);
     }
     stats.ids += Math.max(0, index.size - before);

@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { LakehouseError } from '../core/errors.ts';
 import { type FileIO, resolveFileIO } from '../iceberg/io/index.ts';
 import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
@@ -14,6 +16,10 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  * + duplicates) and a stray blank line is visible rather than silently dropped. A newline ends a line,
  * it does not start one: the final newline of a file is no empty last record (but a blank line before
  * it is). The file is read in ranges through FileIO, so a large file on S3 is never held whole in memory.
+ *
+ * A gzip file (told by its first two bytes, 1f 8b, whatever its name) is decompressed as it is read;
+ * its lines and positions are those of the decompressed text, so a restart decompresses from the start
+ * again and skips the recorded lines. Concatenated gzip members read as one text, as gunzip reads them.
  */
 export interface FileSourceOptions {
   /** Path, file:// URI or s3:// URI. Relative paths resolve against the working directory. */
@@ -34,6 +40,7 @@ export interface FileSourceOptions {
 }
 
 export const FILE_SOURCE_PARTITION = 0;
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 
@@ -52,6 +59,8 @@ export class FileSource implements Source {
   private readAt = 0;
   private size = 0;
   private eof = false;
+  /** Decompressed chunks of a gzip file; null for plain text. */
+  private gunzipped: AsyncIterator<Buffer> | null = null;
   /** Bytes of the current (incomplete) line read so far, and its full length when cut. */
   private carry: Buffer[] = [];
   private carryBytes = 0;
@@ -78,7 +87,40 @@ export class FileSource implements Source {
     }
     this.size = await this.io.size(this.location);
     this.skipBefore = resume.get(this.key) ?? 0n;
+    if (this.size >= 2) {
+      const head = await this.io.readRange(this.location, 0, 2);
+      if (head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) this.gunzipped = this.decompress();
+    }
     this.started = true;
+  }
+
+  /** Whether the file is gzip-compressed (known after start()). */
+  get compressed(): boolean {
+    return this.gunzipped !== null;
+  }
+
+  /** Bytes of the file read so far (compressed bytes for a gzip file), for progress. */
+  get bytesRead(): number {
+    return this.readAt;
+  }
+
+  /** The file's size in bytes as of start() (compressed size for a gzip file). */
+  get bytes(): number {
+    return this.size;
+  }
+
+  private decompress(): AsyncIterator<Buffer> {
+    const self = this;
+    async function* compressed(): AsyncGenerator<Uint8Array> {
+      while (self.readAt < self.size) {
+        const bytes = await self.io.readRange(self.location, self.readAt, Math.min(self.chunkBytes, self.size - self.readAt));
+        self.readAt += bytes.length;
+        yield bytes;
+      }
+    }
+    // pipeline() passes a failed read or corrupt data on to the gunzip stream, whose iterator throws it.
+    const gunzip = pipeline(Readable.from(compressed()), createGunzip(), () => {});
+    return gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
 
   async poll(max: number, _waitMs: number): Promise<SourceRecord[]> {
@@ -97,9 +139,28 @@ export class FileSource implements Source {
 
   pause(): void { this.paused = true; }
   resume(): void { this.paused = false; }
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    // Ends the decompression of a file left unread (its stream would otherwise wait for a reader).
+    await this.gunzipped?.return?.();
+  }
 
   private async readChunk(): Promise<void> {
+    if (this.gunzipped) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await this.gunzipped.next();
+      } catch (e) {
+        if (e instanceof LakehouseError) throw e; // reading failed, not decompressing
+        throw new LakehouseError('IO_ERROR', `Source file ${this.location} starts like a gzip file but cannot be decompressed (${(e as Error).message}); check that it is complete and not damaged, or decompress it yourself and read the plain file.`, { cause: e });
+      }
+      if (next.done) {
+        this.endLine(true);
+        this.eof = true;
+        return;
+      }
+      this.splitLines(next.value);
+      return;
+    }
     if (this.readAt >= this.size) {
       // The file may have grown since start (a producer still appending): look once more before ending.
       this.size = await this.io.size(this.location);
@@ -112,7 +173,10 @@ export class FileSource implements Source {
     const length = Math.min(this.chunkBytes, this.size - this.readAt);
     const bytes = await this.io.readRange(this.location, this.readAt, length);
     this.readAt += bytes.length;
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.splitLines(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+
+  private splitLines(buf: Buffer): void {
     let from = 0;
     for (;;) {
       const nl = buf.indexOf(NEWLINE, from);

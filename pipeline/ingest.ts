@@ -76,6 +76,11 @@ export interface IngestorOptions {
   dedupHorizonMs?: number;
   /** Most event_ids the de-duplication index holds (12-24 bytes each); default 10 M. */
   dedupMaxIds?: number;
+  /**
+   * A de-duplication index made by the caller instead of the one dedupHorizonMs/dedupMaxIds describe:
+   * a backfill's, scoped to the event times its source touches (pipeline/backfill.ts).
+   */
+  dedup?: TableDedup;
 }
 
 export const DEFAULT_FLUSH_ROWS = 100_000;
@@ -179,7 +184,7 @@ export class Ingestor {
     this.resetPositions = opts.resetPositions ?? false;
     const horizon = opts.dedupHorizonMs ?? DEFAULT_DEDUP_HORIZON_MS;
     if (!Number.isSafeInteger(horizon) || horizon < 0) throw new LakehouseError('INVALID_ARGUMENT', `Ingest option dedupHorizonMs must be a whole number of milliseconds >= 0 (0 = off), got ${horizon}.`);
-    this.dedup = horizon === 0 ? null : new TableDedup({ horizonMs: horizon, maxIds: positiveInt('dedupMaxIds', opts.dedupMaxIds ?? DEFAULT_DEDUP_MAX_IDS) });
+    this.dedup = opts.dedup ?? (horizon === 0 ? null : new TableDedup({ horizonMs: horizon, maxIds: positiveInt('dedupMaxIds', opts.dedupMaxIds ?? DEFAULT_DEDUP_MAX_IDS) }));
     this.metrics = opts.metrics ?? createIngestMetrics();
     this.log = (opts.log ?? silentLogger).child({ component: 'ingest', table: opts.table.name, group: opts.group, source: opts.source.description });
     this.now = opts.now ?? Date.now;

@@ -57,7 +57,7 @@ describe('lakehouse CLI', () => {
   });
 
   it('every command has --help that shows an example or its options', async () => {
-    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['tables', 'alter', '--help'], ['demo', '--help'], ['ingest', '--help'], ['produce', '--help'], ['metrics', '--help'], ['metrics', 'run', '--help'], ['metrics', 'rebuild', '--help'], ['metrics', 'report', '--help']]) {
+    for (const args of [['--help'], ['tables', '--help'], ['tables', 'create', '--help'], ['tables', 'files', '--help'], ['tables', 'alter', '--help'], ['demo', '--help'], ['ingest', '--help'], ['produce', '--help'], ['metrics', '--help'], ['metrics', 'run', '--help'], ['metrics', 'rebuild', '--help'], ['metrics', 'report', '--help'], ['backfill', '--help']]) {
       const r = await run(...args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: lakehouse/);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource } from '../../pipeline/file-source.ts';
 import type { SourceRecord } from '../../pipeline/source.ts';
@@ -96,5 +97,33 @@ describe('FileSource', () => {
     const file = path.join(dir, 'nope.ndjson');
     const src = new FileSource({ location: file });
     await expect(src.start(new Map())).rejects.toThrow(new RegExp(`Source file ${file} does not exist; create it \\(e\\.g\\. lakehouse produce`));
+  });
+
+  it('reads a gzip file by its magic bytes, whatever its name: the same lines and line numbers as the plain text, concatenated members as one text', async () => {
+    const file = path.join(dir, 'history.ndjson'); // no .gz on purpose
+    const plain = '{"a":1}\n\n{"a":3}\r\n';
+    writeFileSync(file, Buffer.concat([gzipSync(plain), gzipSync('{"a":4}\n{"a":5}')]));
+    const src = new FileSource({ location: file, chunkBytes: 7 });
+    await src.start(new Map());
+    expect(src.compressed).toBe(true);
+    expect((await drain(src)).map((r) => [r.offset, text(r)])).toEqual([[0n, '{"a":1}'], [1n, ''], [2n, '{"a":3}'], [3n, '{"a":4}'], [4n, '{"a":5}']]);
+    expect(src.bytesRead).toBe(src.bytes);
+  });
+
+  it('resumes a gzip file at the recorded line', async () => {
+    const file = path.join(dir, 'resume.ndjson.gz');
+    writeFileSync(file, gzipSync(['0', '1', '2', '3'].join('\n') + '\n'));
+    const src = new FileSource({ location: file });
+    await src.start(new Map([[`${file}:0`, 2n]]));
+    expect((await drain(src)).map((r) => [r.offset, text(r)])).toEqual([[2n, '2'], [3n, '3']]);
+  });
+
+  it('a damaged gzip file is a sentence naming the file, not a stack trace', async () => {
+    const file = path.join(dir, 'cut.ndjson.gz');
+    const whole = gzipSync('{"a":1}\n'.repeat(1000));
+    writeFileSync(file, whole.subarray(0, whole.length - 20));
+    const src = new FileSource({ location: file });
+    await src.start(new Map());
+    await expect(drain(src, 100_000)).rejects.toThrow(new RegExp(`Source file ${file} starts like a gzip file but cannot be decompressed`));
   });
 });
