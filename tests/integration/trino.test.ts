@@ -52,8 +52,12 @@ async function eventsTable(): Promise<Table> {
   return new Table(catalog, await catalog.loadTable(EVENTS));
 }
 
-const pyiceberg = (name: string): Promise<ReadResult> =>
-  readDetailedWithPyIcebergRest({ uri: REST_URI, table: [...ns, name].join('.'), properties: s3.properties });
+/** PyIceberg's read of a table as set up in beforeAll, made once per table: each read starts a Python process. */
+const reads = new Map<string, Promise<ReadResult>>();
+function pyiceberg(name: string): Promise<ReadResult> {
+  if (!reads.has(name)) reads.set(name, readDetailedWithPyIcebergRest({ uri: REST_URI!, table: [...ns, name].join('.'), properties: s3.properties }));
+  return reads.get(name)!;
+}
 
 /** PyIceberg's canonical rows decoded back into lakehouse values, for aggregates computed here. */
 function decode(schema: Schema, read: ReadResult): Record<string, unknown>[] {
