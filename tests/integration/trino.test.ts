@@ -10,7 +10,7 @@ import { campaignMetricsSchema } from '../../domain/campaign-metrics-table.ts';
 import { generateEvents } from '../../pipeline/event-generator.ts';
 import { runMetrics } from '../../sql/campaign-metrics-job.ts';
 import { canonicalToValue } from '../interop/canonical.ts';
-import { VENV_TIMEOUT_MS, ensureVenv, readDetailedWithPyIcebergRest, type ReadResult } from '../interop/readers.ts';
+import { VENV_TIMEOUT_MS, ensureVenv, readDetailedWithDuckDB, readDetailedWithPyIcebergRest, type ReadResult } from '../interop/readers.ts';
 import { requireS3Settings } from '../support/s3-settings.ts';
 import { readCanonicalWithTrino, requireTrino, trinoTable } from '../support/trino-reads.ts';
 
@@ -106,6 +106,13 @@ describe('Trino reads the tables our writer commits through the REST catalog', (
     const expected = await pyiceberg('campaign_metrics');
     expect(expected.count).toBeGreaterThan(0);
     expect(await readCanonicalWithTrino(trino, metricsSchema, ns, 'campaign_metrics')).toEqual(expected.rows);
+  });
+
+  it("campaign_metrics reads the same through Trino as through the DuckDB route (iceberg_scan of the catalog's current metadata file)", async () => {
+    const { metadataLocation } = await catalog.loadTable(METRICS);
+    const duck = await readDetailedWithDuckDB({ metadata: metadataLocation, properties: s3.properties });
+    expect(duck.count).toBeGreaterThan(0);
+    expect(await readCanonicalWithTrino(trino, metricsSchema, ns, 'campaign_metrics')).toEqual(duck.rows);
   });
 
   it("the dashboards' aggregates per campaign (counts, revenue, first and last window) equal the same sums over PyIceberg's rows", async () => {
