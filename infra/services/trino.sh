@@ -4,8 +4,9 @@
 # Usage: infra/services/trino.sh install|start|stop|status|env
 #
 # What runs: io.trino:trino-server:476 from Maven Central (an 821 MB tar.gz, sha256-checked), one node that
-# is coordinator and worker at once. Maven Central serves no newer release, and the older ones it serves
-# need a Java this project does not use; 476 needs Java 24 or newer. The install keeps lib/ and the
+# is coordinator and worker at once. It is the newest release Maven Central serves, and it needs Java 24 or
+# newer; the older ones served there (352-470) either predate the REST catalog type and the native S3
+# file system this catalog uses, or need a Java 22/23 no machine here has. The install keeps lib/ and the
 # iceberg plugin only (the tarball's other 60 plugins would each be loaded at every start, for nothing), so
 # the cache holds ~460 MB and the tarball is removed once unpacked.
 #
