@@ -19,10 +19,10 @@ help:
 	@echo "make demo       create ./warehouse (SQLite catalog): events -> campaign_events -> campaign_metrics -> HTML report"
 	@echo "make notebook   run notebooks/campaign-analysis.ipynb on the catalog (after make demo) and write it as HTML: $(NOTEBOOK_HTML)"
 	@echo "make test       install what is needed, start the services, run every test (unit, interop, integration), stop them"
-	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
+	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server, Kafka, Trino on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
 	@echo "make build      compile the CLI and the library to dist/ (make install runs it)"
-	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMPACT_COMMITS=); commit latency and planning over 10,000 commits with and without manifest merging (COMMITS=, UNMAINTAINED_COMMITS=); lakehouse sql against iceberg_scan (SQL_EVENTS=); backfill vs ingest from one file (BACKFILL_EVENTS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=)"
+	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMPACT_COMMITS=); commit latency and planning over 10,000 commits with and without manifest merging (COMMITS=, UNMAINTAINED_COMMITS=); lakehouse sql against iceberg_scan (SQL_EVENTS=); backfill vs ingest from one file (BACKFILL_EVENTS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=); with Trino up, the dashboard queries through Trino vs DuckDB"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
 $(NODE_STAMP): package.json package-lock.json
@@ -93,6 +93,9 @@ bench: install
 	EVENTS=$${METRICS_EVENTS:-10000000} node --import tsx bench/campaign-metrics-bench.ts
 	node --import tsx bench/compact-bench.ts
 	EVENTS=$${SQL_EVENTS:-200000} node --import tsx bench/sql-bench.ts
+	@# Trino takes ~20 s of CPU and ~0.7 GB to start, so this half runs only when it is already up.
+	@if bash infra/services.sh status trino >/dev/null 2>&1; then node --import tsx bench/trino-bench.ts; \
+	  else echo "trino-bench: skipped (Trino is not running; start it with 'bash infra/services.sh up trino')"; fi
 
 clean:
 	bash infra/services.sh down

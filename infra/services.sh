@@ -6,7 +6,8 @@
 #   infra/services.sh status [service...]  one line each; exit 1 when any is stopped
 #   infra/services.sh install [service...] only install (fills $LAKEHOUSE_CACHE, e.g. ahead of CI)
 #
-# Services (default: all): minio, postgres, moto, iceberg-rest (which needs minio and gets it), kafka.
+# Services (default: all): minio, postgres, moto, iceberg-rest (which needs minio and gets it), kafka,
+# trino (which reads the tables through iceberg-rest and gets it and minio).
 # Each is a script in infra/services/ with install|start|stop|status|env; see lib.sh for the layout.
 #
 # After up and down, .cache/services/services.env holds the KEY=VALUE lines of every running
@@ -18,10 +19,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SCRIPTS="$ROOT/infra/services"
 RUN_DIR="${LAKEHOUSE_SERVICES_DIR:-$ROOT/.cache/services}"
 ENV_OUT="$RUN_DIR/services.env"
-# Start order: iceberg-rest reads MinIO's settings when it starts, so MinIO comes first.
-ALL=(minio postgres moto iceberg-rest kafka)
+# Start order: iceberg-rest reads MinIO's settings when it starts, so MinIO comes first; Trino reads both.
+ALL=(minio postgres moto iceberg-rest kafka trino)
 
-usage() { echo "usage: $0 up|down|status|install [minio|postgres|moto|iceberg-rest|kafka ...]" >&2; exit 2; }
+usage() { echo "usage: $0 up|down|status|install [minio|postgres|moto|iceberg-rest|kafka|trino ...]" >&2; exit 2; }
 
 command="${1:-}"; [ $# -gt 0 ] && shift
 case "$command" in up|down|status|install) ;; *) usage ;; esac
@@ -30,7 +31,10 @@ requested=" ${*:-${ALL[*]}} "
 for arg in "$@"; do
   [[ " ${ALL[*]} " == *" $arg "* ]] || { echo "services: unknown service '$arg'" >&2; usage; }
 done
-# iceberg-rest keeps its table files in MinIO, so bringing it up brings MinIO up too.
+# iceberg-rest keeps its table files in MinIO, so bringing it up brings MinIO up too; Trino needs both.
+if [[ "$command" == up || "$command" == install ]] && [[ "$requested" == *" trino "* ]]; then
+  requested+="iceberg-rest "
+fi
 if [[ "$command" == up || "$command" == install ]] && [[ "$requested" == *" iceberg-rest "* ]]; then
   requested+="minio "
 fi
