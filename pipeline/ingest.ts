@@ -12,7 +12,7 @@ import { TableDedup } from './dedup-table.ts';
 import { decodeEvent, isRejection } from './event-decoder.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { type IngestMetrics, createIngestMetrics } from './prometheus.ts';
-import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
+import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, type RecordedOffsets, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
 import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
 
 /**
@@ -25,8 +25,10 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  *      read (pipeline/offsets.ts); a retry replays this list of files, never the stream;
  *   4. only then are the positions committed to the source (Kafka consumer-group offsets).
  * A crash before 3 lands replays the records from the table's recorded positions (files written by the
- * lost flush are orphans no snapshot references); a crash after 3 skips them. So rows are exactly once;
- * dead letters at least once.
+ * lost flush are orphans no snapshot references); a crash after 3 skips them. So rows are exactly once.
+ * Dead letters are too, with a sink that can read itself back (pipeline/dead-letters.ts): step 3 also
+ * records the sink's mark, and on start and after each rebalance the sink reads what it already holds
+ * past the recorded positions, so the replayed records' letters are not sent again.
  *
  * Each event_id is stored once within the de-duplication horizon (pipeline/dedup-index.ts,
  * pipeline/dedup-table.ts): an event whose id is in the buffer, in the flush in flight, or in a row
@@ -156,6 +158,11 @@ export class Ingestor {
   /** Set while a rebalanced source is seeking to the positions positionsFor() gave: start no flush. */
   private holdFlushes = false;
   private stats!: IngestStats;
+  /**
+   * The dead-letter sink's resume() started with the source's start, so reading the sink overlaps the
+   * group join; the first positionsFor() uses it when the table has not moved meanwhile.
+   */
+  private firstResume: { snapshotId: bigint | null; done: Promise<void> } | null = null;
 
   constructor(opts: IngestorOptions) {
     if (!opts.table) throw new LakehouseError('INVALID_ARGUMENT', 'Ingest option table is required.');
@@ -216,7 +223,13 @@ export class Ingestor {
       // A failed earlier run of this Ingestor left what it had read uncommitted: that is read again.
       this.pending = newPending();
       this.log.info('starting', { resumeFrom: recorded.positions, recordedIn: recorded.snapshot?.snapshotId ?? null });
+      const done = this.resumeDeadLetters(recorded);
+      done.catch(() => {}); // awaited below or by positionsFor()
+      this.firstResume = { snapshotId: recorded.snapshot?.snapshotId ?? null, done };
       await this.source.start(recorded.positions);
+      // A source without positionsFor (a file) reads from `recorded`: the sink must be read before the loop.
+      await this.firstResume?.done;
+      this.firstResume = null;
       try {
         await this.loop(signal);
       } catch (e) {
@@ -229,7 +242,22 @@ export class Ingestor {
       this.running = false;
       this.failure = null;
       this.inflight = null;
+      this.firstResume = null;
     }
+  }
+
+  /**
+   * Lets the dead-letter sink read what it already holds past the recorded positions (a run that died
+   * before its commit sent those letters), so that none is sent twice. Sources that can say which
+   * partitions have records past their position narrow the read to those.
+   */
+  private async resumeDeadLetters(recorded: RecordedOffsets): Promise<void> {
+    if (!this.deadLetters.resume) return;
+    const ends = await this.source.ends?.();
+    const uncommitted = ends && [...ends].filter(([key, end]) => end > (recorded.positions.get(key) ?? 0n)).map(([key]) => key);
+    const started = performance.now();
+    await this.deadLetters.resume({ group: this.group, positions: recorded.positions, marks: recorded.deadLetterMarks, ...(uncommitted ? { uncommitted } : {}) });
+    this.log.info('dead-letter sink read back past the recorded positions', { uncommittedPartitions: uncommitted ?? 'unknown', seconds: Number(((performance.now() - started) / 1000).toFixed(3)) });
   }
 
   /**
@@ -243,13 +271,23 @@ export class Ingestor {
     await this.table.refresh();
     // The partitions we get may have been another process's: its commits join our index first.
     await this.followOthers();
-    return findRecordedOffsets(this.table.metadata, this.group).positions;
+    const recorded = findRecordedOffsets(this.table.metadata, this.group);
+    // Records read before the seek are read again: their letters not yet written are dropped, and what
+    // the sink holds past the positions (ours, or a previous owner's) is read back.
+    const first = this.firstResume;
+    this.firstResume = null;
+    if (first && first.snapshotId === (recorded.snapshot?.snapshotId ?? null)) await first.done;
+    else {
+      await first?.done.catch(() => {});
+      await this.resumeDeadLetters(recorded);
+    }
+    return recorded.positions;
   }
 
   /**
    * Drops every record read but not yet handed to a flush: after a rebalance the source seeks each
    * partition to the table's position, so they will be read again (by us or the partition's new owner).
-   * Their dead letters may be sent twice; rows are not.
+   * positionsFor() already dropped their dead letters not yet written.
    */
   discardUncommitted(reason = 'rebalance'): void {
     this.epoch++;
@@ -272,7 +310,8 @@ export class Ingestor {
       const records = await this.source.poll(this.pollMaxRecords, this.pollWaitMs);
       const epoch = this.epoch;
       for (let i = 0; i < records.length; i++) {
-        if (this.epoch !== epoch) break; // discarded mid-batch: the rest is from before the seek
+        // Discarded mid-batch, or a seek is coming: the rest is read again after it.
+        if (this.epoch !== epoch || this.holdFlushes) break;
         await this.consume(records[i]!);
         // Size triggers inside a poll's records, so a flush holds at most flushRows rows. Bytes are summed
         // over the buffer's arrays, so they are looked at every BYTES_CHECK_EVERY records only.
@@ -341,7 +380,7 @@ export class Ingestor {
       p.byReason[decoded.reason] = (p.byReason[decoded.reason] ?? 0) + 1;
       const sent = this.deadLetters.send({
         value: r.value, key: r.key ?? null, headers: r.headers ?? {}, reason: decoded.reason, detail: decoded.detail,
-        topic: r.topic, partition: r.partition, offset: r.offset, timeMs: now,
+        topic: r.topic, partition: r.partition, offset: r.offset, timeMs: now, group: this.group,
         ...(r.timestampMs === undefined ? {} : { sourceTimestampMs: r.timestampMs }),
       });
       if (sent) await sent;
@@ -392,12 +431,18 @@ export class Ingestor {
 
   private async flush(p: Pending, batch: arrow.RecordBatch | null): Promise<void> {
     const started = performance.now();
+    // Taken before this flush's letters are written: every letter of a record past this flush lies past it.
+    const marks = new Map<string, string>();
+    for (const key of p.ranges.keys()) {
+      const mark = this.deadLetters.mark?.(key);
+      if (mark !== undefined) marks.set(key, mark);
+    }
     await this.deadLetters.flush();
     crashPoint(CRASH.deadLettersFlushed);
     const files = batch ? await this.table.writeDataFiles([batch]) : [];
     crashPoint(CRASH.filesWritten);
     const commitStarted = performance.now();
-    const snapshot = await this.commit(files, p);
+    const snapshot = await this.commit(files, p, marks);
     this.dedup?.committed(snapshot.snapshotId, this.now());
     crashPoint(CRASH.tableCommitted);
     this.metrics.commitSeconds.observe((performance.now() - commitStarted) / 1000);
@@ -456,14 +501,14 @@ export class Ingestor {
    * with the same files; after an unknown outcome the table is reloaded and searched for our commit id
    * first, so a flush is never applied twice.
    */
-  private async commit(files: DataFile[], p: Pending): Promise<Snapshot> {
+  private async commit(files: DataFile[], p: Pending, deadLetterMarks: Map<string, string>): Promise<Snapshot> {
     const commitId = randomUUID();
     const retry = { retries: this.commitRetries, minWaitMs: 100, maxWaitMs: 10_000, factor: 2 };
     for (let attempt = 0; ; attempt++) {
       try {
         return await new OffsetsAppend(this.table, {
           group: this.group, source: this.source.description, ranges: p.ranges, commitId,
-          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates },
+          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates }, deadLetterMarks,
         }).appendFiles(files).commit();
       } catch (e) {
         if (e instanceof AlreadyCommittedError) return e.snapshot;

@@ -166,6 +166,8 @@ class KafkaJsSource implements KafkaSource {
   private wakers = new Set<() => void>();
   private joined?: { resolve: () => void; reject: (e: unknown) => void };
   private closing?: Promise<void>;
+  /** One connect of the admin client for start() and ends(), which may run at the same time. */
+  private adminConnected?: Promise<void>;
 
   constructor(opts: KafkaSourceOptions) {
     this.opts = opts;
@@ -221,12 +223,24 @@ class KafkaJsSource implements KafkaSource {
     this.state = 'running';
   }
 
-  private async startConsuming(): Promise<void> {
-    try {
-      await this.admin.connect();
-    } catch (e) {
+  private connectAdmin(): Promise<void> {
+    this.adminConnected ??= this.admin.connect().catch((e) => {
+      this.adminConnected = undefined;
       throw kafkaError('Connecting', this.brokers, e);
-    }
+    });
+    return this.adminConnected;
+  }
+
+  async ends(): Promise<Positions> {
+    await this.connectAdmin();
+    const offsets = await this.admin.fetchTopicOffsets(this.topic).catch((e) => {
+      throw kafkaError(`Reading the offsets of ${this.topic}`, this.brokers, e);
+    });
+    return new Map(offsets.map((o) => [positionKey(this.topic, o.partition), BigInt(o.high)]));
+  }
+
+  private async startConsuming(): Promise<void> {
+    await this.connectAdmin();
     const topics = await this.admin.listTopics().catch((e) => {
       throw kafkaError('Listing topics', this.brokers, e);
     });
