@@ -75,7 +75,7 @@ export interface DeadLetterSink {
    * Drops letters not yet written, waits for writes in flight, then reads what the sink already holds
    * past the recorded positions, so send() skips those letters (see the top of this file).
    */
-  resume?(state: DeadLetterResume): Promise<void>;
+  resume?(state: DeadLetterResume): Promise<{ found: number }>;
   /**
    * The mark to record for source partition `key` with a commit: a place in the sink that every letter
    * sent from now on lies past, held back by letters resume() found for `key` and send() has not met yet.
@@ -267,7 +267,7 @@ export class NdjsonDeadLetterFile implements DeadLetterSink {
     }
   }
 
-  async resume(state: DeadLetterResume): Promise<void> {
+  async resume(state: DeadLetterResume): Promise<{ found: number }> {
     this.pending = [];
     await this.writing;
     const plan = resumeReadPlan(NdjsonDeadLetterFile.SINK, state);
@@ -294,6 +294,7 @@ export class NdjsonDeadLetterFile implements DeadLetterSink {
     }
     this.skips = skips;
     this.known = BigInt(size);
+    return { found: skips.size };
   }
 
   mark(key: string): string | undefined {

@@ -12,7 +12,7 @@ import { TableDedup } from './dedup-table.ts';
 import { decodeEvent, isRejection } from './event-decoder.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { type IngestMetrics, createIngestMetrics } from './prometheus.ts';
-import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, type RecordedOffsets, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
+import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, type RecordedOffsets, fenceFor, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
 import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
 
 /**
@@ -86,6 +86,8 @@ export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_POLL_MAX_RECORDS = 10_000;
 export const DEFAULT_COMMIT_RETRIES = 3;
 const BYTES_CHECK_EVERY = 64;
+/** Fences in a row (no commit between) after which the run stops: something else keeps writing our partitions. */
+const MAX_RESEEKS_IN_A_ROW = 3;
 
 /**
  * Counts of what committed snapshots cover. For every run, consumed = written + deadLettered +
@@ -105,6 +107,11 @@ export interface IngestStats {
   positions: Positions;
   /** Times the source was paused for the memory budget. */
   pauses: number;
+  /**
+   * Flushes refused because another writer of the group had committed part of their range (a member
+   * that joined while the previous owner's flush was in flight); the source was sought to the table again.
+   */
+  reseeks: number;
   stoppedBy: 'end' | 'abort';
 }
 
@@ -163,6 +170,13 @@ export class Ingestor {
    * group join; the first positionsFor() uses it when the table has not moved meanwhile.
    */
   private firstResume: { snapshotId: bigint | null; done: Promise<void> } | null = null;
+  /**
+   * Set at start and by every (re)assignment: the first flush after it checks against the table that no
+   * other writer committed part of its range before it writes anything, dead letters included. A member
+   * that joined while the previous owner's flush was in flight sought to positions that flush then moved.
+   */
+  private fenceCheckDue = true;
+  private reseeksInARow = 0;
 
   constructor(opts: IngestorOptions) {
     if (!opts.table) throw new LakehouseError('INVALID_ARGUMENT', 'Ingest option table is required.');
@@ -212,8 +226,10 @@ export class Ingestor {
       this.stats = {
         consumed: 0, written: 0, deadLettered: 0, duplicates: 0, deadLetteredByReason: {}, commits: 0,
         lastSnapshotId: recorded.snapshot?.snapshotId ?? null, resumedFrom: recorded.positions, positions: new Map(recorded.positions),
-        pauses: 0, stoppedBy: 'end',
+        pauses: 0, reseeks: 0, stoppedBy: 'end',
       };
+      this.fenceCheckDue = true;
+      this.reseeksInARow = 0;
       if (this.dedup) {
         this.dedup.index.dropStaged();
         const loaded = await this.dedup.load(this.table, this.now());
@@ -256,8 +272,8 @@ export class Ingestor {
     const ends = await this.source.ends?.();
     const uncommitted = ends && [...ends].filter(([key, end]) => end > (recorded.positions.get(key) ?? 0n)).map(([key]) => key);
     const started = performance.now();
-    await this.deadLetters.resume({ group: this.group, positions: recorded.positions, marks: recorded.deadLetterMarks, ...(uncommitted ? { uncommitted } : {}) });
-    this.log.info('dead-letter sink read back past the recorded positions', { uncommittedPartitions: uncommitted ?? 'unknown', seconds: Number(((performance.now() - started) / 1000).toFixed(3)) });
+    const { found } = await this.deadLetters.resume({ group: this.group, positions: recorded.positions, marks: recorded.deadLetterMarks, ...(uncommitted ? { uncommitted } : {}) });
+    this.log.info('dead-letter sink read back past the recorded positions', { lettersAlreadySent: found, uncommittedPartitions: uncommitted ?? 'unknown', seconds: Number(((performance.now() - started) / 1000).toFixed(3)) });
   }
 
   /**
@@ -292,6 +308,7 @@ export class Ingestor {
   discardUncommitted(reason = 'rebalance'): void {
     this.epoch++;
     this.holdFlushes = false;
+    this.fenceCheckDue = true;
     if (!this.buffer) return;
     const dropped = this.pending.consumed;
     this.buffer.drain();
@@ -410,11 +427,27 @@ export class Ingestor {
     if (drained && this.dedup) this.dedup.index.stage(drained.lo, drained.hi, rows);
     this.inflight = this.flush(pending, batch).catch((e) => {
       this.dedup?.index.dropStaged();
-      this.failure ??= e;
+      if (!this.reseekAfterFence(e)) this.failure ??= e;
     }).finally(() => {
       this.inflightBytes = 0;
       this.inflightOldestEventMs = null;
     });
+  }
+
+  /**
+   * A fenced flush committed nothing (verified), so instead of ending the run the source seeks its
+   * partitions to the table's positions again; what was read since is discarded there and read again.
+   * False when the source cannot seek again or fences keep coming: then the fence ends the run.
+   */
+  private reseekAfterFence(e: unknown): boolean {
+    if (!(e instanceof OffsetsFencedError) || !this.source.reseek || this.reseeksInARow >= MAX_RESEEKS_IN_A_ROW) return false;
+    this.reseeksInARow++;
+    this.stats.reseeks++;
+    // No flush until the seek's onAssignment (discardUncommitted) has dropped what was read before it.
+    this.holdFlushes = true;
+    this.log.warn('another writer of the group committed part of this flush\'s range; nothing was committed, seeking to the table\'s positions again', { error: errorMessage(e), ...e.context });
+    this.source.reseek();
+    return true;
   }
 
   private async awaitInflight(): Promise<void> {
@@ -431,6 +464,12 @@ export class Ingestor {
 
   private async flush(p: Pending, batch: arrow.RecordBatch | null): Promise<void> {
     const started = performance.now();
+    if (this.fenceCheckDue) {
+      // Refused here, before anything is written, rather than by the commit after the dead letters went out.
+      await this.table.refresh();
+      const fenced = fenceFor(findRecordedOffsets(this.table.metadata, this.group), this.group, p.ranges);
+      if (fenced) throw fenced;
+    }
     // Taken before this flush's letters are written: every letter of a record past this flush lies past it.
     const marks = new Map<string, string>();
     for (const key of p.ranges.keys()) {
@@ -443,6 +482,8 @@ export class Ingestor {
     crashPoint(CRASH.filesWritten);
     const commitStarted = performance.now();
     const snapshot = await this.commit(files, p, marks);
+    this.fenceCheckDue = false;
+    this.reseeksInARow = 0;
     this.dedup?.committed(snapshot.snapshotId, this.now());
     crashPoint(CRASH.tableCommitted);
     this.metrics.commitSeconds.observe((performance.now() - commitStarted) / 1000);

@@ -268,7 +268,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     if (request.length > 0) yield request;
   }
 
-  async resume(state: DeadLetterResume): Promise<void> {
+  async resume(state: DeadLetterResume): Promise<{ found: number }> {
     this.pending = [];
     await this.chain;
     const plan = resumeReadPlan(this.sinkName, state);
@@ -289,16 +289,12 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     }
     this.skips = skips;
     this.known = new Map(ends);
+    return { found: skips.size };
   }
 
   mark(key: string): string | undefined {
     if (!this.known || !this.skips) return undefined;
     return encodeMark(this.sinkName, this.skips.hold(key, this.known));
-  }
-
-  /** Letters found by the last resume() and not yet met again (for logs and tests). */
-  get waitingSkips(): number {
-    return this.skips?.size ?? 0;
   }
 
   async close(): Promise<void> {

@@ -340,10 +340,19 @@ class KafkaJsSource implements KafkaSource {
   }
 
   /**
+   * Our own partitions sought again, as after an assignment: a new generation of ours (Kafka's is
+   * unchanged), so positions read before are neither handed out nor committed to the group.
+   */
+  reseek(): void {
+    if (this.state !== 'running') return;
+    this.onJoin(this.assignment(), 'reseek');
+  }
+
+  /**
    * GROUP_JOIN, emitted synchronously by kafkajs before it fetches for the new assignment: pause, drop
    * the queue, and seek once the positions are known.
    */
-  private onJoin(partitions: number[]): void {
+  private onJoin(partitions: number[], why = 'group join'): void {
     const generation = ++this.epoch;
     const token = ++this.assignmentChanges;
     const dropped = this.dropQueue();
@@ -352,7 +361,7 @@ class KafkaJsSource implements KafkaSource {
     this.startOffsets.clear();
     this.seeking = true;
     this.applyPause();
-    this.log.info('Kafka partitions assigned', { generation, partitions, droppedQueuedRecords: dropped });
+    this.log.info('Kafka partitions assigned', { why, generation, partitions, droppedQueuedRecords: dropped });
     this.seekAssigned(token, generation, partitions).catch((e) => this.fail(kafkaError('Seeking to the table positions', this.brokers, e)));
   }
 

@@ -211,23 +211,33 @@ export class OffsetsAppend extends FastAppend {
   }
 }
 
+/**
+ * The refusal a commit of `ranges` would meet against `recorded`: another writer of the group already
+ * recorded a position past the first offset of one of them. Null when the ranges may be committed.
+ */
+export function fenceFor(recorded: RecordedOffsets, group: string, ranges: Map<string, PositionRange>): OffsetsFencedError | null {
+  for (const [key, range] of ranges) {
+    const at = recorded.positions.get(key);
+    if (at !== undefined && at > range.first) {
+      return new OffsetsFencedError(
+        `Not committing offsets ${range.first}..${range.next - 1n} of ${key} for group "${group}": snapshot ${recorded.snapshot?.snapshotId} already records position ${at}, so another writer of this group committed part of that range (this consumer lost the partition, or two processes read the same source). Nothing was committed; restart to resume from the table's recorded offsets.`,
+        { key, group, first: range.first.toString(), recorded: at.toString(), snapshotId: recorded.snapshot?.snapshotId.toString() },
+      );
+    }
+  }
+  return null;
+}
+
 /** The summary of an ingest commit against `base`; throws when the commit must not land (see OffsetsAppend). */
 function offsetsSummaryFor(base: TableMetadata, parent: Snapshot | null, opts: OffsetsAppendOptions): Record<string, string> {
   const chain = ancestorsOf(base, parent?.snapshotId ?? null);
   const ours = chain.find((s) => s.summary[COMMIT_ID_KEY] === opts.commitId);
   if (ours) throw new AlreadyCommittedError(ours);
   const recorded = findRecordedOffsets(base, opts.group);
+  const fenced = fenceFor(recorded, opts.group, opts.ranges);
+  if (fenced) throw fenced;
   const next: Positions = new Map();
-  for (const [key, range] of opts.ranges) {
-    const at = recorded.positions.get(key);
-    if (at !== undefined && at > range.first) {
-      throw new OffsetsFencedError(
-        `Not committing offsets ${range.first}..${range.next - 1n} of ${key} for group "${opts.group}": snapshot ${recorded.snapshot?.snapshotId} already records position ${at}, so another writer of this group committed part of that range (this consumer lost the partition, or two processes read the same source). Nothing was committed; restart to resume from the table's recorded offsets.`,
-        { key, group: opts.group, first: range.first.toString(), recorded: at.toString(), snapshotId: recorded.snapshot?.snapshotId.toString() },
-      );
-    }
-    next.set(key, range.next);
-  }
+  for (const [key, range] of opts.ranges) next.set(key, range.next);
   const marks = new Map(recorded.deadLetterMarks);
   for (const [key, mark] of opts.deadLetterMarks ?? []) marks.set(key, mark);
   return positionsSummary({

@@ -43,6 +43,12 @@ export interface Source {
    * cheaply before start(): a partition whose end is at its recorded position has no records past it.
    */
   ends?(): Promise<Positions>;
+  /**
+   * Seeks every partition this reader owns to the table's positions again, as after a rebalance (the
+   * consumer's positionsFor, then onAssignment): ingest asks for it when another writer of its group
+   * committed a range it has read (a fence). A source without it makes a fence end the run.
+   */
+  reseek?(): void;
   /** Called after the Iceberg commit that covers these positions landed. */
   commit(positions: Positions): Promise<void>;
   /** Backpressure: stop fetching until resume(). */

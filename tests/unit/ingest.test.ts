@@ -399,6 +399,64 @@ describe('rebalance hooks', () => {
   });
 });
 
+describe('a fenced flush', () => {
+  it('when another writer of the group committed part of the range read, nothing is written, the source seeks to the table again, and every event and dead letter lands once', async () => {
+    const { file, validIds } = writeGenerated('reseek.ndjson', 1_000, { invalidRate: 0.05 });
+    let ingest!: Ingestor;
+    let inner = new FileSource({ location: file });
+    let polls = 0;
+    let seeking = false;
+    let otherCommitted = 0;
+    // A source that seeks again when asked, as the Kafka source does: positionsFor, seek, onAssignment.
+    const reseekable: Source = {
+      description: inner.description,
+      start: (p) => inner.start(p),
+      async poll(max, wait) {
+        if (++polls === 2) {
+          // The partition's previous owner commits its in-flight flush after we sought: lines 0..599 at least.
+          const controller = new AbortController();
+          const other = await runToEnd(file, { source: abortAfterFirstCommit(new FileSource({ location: file }), controller), flushRows: 600, pollMaxRecords: 600 }, controller.signal);
+          otherCommitted = other.consumed;
+        }
+        // While seeking, wait as a quiet Kafka source does (an empty poll that returned at once would spin).
+        if (seeking) return new Promise((r) => setTimeout(() => r([]), 5));
+        const from = inner;
+        const records = await from.poll(max, wait);
+        return seeking || from !== inner ? [] : records;
+      },
+      reseek() {
+        seeking = true;
+        void (async () => {
+          const positions = await ingest.positionsFor();
+          inner = new FileSource({ location: file });
+          await inner.start(positions);
+          seeking = false;
+          ingest.discardUncommitted('reseek');
+        })();
+      },
+      ended: () => !seeking && inner.ended(),
+      commit: async () => {},
+      pause: () => inner.pause(),
+      resume: () => inner.resume(),
+      close: async () => {},
+    };
+    const deadLetters = new NdjsonDeadLetterFile(path.join(dir, 'dead-letters.ndjson'));
+    ingest = new Ingestor({ table, source: reseekable, group: GROUP, deadLetters, now: () => NOW, flushRows: 150, pollMaxRecords: 100, flushIntervalMs: 60_000 });
+    const stats = await ingest.run();
+    await deadLetters.close();
+    expect(otherCommitted).toBeGreaterThanOrEqual(600);
+    expect(stats.reseeks).toBe(1);
+    expect(stats.consumed + otherCommitted).toBe(1_000);
+    const counts = await eventIdCounts();
+    expect(new Set(counts.keys())).toEqual(validIds);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    // The fenced flush wrote no dead letters: each invalid line once, from whichever writer committed it.
+    const lines = readDeadLetters().map((l) => l.offset as string);
+    expect(lines.length).toBe(new Set(lines).size);
+    expect(lines.length).toBe([...generateMessages({ count: 1_000, seed: 7, invalidRate: 0.05 })].filter((m) => m.kind === 'invalid').length);
+  });
+});
+
 describe('metrics endpoint', () => {
   it('serves the ingest counters in Prometheus text format on /metrics and 404 elsewhere', async () => {
     const { file } = writeGenerated('metrics.ndjson', 100, { invalidRate: 0.1 });
