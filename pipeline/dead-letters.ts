@@ -268,6 +268,7 @@ export class NdjsonDeadLetterFile implements DeadLetterSink {
   }
 
   async resume(state: DeadLetterResume): Promise<{ found: number }> {
+    this.sent -= this.pending.length;
     this.pending = [];
     await this.writing;
     const plan = resumeReadPlan(NdjsonDeadLetterFile.SINK, state);

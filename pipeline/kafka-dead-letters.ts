@@ -269,6 +269,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
   }
 
   async resume(state: DeadLetterResume): Promise<{ found: number }> {
+    this.sent -= this.pending.length;
     this.pending = [];
     await this.chain;
     const plan = resumeReadPlan(this.sinkName, state);
