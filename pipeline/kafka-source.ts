@@ -120,6 +120,9 @@ interface Delivered {
   next: bigint | null;
 }
 
+/** How long the removal of dead members waits to see our join reach the group before removing them anyway. */
+const JOIN_SEEN_WITHIN_MS = 5_000;
+
 /** Queue accounting per record besides key and value: the record object, offset, headers. */
 const RECORD_OVERHEAD_BYTES = 128;
 
@@ -245,7 +248,7 @@ class KafkaJsSource implements KafkaSource {
       throw kafkaError('Listing topics', this.brokers, e);
     });
     if (!topics.includes(this.topic)) throw missingTopicError(this.topic, this.brokers);
-    await this.removeDeadEarlierRuns();
+    const dead = await this.deadEarlierRuns();
 
     const joined = new Promise<void>((resolve, reject) => {
       this.joined = { resolve, reject };
@@ -276,6 +279,8 @@ class KafkaJsSource implements KafkaSource {
       await this.consumer.subscribe({ topics: [this.topic], fromBeginning: this.opts.fromBeginning ?? true });
       // From here on pause() reaches kafkajs: run() creates the consumer group before its first join.
       this.consumerRunning = true;
+      // Removed while our join waits for them, not before it (run() resolves after the join).
+      const removal = dead.length > 0 ? this.removeOnceJoining(dead) : Promise.resolve();
       await this.consumer.run({
         autoCommit: false,
         // Offsets are resolved only for batches that reached the queue: a batch dropped while positions
@@ -283,6 +288,7 @@ class KafkaJsSource implements KafkaSource {
         eachBatchAutoResolve: false,
         eachBatch: (payload) => this.onBatch(payload),
       });
+      await removal;
     } catch (e) {
       throw kafkaError(`Joining group ${this.group} on topic ${this.topic}`, this.brokers, e);
     }
@@ -308,21 +314,42 @@ class KafkaJsSource implements KafkaSource {
   }
 
   /**
-   * Before joining: removes the members of the group that are earlier runs of this host killed without
-   * leaving, so the join does not wait for their sessions to end. Best effort: when it fails, the join
-   * just waits as it would have.
+   * The members of the group that are earlier runs of this host killed without leaving (their sessions
+   * would hold our join). Best effort: when the group cannot be described, the join just waits as it would have.
    */
-  private async removeDeadEarlierRuns(): Promise<void> {
+  private async deadEarlierRuns(): Promise<Array<{ memberId: string; clientId: string }>> {
     try {
       const { groups } = await this.admin.describeGroups([this.group]);
-      const dead = deadEarlierRuns(groups[0]?.members ?? [], thisHost());
-      if (dead.length === 0) return;
+      return deadEarlierRuns(groups[0]?.members ?? [], thisHost());
+    } catch (e) {
+      this.log.warn('could not look for group members of earlier runs on this host; joining may wait for their session timeout', {
+        sessionTimeoutMs: this.timings.sessionTimeoutMs, error: errorMessage(e),
+      });
+      return [];
+    }
+  }
+
+  /**
+   * Removes `dead` once our join has started the group's rebalance. Removed before it, the last member
+   * would leave an empty group, and a broker delays the first join of an empty group by
+   * group.initial.rebalance.delay.ms (3 s by default); removed during it, the rebalance completes as soon
+   * as the live members have joined. Best effort, as above: a failure leaves them to their session timeout.
+   */
+  private async removeOnceJoining(dead: Array<{ memberId: string; clientId: string }>): Promise<void> {
+    try {
+      const deadline = performance.now() + JOIN_SEEN_WITHIN_MS;
+      for (;;) {
+        const { groups } = await this.admin.describeGroups([this.group]);
+        const state = groups[0]?.state;
+        if (state === 'PreparingRebalance' || state === 'CompletingRebalance' || performance.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const removed = await removeGroupMembers(this.kafka, this.group, dead.map((m) => m.memberId), this.log);
       this.log.info('removed group members of earlier runs on this host that ended without leaving the group', {
         members: dead.filter((m) => removed.includes(m.memberId)).map((m) => ({ memberId: m.memberId, clientId: m.clientId })),
       });
     } catch (e) {
-      this.log.warn('could not look for group members of earlier runs on this host; joining may wait for their session timeout', {
+      this.log.warn('could not remove group members of earlier runs on this host; joining may wait for their session timeout', {
         sessionTimeoutMs: this.timings.sessionTimeoutMs, error: errorMessage(e),
       });
     }
