@@ -1,4 +1,4 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage } from 'kafkajs';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { DEFAULT_CLIENT_ID, type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, removeGroupMembers, validateBrokers } from './kafka-client.ts';
 import { type GroupTimings, type MemberIdentity, deadEarlierRuns, groupTimings, memberClientId, thisHost } from './kafka-group-members.ts';
@@ -248,7 +248,7 @@ class KafkaJsSource implements KafkaSource {
       throw kafkaError('Listing topics', this.brokers, e);
     });
     if (!topics.includes(this.topic)) throw missingTopicError(this.topic, this.brokers);
-    const dead = await this.deadEarlierRuns();
+    const [dead, initialDelayMs] = await Promise.all([this.deadEarlierRuns(), this.initialRebalanceDelayMs()]);
 
     const joined = new Promise<void>((resolve, reject) => {
       this.joined = { resolve, reject };
@@ -279,8 +279,9 @@ class KafkaJsSource implements KafkaSource {
       await this.consumer.subscribe({ topics: [this.topic], fromBeginning: this.opts.fromBeginning ?? true });
       // From here on pause() reaches kafkajs: run() creates the consumer group before its first join.
       this.consumerRunning = true;
-      // Removed while our join waits for them, not before it (run() resolves after the join).
-      const removal = dead.length > 0 ? this.removeOnceJoining(dead) : Promise.resolve();
+      // Removed while our join waits for them, not before it (run() resolves after the join), unless the
+      // broker does not delay the first join of an empty group: then before it, which is quicker.
+      const removal = dead.length === 0 ? Promise.resolve() : initialDelayMs === 0 ? this.removeDead(dead) : this.removeOnceJoining(dead);
       await this.consumer.run({
         autoCommit: false,
         // Offsets are resolved only for batches that reached the queue: a batch dropped while positions
@@ -344,6 +345,14 @@ class KafkaJsSource implements KafkaSource {
         if (state === 'PreparingRebalance' || state === 'CompletingRebalance' || performance.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 20));
       }
+    } catch (e) {
+      this.log.debug('could not watch the group for our join; removing the dead members now', { error: errorMessage(e) });
+    }
+    await this.removeDead(dead);
+  }
+
+  private async removeDead(dead: Array<{ memberId: string; clientId: string }>): Promise<void> {
+    try {
       const removed = await removeGroupMembers(this.kafka, this.group, dead.map((m) => m.memberId), this.log);
       this.log.info('removed group members of earlier runs on this host that ended without leaving the group', {
         members: dead.filter((m) => removed.includes(m.memberId)).map((m) => ({ memberId: m.memberId, clientId: m.clientId })),
@@ -352,6 +361,26 @@ class KafkaJsSource implements KafkaSource {
       this.log.warn('could not remove group members of earlier runs on this host; joining may wait for their session timeout', {
         sessionTimeoutMs: this.timings.sessionTimeoutMs, error: errorMessage(e),
       });
+    }
+  }
+
+  /**
+   * The broker's group.initial.rebalance.delay.ms, or undefined when it cannot be read (no rights to
+   * describe broker configs): then it is taken to be Kafka's default, 3 s.
+   */
+  private async initialRebalanceDelayMs(): Promise<number | undefined> {
+    try {
+      const { brokers } = await this.admin.describeCluster();
+      const broker = brokers[0];
+      if (!broker) return undefined;
+      const res = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.BROKER, name: String(broker.nodeId), configNames: ['group.initial.rebalance.delay.ms'] }],
+      });
+      const value = Number(res.resources[0]?.configEntries.find((e) => e.configName === 'group.initial.rebalance.delay.ms')?.configValue);
+      return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+    } catch {
+      return undefined;
     }
   }
 
