@@ -68,6 +68,8 @@ class Instance {
   readonly commits: number[] = [];
   readonly assignments: number[] = [];
   fenced = 0;
+  /** Flushes refused by the table that the run survived by seeking to the table's positions again. */
+  reseeks = 0;
   spawnedAt = 0;
   private tail: string[] = [];
   private exited!: Promise<number>;
@@ -100,6 +102,7 @@ class Instance {
         if (this.tail.length > 20) this.tail.shift();
         if (line.includes('"msg":"committed"')) this.commits.push(now);
         else if (line.includes('"msg":"Kafka partitions sought to table positions"')) this.assignments.push(now);
+        else if (line.includes('seeking to the table\'s positions again')) this.reseeks++;
       }
     });
     this.exited = new Promise<number>((resolve) => {
@@ -170,6 +173,7 @@ interface Round {
   /** Fenced runs restarted (see Instance): in the whole round, and while the restarted instance of the pair came back. */
   fenced: number;
   pairFenced: number;
+  reseeks: number;
 }
 
 async function round(base: Omit<ChildSettings, 'group' | 'table'>, i: number, id: string): Promise<Round> {
@@ -198,7 +202,7 @@ async function round(base: Omit<ChildSettings, 'group' | 'table'>, i: number, id
   const pairKillMs = (await one.commitAfter('restart of one of two after kill -9', pairKilledAt)) - pairKilledAt;
   const pairFenced = one.fenced + two.fenced - fencedBefore;
   await Promise.all([one.stop('SIGTERM'), two.stop('SIGTERM')]);
-  return { coldMs, killMs, killAssignMs, termMs, pairKillMs, fenced: one.fenced + two.fenced, pairFenced };
+  return { coldMs, killMs, killAssignMs, termMs, pairKillMs, fenced: one.fenced + two.fenced, pairFenced, reseeks: one.reseeks + two.reseeks };
 }
 
 async function main(): Promise<void> {
@@ -258,6 +262,7 @@ async function main(): Promise<void> {
     row('SIGTERM (exit), restarted', (r) => r.termMs);
     row('kill -9 of one of two instances, restarted', (r) => r.pairKillMs);
     console.log(`\nfenced runs restarted per round (a member that joins while another's flush is in flight): ${rounds.map((r) => `${r.fenced} (${r.pairFenced} before the pair restart's first commit)`).join(', ')}`);
+    console.log(`flushes refused by the table and sought again instead, per round: ${rounds.map((r) => r.reseeks).join(', ')}`);
   } finally {
     producing = false;
     for (const child of running) child.kill('SIGKILL');

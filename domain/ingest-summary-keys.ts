@@ -12,6 +12,11 @@ import type { TableMetadata } from '../iceberg/index.ts';
  *                                 read per partition, as a decimal string (offsets are 64-bit). It covers
  *                                 every partition the group has ever recorded, not only the ones in this
  *                                 snapshot (carried forward), so the newest such snapshot is the whole truth.
+ * - `lakehouse.dead-letters.<group>` JSON object `{"<topic>:<partition>": "<mark>"}`: per source partition, the
+ *                                 dead-letter sink's mark when the flush that last covered it started (a
+ *                                 place in the sink every later letter lies past, e.g.
+ *                                 `kafka:dead_letter_queue@0=1234`); carried forward like the offsets. A
+ *                                 restart reads the sink from there to send no dead letter twice.
  * - `lakehouse.commit-id`         UUID of the flush, to find our snapshot after an unknown commit outcome
  * - `lakehouse.ingest.consumed`, `.dead-lettered`, `.duplicates`: counts of this flush, so that for every
  *                                 ingest snapshot consumed = added-records + dead-lettered + duplicates.
@@ -25,6 +30,7 @@ import type { TableMetadata } from '../iceberg/index.ts';
 export const SUMMARY_PREFIX = 'lakehouse.';
 export const SOURCE_KEY = 'lakehouse.source';
 export const OFFSETS_KEY_PREFIX = 'lakehouse.offsets.';
+export const DEAD_LETTERS_KEY_PREFIX = 'lakehouse.dead-letters.';
 export const COMMIT_ID_KEY = 'lakehouse.commit-id';
 export const CONSUMED_KEY = 'lakehouse.ingest.consumed';
 export const DEAD_LETTERED_KEY = 'lakehouse.ingest.dead-lettered';

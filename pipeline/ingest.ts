@@ -13,7 +13,7 @@ import { TableDedup } from './dedup-table.ts';
 import { decodeEvent, isRejection } from './event-decoder.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { type IngestMetrics, createIngestMetrics } from './prometheus.ts';
-import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
+import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, type RecordedOffsets, fenceFor, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
 import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
 
 /**
@@ -26,8 +26,10 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  *      read (pipeline/offsets.ts); a retry replays this list of files, never the stream;
  *   4. only then are the positions committed to the source (Kafka consumer-group offsets).
  * A crash before 3 lands replays the records from the table's recorded positions (files written by the
- * lost flush are orphans no snapshot references); a crash after 3 skips them. So rows are exactly once;
- * dead letters at least once.
+ * lost flush are orphans no snapshot references); a crash after 3 skips them. So rows are exactly once.
+ * Dead letters are too, with a sink that can read itself back (pipeline/dead-letters.ts): step 3 also
+ * records the sink's mark, and on start and after each rebalance the sink reads what it already holds
+ * past the recorded positions, so the replayed records' letters are not sent again.
  *
  * Each event_id is stored once within the de-duplication horizon (pipeline/dedup-index.ts,
  * pipeline/dedup-table.ts): an event whose id is in the buffer, in the flush in flight, or in a row
@@ -90,6 +92,8 @@ export const DEFAULT_MEMORY_BUDGET_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_POLL_MAX_RECORDS = 10_000;
 export const DEFAULT_COMMIT_RETRIES = 3;
 const BYTES_CHECK_EVERY = 64;
+/** Fences in a row (no commit between) after which the run stops: something else keeps writing our partitions. */
+const MAX_RESEEKS_IN_A_ROW = 3;
 
 /**
  * Counts of what committed snapshots cover. For every run, consumed = written + deadLettered +
@@ -109,6 +113,11 @@ export interface IngestStats {
   positions: Positions;
   /** Times the source was paused for the memory budget. */
   pauses: number;
+  /**
+   * Flushes refused because another writer of the group had committed part of their range (a member
+   * that joined while the previous owner's flush was in flight); the source was sought to the table again.
+   */
+  reseeks: number;
   stoppedBy: 'end' | 'abort';
 }
 
@@ -162,6 +171,18 @@ export class Ingestor {
   /** Set while a rebalanced source is seeking to the positions positionsFor() gave: start no flush. */
   private holdFlushes = false;
   private stats!: IngestStats;
+  /**
+   * The dead-letter sink's resume() started with the source's start, so reading the sink overlaps the
+   * group join; the first positionsFor() uses it when the table has not moved meanwhile.
+   */
+  private firstResume: { snapshotId: bigint | null; done: Promise<void> } | null = null;
+  /**
+   * Set at start and by every (re)assignment: the first flush after it checks against the table that no
+   * other writer committed part of its range before it writes anything, dead letters included. A member
+   * that joined while the previous owner's flush was in flight sought to positions that flush then moved.
+   */
+  private fenceCheckDue = true;
+  private reseeksInARow = 0;
 
   constructor(opts: IngestorOptions) {
     if (!opts.table) throw new LakehouseError('INVALID_ARGUMENT', 'Ingest option table is required.');
@@ -211,8 +232,10 @@ export class Ingestor {
       this.stats = {
         consumed: 0, written: 0, deadLettered: 0, duplicates: 0, deadLetteredByReason: {}, commits: 0,
         lastSnapshotId: recorded.snapshot?.snapshotId ?? null, resumedFrom: recorded.positions, positions: new Map(recorded.positions),
-        pauses: 0, stoppedBy: 'end',
+        pauses: 0, reseeks: 0, stoppedBy: 'end',
       };
+      this.fenceCheckDue = true;
+      this.reseeksInARow = 0;
       if (this.dedup) {
         this.dedup.index.dropStaged();
         const loaded = await this.dedup.load(this.table, this.now());
@@ -222,7 +245,13 @@ export class Ingestor {
       // A failed earlier run of this Ingestor left what it had read uncommitted: that is read again.
       this.pending = newPending();
       this.log.info('starting', { resumeFrom: recorded.positions, recordedIn: recorded.snapshot?.snapshotId ?? null });
+      const done = this.resumeDeadLetters(recorded);
+      done.catch(() => {}); // awaited below or by positionsFor()
+      this.firstResume = { snapshotId: recorded.snapshot?.snapshotId ?? null, done };
       await this.source.start(recorded.positions);
+      // A source without positionsFor (a file) reads from `recorded`: the sink must be read before the loop.
+      await this.firstResume?.done;
+      this.firstResume = null;
       try {
         await this.loop(signal);
       } catch (e) {
@@ -235,6 +264,7 @@ export class Ingestor {
       this.running = false;
       this.failure = null;
       this.inflight = null;
+      this.firstResume = null;
     }
   }
 
@@ -250,6 +280,20 @@ export class Ingestor {
   }
 
   /**
+   * Lets the dead-letter sink read what it already holds past the recorded positions (a run that died
+   * before its commit sent those letters), so that none is sent twice. Sources that can say which
+   * partitions have records past their position narrow the read to those.
+   */
+  private async resumeDeadLetters(recorded: RecordedOffsets): Promise<void> {
+    if (!this.deadLetters.resume) return;
+    const ends = await this.source.ends?.();
+    const uncommitted = ends && [...ends].filter(([key, end]) => end > (recorded.positions.get(key) ?? 0n)).map(([key]) => key);
+    const started = performance.now();
+    const { found } = await this.deadLetters.resume({ group: this.group, positions: recorded.positions, marks: recorded.deadLetterMarks, ...(uncommitted ? { uncommitted } : {}) });
+    this.log.info('dead-letter sink read back past the recorded positions', { lettersAlreadySent: found, uncommittedPartitions: uncommitted ?? 'unknown', seconds: Number(((performance.now() - started) / 1000).toFixed(3)) });
+  }
+
+  /**
    * The table's recorded positions, for a source that seeks after a rebalance (KafkaSourceOptions
    * positionsFor). Waits for the flush in flight, so the answer includes its commit, and starts no new
    * flush until discardUncommitted() (the source's onAssignment) drops what was read before the seek.
@@ -260,17 +304,28 @@ export class Ingestor {
     await this.table.refresh();
     // The partitions we get may have been another process's: its commits join our index first.
     await this.followOthers();
-    return findRecordedOffsets(this.table.metadata, this.group).positions;
+    const recorded = findRecordedOffsets(this.table.metadata, this.group);
+    // Records read before the seek are read again: their letters not yet written are dropped, and what
+    // the sink holds past the positions (ours, or a previous owner's) is read back.
+    const first = this.firstResume;
+    this.firstResume = null;
+    if (first && first.snapshotId === (recorded.snapshot?.snapshotId ?? null)) await first.done;
+    else {
+      await first?.done.catch(() => {});
+      await this.resumeDeadLetters(recorded);
+    }
+    return recorded.positions;
   }
 
   /**
    * Drops every record read but not yet handed to a flush: after a rebalance the source seeks each
    * partition to the table's position, so they will be read again (by us or the partition's new owner).
-   * Their dead letters may be sent twice; rows are not.
+   * positionsFor() already dropped their dead letters not yet written.
    */
   discardUncommitted(reason = 'rebalance'): void {
     this.epoch++;
     this.holdFlushes = false;
+    this.fenceCheckDue = true;
     if (!this.buffer) return;
     const dropped = this.pending.consumed;
     this.buffer.drain();
@@ -289,7 +344,8 @@ export class Ingestor {
       const records = await this.source.poll(this.pollMaxRecords, this.pollWaitMs);
       const epoch = this.epoch;
       for (let i = 0; i < records.length; i++) {
-        if (this.epoch !== epoch) break; // discarded mid-batch: the rest is from before the seek
+        // Discarded mid-batch, or a seek is coming: the rest is read again after it.
+        if (this.epoch !== epoch || this.holdFlushes) break;
         await this.consume(records[i]!);
         // Size triggers inside a poll's records, so a flush holds at most flushRows rows. Bytes are summed
         // over the buffer's arrays, so they are looked at every BYTES_CHECK_EVERY records only.
@@ -358,7 +414,7 @@ export class Ingestor {
       p.byReason[decoded.reason] = (p.byReason[decoded.reason] ?? 0) + 1;
       const sent = this.deadLetters.send({
         value: r.value, key: r.key ?? null, headers: r.headers ?? {}, reason: decoded.reason, detail: decoded.detail,
-        topic: r.topic, partition: r.partition, offset: r.offset, timeMs: now,
+        topic: r.topic, partition: r.partition, offset: r.offset, timeMs: now, group: this.group,
         ...(r.timestampMs === undefined ? {} : { sourceTimestampMs: r.timestampMs }),
       });
       if (sent) await sent;
@@ -395,11 +451,27 @@ export class Ingestor {
     if (drained && this.dedup) this.dedup.index.stage(drained.lo, drained.hi, rows);
     this.inflight = this.flush(pending, batch, builtFor).catch((e) => {
       this.dedup?.index.dropStaged();
-      this.failure ??= e;
+      if (!this.reseekAfterFence(e)) this.failure ??= e;
     }).finally(() => {
       this.inflightBytes = 0;
       this.inflightOldestEventMs = null;
     });
+  }
+
+  /**
+   * A fenced flush committed nothing (verified), so instead of ending the run the source seeks its
+   * partitions to the table's positions again; what was read since is discarded there and read again.
+   * False when the source cannot seek again or fences keep coming: then the fence ends the run.
+   */
+  private reseekAfterFence(e: unknown): boolean {
+    if (!(e instanceof OffsetsFencedError) || !this.source.reseek || this.reseeksInARow >= MAX_RESEEKS_IN_A_ROW) return false;
+    this.reseeksInARow++;
+    this.stats.reseeks++;
+    // No flush until the seek's onAssignment (discardUncommitted) has dropped what was read before it.
+    this.holdFlushes = true;
+    this.log.warn('another writer of the group committed part of this flush\'s range; nothing was committed, seeking to the table\'s positions again', { error: errorMessage(e), ...e.context });
+    this.source.reseek();
+    return true;
   }
 
   private async awaitInflight(): Promise<void> {
@@ -416,12 +488,26 @@ export class Ingestor {
 
   private async flush(p: Pending, batch: arrow.RecordBatch | null, schema: Schema): Promise<void> {
     const started = performance.now();
+    if (this.fenceCheckDue) {
+      // Refused here, before anything is written, rather than by the commit after the dead letters went out.
+      await this.table.refresh();
+      const fenced = fenceFor(findRecordedOffsets(this.table.metadata, this.group), this.group, p.ranges);
+      if (fenced) throw fenced;
+    }
+    // Taken before this flush's letters are written: every letter of a record past this flush lies past it.
+    const marks = new Map<string, string>();
+    for (const key of p.ranges.keys()) {
+      const mark = this.deadLetters.mark?.(key);
+      if (mark !== undefined) marks.set(key, mark);
+    }
     await this.deadLetters.flush();
     crashPoint(CRASH.deadLettersFlushed);
     const files = batch ? await this.table.writeDataFiles([batch], { schema }) : [];
     crashPoint(CRASH.filesWritten);
     const commitStarted = performance.now();
-    const snapshot = await this.commit(files, p);
+    const snapshot = await this.commit(files, p, marks);
+    this.fenceCheckDue = false;
+    this.reseeksInARow = 0;
     this.dedup?.committed(snapshot.snapshotId, this.now());
     crashPoint(CRASH.tableCommitted);
     this.metrics.commitSeconds.observe((performance.now() - commitStarted) / 1000);
@@ -480,14 +566,14 @@ export class Ingestor {
    * with the same files; after an unknown outcome the table is reloaded and searched for our commit id
    * first, so a flush is never applied twice.
    */
-  private async commit(files: DataFile[], p: Pending): Promise<Snapshot> {
+  private async commit(files: DataFile[], p: Pending, deadLetterMarks: Map<string, string>): Promise<Snapshot> {
     const commitId = randomUUID();
     const retry = { retries: this.commitRetries, minWaitMs: 100, maxWaitMs: 10_000, factor: 2 };
     for (let attempt = 0; ; attempt++) {
       try {
         return await new OffsetsAppend(this.table, {
           group: this.group, source: this.source.description, ranges: p.ranges, commitId,
-          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates },
+          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates }, deadLetterMarks,
         }).appendFiles(files).commit();
       } catch (e) {
         if (e instanceof AlreadyCommittedError) return e.snapshot;

@@ -120,14 +120,45 @@ export function kafkaError(what: string, brokers: string[], cause: unknown): Lak
 
 /**
  * kafkajs builds its cluster connections (with the client's TLS, SASL, retry and logging settings)
- * through this private factory; its public admin has no way to send a LeaveGroup for another member.
+ * through this private factory; its public API has no way to send a LeaveGroup for another member, nor
+ * to fetch without joining a consumer group.
  */
 const CREATE_CLUSTER = 'private:Kafka:createCluster';
 
-interface KafkaJsCluster {
+export interface KafkaJsBroker {
+  leaveGroup(args: { groupId: string; memberId: string }): Promise<unknown>;
+  fetch(args: {
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
+  }): Promise<{ responses: Array<{ topicName: string; partitions: KafkaJsFetchedPartition[] }> }>;
+}
+
+export interface KafkaJsFetchedPartition {
+  partition: number;
+  highWatermark: string;
+  messages: Array<{ offset: string; headers?: Record<string, Buffer | Buffer[] | string | undefined>; isControlRecord?: boolean }>;
+}
+
+export interface KafkaJsCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  findGroupCoordinator(args: { groupId: string }): Promise<{ leaveGroup(args: { groupId: string; memberId: string }): Promise<unknown> }>;
+  findGroupCoordinator(args: { groupId: string }): Promise<KafkaJsBroker>;
+  addTargetTopic(topic: string): Promise<void>;
+  findTopicPartitionMetadata(topic: string): Array<{ partitionId: number }>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(args: { nodeId: string }): Promise<KafkaJsBroker>;
+  fetchTopicsOffset(topics: Array<{ topic: string; fromBeginning: boolean; partitions: Array<{ partition: number }> }>): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
+}
+
+/** A connection to the cluster outside kafkajs' consumer, producer and admin (see CREATE_CLUSTER). */
+export function privateCluster(kafka: Kafka, what: string): KafkaJsCluster {
+  const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === CREATE_CLUSTER);
+  const factory = symbol && (kafka as unknown as Record<symbol, unknown>)[symbol];
+  if (typeof factory !== 'function') throw new Error(`this kafkajs version has no ${CREATE_CLUSTER}, so ${what}`);
+  return (factory as (opts: object) => KafkaJsCluster)({});
 }
 
 /**
@@ -138,10 +169,7 @@ interface KafkaJsCluster {
  * cannot be reached.
  */
 export async function removeGroupMembers(kafka: Kafka, groupId: string, memberIds: readonly string[], log: Logger): Promise<string[]> {
-  const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === CREATE_CLUSTER);
-  const factory = symbol && (kafka as unknown as Record<symbol, unknown>)[symbol];
-  if (typeof factory !== 'function') throw new Error(`this kafkajs version has no ${CREATE_CLUSTER}, so members of other processes cannot be removed`);
-  const cluster = (factory as (opts: object) => KafkaJsCluster)({});
+  const cluster = privateCluster(kafka, 'members of other processes cannot be removed');
   await cluster.connect();
   try {
     const coordinator = await cluster.findGroupCoordinator({ groupId });
@@ -159,4 +187,84 @@ export async function removeGroupMembers(kafka: Kafka, groupId: string, memberId
   } finally {
     await cluster.disconnect().catch(() => {});
   }
+}
+
+/** A record read by readTopicTail: where it is, and its headers as UTF-8 strings (last value of a repeated one). */
+export interface TailRecord {
+  partition: number;
+  offset: bigint;
+  headers: Record<string, string>;
+}
+
+/**
+ * Reads every partition of `topic` from `from` (absent: its earliest offset; 'ends': read nothing) up to
+ * its high watermark as of the call, without joining a consumer group: a join costs seconds (more on a broker with
+ * group.initial.rebalance.delay.ms), a fetch from a known offset a round trip. Returns the high
+ * watermarks it read up to (and the partitions with nothing to read).
+ */
+export async function readTopicTail(kafka: Kafka, topic: string, from: Map<number, bigint> | 'ends', onRecord: (r: TailRecord) => void): Promise<Map<number, bigint>> {
+  const cluster = privateCluster(kafka, `${topic} cannot be read without joining a consumer group`);
+  await cluster.connect();
+  try {
+    await cluster.addTargetTopic(topic);
+    const partitions = cluster.findTopicPartitionMetadata(topic).map((p) => ({ partition: p.partitionId }));
+    const [[high], [low]] = await Promise.all([
+      cluster.fetchTopicsOffset([{ topic, fromBeginning: false, partitions }]),
+      cluster.fetchTopicsOffset([{ topic, fromBeginning: true, partitions }]),
+    ]);
+    const ends = new Map<number, bigint>();
+    const next = new Map<number, bigint>();
+    for (const { partition, offset } of high?.partitions ?? []) {
+      const end = BigInt(offset);
+      const earliest = BigInt(low?.partitions.find((p) => p.partition === partition)?.offset ?? '0');
+      ends.set(partition, end);
+      // Retention may have deleted records past a mark: start at what is left.
+      if (from === 'ends') continue;
+      let at = from.get(partition) ?? earliest;
+      if (at < earliest) at = earliest;
+      if (at < end) next.set(partition, at);
+    }
+    while (next.size > 0) {
+      const byLeader = cluster.findLeaderForPartitions(topic, [...next.keys()]);
+      await Promise.all(Object.entries(byLeader).map(async ([nodeId, leaderPartitions]) => {
+        const broker = await cluster.findBroker({ nodeId });
+        const { responses } = await broker.fetch({
+          isolationLevel: 0, maxWaitTime: 0, minBytes: 1, maxBytes: 8 << 20,
+          topics: [{ topic, partitions: leaderPartitions.map((partition) => ({ partition, fetchOffset: next.get(partition)!.toString(), maxBytes: 4 << 20 })) }],
+        });
+        for (const { partitions: fetched } of responses) {
+          for (const p of fetched) {
+            const at = next.get(p.partition);
+            if (at === undefined) continue;
+            let after = at;
+            for (const m of p.messages) {
+              const offset = BigInt(m.offset);
+              if (offset < at) continue; // a batch fetched whole starts before the offset asked for
+              if (offset + 1n > after) after = offset + 1n;
+              if (m.isControlRecord || offset >= ends.get(p.partition)!) continue;
+              onRecord({ partition: p.partition, offset, headers: stringHeaders(m.headers) });
+            }
+            if (after === at) {
+              // Nothing at or past `at` below the high watermark: what is left was removed (compaction, a
+              // transaction's aborted records). The end read at the start is where the caller continues.
+              next.delete(p.partition);
+            } else if (after >= ends.get(p.partition)!) next.delete(p.partition);
+            else next.set(p.partition, after);
+          }
+        }
+      }));
+    }
+    return ends;
+  } finally {
+    await cluster.disconnect().catch(() => {});
+  }
+}
+
+function stringHeaders(headers: Record<string, Buffer | Buffer[] | string | undefined> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined) out[k] = typeof last === 'string' ? last : last.toString('utf8');
+  }
+  return out;
 }

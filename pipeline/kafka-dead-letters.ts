@@ -1,7 +1,7 @@
 import kafkajs, { type Admin, type Message, type Producer, Partitioners } from 'kafkajs';
 import { LakehouseError } from '../core/errors.ts';
-import type { DeadLetter, DeadLetterSink } from './dead-letters.ts';
-import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, validateBrokers } from './kafka-client.ts';
+import { type DeadLetter, type DeadLetterResume, type DeadLetterSink, DeadLetterSkips, type SinkPositions, encodeMark, resumeReadPlan } from './dead-letters.ts';
+import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, readTopicTail, validateBrokers } from './kafka-client.ts';
 import { DEAD_LETTER_TOPIC, validateTopicName } from './kafka-topics.ts';
 
 /**
@@ -15,6 +15,7 @@ import { DEAD_LETTER_TOPIC, validateTopicName } from './kafka-topics.ts';
  *   lakehouse.source.offset     decimal
  *   lakehouse.source.timestamp  the record's own time (ISO-8601), when it had one
  *   lakehouse.time              when it was dead-lettered (ISO-8601)
+ *   lakehouse.group             the ingest group that dead-lettered it
  *
  *   lakehouse.truncated-from    set when the letter was cut to fit (below): the original value's length
  *
@@ -26,8 +27,11 @@ import { DEAD_LETTER_TOPIC, validateTopicName } from './kafka-topics.ts';
  *
  * An original header with one of these names is replaced (a dead letter re-read from the DLQ must not
  * keep the first rejection's reason). The producer is idempotent with acks=-1, so `flush()` returns only
- * when every letter is on all in-sync replicas; ingest flushes before its Iceberg commit (see
- * pipeline/dead-letters.ts for why that makes the sink at-least-once).
+ * when every letter is on all in-sync replicas; ingest flushes before its Iceberg commit.
+ *
+ * Exactly once per source position (pipeline/dead-letters.ts says how): a mark is an offset per partition
+ * of the dead-letter topic, and resume() reads the topic from the marks to its high watermark with plain
+ * fetches (readTopicTail), not a consumer group, so a restart does not wait for a second group join.
  */
 export const DLQ_HEADERS = {
   reason: 'lakehouse.reason',
@@ -37,6 +41,7 @@ export const DLQ_HEADERS = {
   offset: 'lakehouse.source.offset',
   sourceTimestamp: 'lakehouse.source.timestamp',
   time: 'lakehouse.time',
+  group: 'lakehouse.group',
   truncatedFrom: 'lakehouse.truncated-from',
 } as const;
 
@@ -117,6 +122,8 @@ export function deadLetterMessage(letter: DeadLetter): Message {
   if (letter.sourceTimestampMs !== undefined) headers[DLQ_HEADERS.sourceTimestamp] = new Date(letter.sourceTimestampMs).toISOString();
   else delete headers[DLQ_HEADERS.sourceTimestamp];
   headers[DLQ_HEADERS.time] = new Date(letter.timeMs).toISOString();
+  if (letter.group !== undefined) headers[DLQ_HEADERS.group] = letter.group;
+  else delete headers[DLQ_HEADERS.group];
   return {
     key: letter.key ? toBuffer(letter.key) : null,
     value: letter.value === null ? null : toBuffer(letter.value),
@@ -130,6 +137,13 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
   private readonly batchSize: number;
   private readonly producer: Producer;
   private readonly admin: Admin;
+  private readonly client: ReturnType<typeof createKafkaClient>;
+  /**
+   * Per partition of the topic, an offset every letter produced from now on lies at or past: the high
+   * watermark read by resume(), raised by the base offset of each of our produce responses.
+   */
+  private known?: SinkPositions;
+  private skips?: DeadLetterSkips;
   private maxMessageBytes: number;
   private readonly maxMessageBytesGiven: boolean;
   private connected?: Promise<void>;
@@ -146,6 +160,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     this.maxMessageBytesGiven = opts.maxMessageBytes !== undefined;
     this.maxMessageBytes = positiveInteger(opts.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes');
     const client = createKafkaClient(opts);
+    this.client = client;
     this.admin = client.admin();
     this.producer = client.producer({
       idempotent: true,
@@ -189,8 +204,14 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     }
   }
 
+  /** How marks name this sink: a mark of another dead-letter topic is not used. */
+  get sinkName(): string {
+    return `kafka:${this.topic}`;
+  }
+
   send(letter: DeadLetter): void | Promise<void> {
     if (this.closed) throw new LakehouseError('INVALID_ARGUMENT', `Dead-letter sink for ${this.topic} is closed; no more letters can be sent.`);
+    if (this.skips?.take(letter)) return;
     this.pending.push(deadLetterMessage(letter));
     this.sent++;
     if (this.pending.length >= this.batchSize) return this.flush();
@@ -211,8 +232,14 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     try {
       await this.connect();
       for (const request of this.requests(messages)) {
-        await this.producer.send({ topic: this.topic, acks: -1, messages: request });
+        const results = await this.producer.send({ topic: this.topic, acks: -1, messages: request });
         done += request.length;
+        if (this.known) {
+          for (const r of results) {
+            const base = BigInt(r.baseOffset ?? '-1');
+            if (base >= 0n && base > (this.known.get(r.partition) ?? -1n)) this.known.set(r.partition, base);
+          }
+        }
       }
     } catch (e) {
       // What was not produced is kept for the next flush, ahead of anything sent meanwhile; this flush
@@ -239,6 +266,36 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
       bytes += size;
     }
     if (request.length > 0) yield request;
+  }
+
+  async resume(state: DeadLetterResume): Promise<{ found: number }> {
+    this.sent -= this.pending.length;
+    this.pending = [];
+    await this.chain;
+    const plan = resumeReadPlan(this.sinkName, state);
+    const skips = new DeadLetterSkips(state, plan.keys);
+    const H = DLQ_HEADERS;
+    let ends: Map<number, bigint>;
+    try {
+      // With 'nothing' to read it still learns the high watermarks, for mark().
+      ends = await readTopicTail(this.client, this.topic, plan.from === 'nothing' ? 'ends' : plan.from, (r) => {
+        const offset = r.headers[H.offset];
+        const partition = Number(r.headers[H.partition]);
+        const topic = r.headers[H.topic];
+        if (topic === undefined || offset === undefined || !/^\d+$/.test(offset) || !Number.isSafeInteger(partition)) return;
+        skips.note(r.headers[H.group], topic, partition, BigInt(offset), r.partition, r.offset);
+      });
+    } catch (e) {
+      throw kafkaError(`Reading dead letters already in ${this.topic} (so that none is sent twice)`, this.brokers, e);
+    }
+    this.skips = skips;
+    this.known = new Map(ends);
+    return { found: skips.size };
+  }
+
+  mark(key: string): string | undefined {
+    if (!this.known || !this.skips) return undefined;
+    return encodeMark(this.sinkName, this.skips.hold(key, this.known));
   }
 
   async close(): Promise<void> {

@@ -15,9 +15,10 @@ import { LakehouseError } from '../core/errors.ts';
  *
  * kafkajs 2.2.4 has no static membership (group.instance.id, which lets a restart take over its old
  * membership), so a source names its member instead: its client id ends in `@<host>/<pid>/<token>`
- * (memberClientId). Before it joins, the source looks at the group (DescribeGroups) and removes each
- * member that provably belongs to a dead process of this host (deadEarlierRuns) with a LeaveGroup sent
- * on its behalf (kafka-client.ts removeGroupMembers; the broker accepts a LeaveGroup naming any member
+ * (memberClientId). Before it joins, the source looks at the group (DescribeGroups); once its join has
+ * reached the group (so that the group never becomes empty, which a broker's group.initial.rebalance.delay.ms
+ * would make it wait on), it removes each member that provably belongs to a dead process of this host
+ * (deadEarlierRuns) with a LeaveGroup sent on its behalf (kafka-client.ts removeGroupMembers; the broker accepts a LeaveGroup naming any member
  * id, which is how the Java admin's removeMembersFromConsumerGroup removes dynamic members, KIP-571).
  * Provably dead: same host name, the broker saw it connect from one of this host's addresses, and its
  * pid is not a running process here; or its pid is our own, which an earlier run can have in a recycled

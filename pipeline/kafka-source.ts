@@ -1,4 +1,4 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage } from 'kafkajs';
 import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { DEFAULT_CLIENT_ID, type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, removeGroupMembers, validateBrokers } from './kafka-client.ts';
 import { type GroupTimings, type MemberIdentity, deadEarlierRuns, groupTimings, memberClientId, thisHost } from './kafka-group-members.ts';
@@ -120,6 +120,9 @@ interface Delivered {
   next: bigint | null;
 }
 
+/** How long the removal of dead members waits to see our join reach the group before removing them anyway. */
+const JOIN_SEEN_WITHIN_MS = 5_000;
+
 /** Queue accounting per record besides key and value: the record object, offset, headers. */
 const RECORD_OVERHEAD_BYTES = 128;
 
@@ -166,6 +169,8 @@ class KafkaJsSource implements KafkaSource {
   private wakers = new Set<() => void>();
   private joined?: { resolve: () => void; reject: (e: unknown) => void };
   private closing?: Promise<void>;
+  /** One connect of the admin client for start() and ends(), which may run at the same time. */
+  private adminConnected?: Promise<void>;
 
   constructor(opts: KafkaSourceOptions) {
     this.opts = opts;
@@ -221,17 +226,29 @@ class KafkaJsSource implements KafkaSource {
     this.state = 'running';
   }
 
-  private async startConsuming(): Promise<void> {
-    try {
-      await this.admin.connect();
-    } catch (e) {
+  private connectAdmin(): Promise<void> {
+    this.adminConnected ??= this.admin.connect().catch((e) => {
+      this.adminConnected = undefined;
       throw kafkaError('Connecting', this.brokers, e);
-    }
+    });
+    return this.adminConnected;
+  }
+
+  async ends(): Promise<Positions> {
+    await this.connectAdmin();
+    const offsets = await this.admin.fetchTopicOffsets(this.topic).catch((e) => {
+      throw kafkaError(`Reading the offsets of ${this.topic}`, this.brokers, e);
+    });
+    return new Map(offsets.map((o) => [positionKey(this.topic, o.partition), BigInt(o.high)]));
+  }
+
+  private async startConsuming(): Promise<void> {
+    await this.connectAdmin();
     const topics = await this.admin.listTopics().catch((e) => {
       throw kafkaError('Listing topics', this.brokers, e);
     });
     if (!topics.includes(this.topic)) throw missingTopicError(this.topic, this.brokers);
-    await this.removeDeadEarlierRuns();
+    const [dead, initialDelayMs] = await Promise.all([this.deadEarlierRuns(), this.initialRebalanceDelayMs()]);
 
     const joined = new Promise<void>((resolve, reject) => {
       this.joined = { resolve, reject };
@@ -262,6 +279,9 @@ class KafkaJsSource implements KafkaSource {
       await this.consumer.subscribe({ topics: [this.topic], fromBeginning: this.opts.fromBeginning ?? true });
       // From here on pause() reaches kafkajs: run() creates the consumer group before its first join.
       this.consumerRunning = true;
+      // Removed while our join waits for them, not before it (run() resolves after the join), unless the
+      // broker does not delay the first join of an empty group: then before it, which is quicker.
+      const removal = dead.length === 0 ? Promise.resolve() : initialDelayMs === 0 ? this.removeDead(dead) : this.removeOnceJoining(dead);
       await this.consumer.run({
         autoCommit: false,
         // Offsets are resolved only for batches that reached the queue: a batch dropped while positions
@@ -269,6 +289,7 @@ class KafkaJsSource implements KafkaSource {
         eachBatchAutoResolve: false,
         eachBatch: (payload) => this.onBatch(payload),
       });
+      await removal;
     } catch (e) {
       throw kafkaError(`Joining group ${this.group} on topic ${this.topic}`, this.brokers, e);
     }
@@ -294,23 +315,72 @@ class KafkaJsSource implements KafkaSource {
   }
 
   /**
-   * Before joining: removes the members of the group that are earlier runs of this host killed without
-   * leaving, so the join does not wait for their sessions to end. Best effort: when it fails, the join
-   * just waits as it would have.
+   * The members of the group that are earlier runs of this host killed without leaving (their sessions
+   * would hold our join). Best effort: when the group cannot be described, the join just waits as it would have.
    */
-  private async removeDeadEarlierRuns(): Promise<void> {
+  private async deadEarlierRuns(): Promise<Array<{ memberId: string; clientId: string }>> {
     try {
       const { groups } = await this.admin.describeGroups([this.group]);
-      const dead = deadEarlierRuns(groups[0]?.members ?? [], thisHost());
-      if (dead.length === 0) return;
+      return deadEarlierRuns(groups[0]?.members ?? [], thisHost());
+    } catch (e) {
+      this.log.warn('could not look for group members of earlier runs on this host; joining may wait for their session timeout', {
+        sessionTimeoutMs: this.timings.sessionTimeoutMs, error: errorMessage(e),
+      });
+      return [];
+    }
+  }
+
+  /**
+   * Removes `dead` once our join has started the group's rebalance. Removed before it, the last member
+   * would leave an empty group, and a broker delays the first join of an empty group by
+   * group.initial.rebalance.delay.ms (3 s by default); removed during it, the rebalance completes as soon
+   * as the live members have joined. Best effort, as above: a failure leaves them to their session timeout.
+   */
+  private async removeOnceJoining(dead: Array<{ memberId: string; clientId: string }>): Promise<void> {
+    try {
+      const deadline = performance.now() + JOIN_SEEN_WITHIN_MS;
+      for (;;) {
+        const { groups } = await this.admin.describeGroups([this.group]);
+        const state = groups[0]?.state;
+        if (state === 'PreparingRebalance' || state === 'CompletingRebalance' || performance.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } catch (e) {
+      this.log.debug('could not watch the group for our join; removing the dead members now', { error: errorMessage(e) });
+    }
+    await this.removeDead(dead);
+  }
+
+  private async removeDead(dead: Array<{ memberId: string; clientId: string }>): Promise<void> {
+    try {
       const removed = await removeGroupMembers(this.kafka, this.group, dead.map((m) => m.memberId), this.log);
       this.log.info('removed group members of earlier runs on this host that ended without leaving the group', {
         members: dead.filter((m) => removed.includes(m.memberId)).map((m) => ({ memberId: m.memberId, clientId: m.clientId })),
       });
     } catch (e) {
-      this.log.warn('could not look for group members of earlier runs on this host; joining may wait for their session timeout', {
+      this.log.warn('could not remove group members of earlier runs on this host; joining may wait for their session timeout', {
         sessionTimeoutMs: this.timings.sessionTimeoutMs, error: errorMessage(e),
       });
+    }
+  }
+
+  /**
+   * The broker's group.initial.rebalance.delay.ms, or undefined when it cannot be read (no rights to
+   * describe broker configs): then it is taken to be Kafka's default, 3 s.
+   */
+  private async initialRebalanceDelayMs(): Promise<number | undefined> {
+    try {
+      const { brokers } = await this.admin.describeCluster();
+      const broker = brokers[0];
+      if (!broker) return undefined;
+      const res = await this.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.BROKER, name: String(broker.nodeId), configNames: ['group.initial.rebalance.delay.ms'] }],
+      });
+      const value = Number(res.resources[0]?.configEntries.find((e) => e.configName === 'group.initial.rebalance.delay.ms')?.configValue);
+      return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -326,10 +396,19 @@ class KafkaJsSource implements KafkaSource {
   }
 
   /**
+   * Our own partitions sought again, as after an assignment: a new generation of ours (Kafka's is
+   * unchanged), so positions read before are neither handed out nor committed to the group.
+   */
+  reseek(): void {
+    if (this.state !== 'running') return;
+    this.onJoin(this.assignment(), 'reseek');
+  }
+
+  /**
    * GROUP_JOIN, emitted synchronously by kafkajs before it fetches for the new assignment: pause, drop
    * the queue, and seek once the positions are known.
    */
-  private onJoin(partitions: number[]): void {
+  private onJoin(partitions: number[], why = 'group join'): void {
     const generation = ++this.epoch;
     const token = ++this.assignmentChanges;
     const dropped = this.dropQueue();
@@ -338,7 +417,7 @@ class KafkaJsSource implements KafkaSource {
     this.startOffsets.clear();
     this.seeking = true;
     this.applyPause();
-    this.log.info('Kafka partitions assigned', { generation, partitions, droppedQueuedRecords: dropped });
+    this.log.info('Kafka partitions assigned', { why, generation, partitions, droppedQueuedRecords: dropped });
     this.seekAssigned(token, generation, partitions).catch((e) => this.fail(kafkaError('Seeking to the table positions', this.brokers, e)));
   }
 

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { LakehouseError } from '../core/errors.ts';
 import { MergeAppend, type TableHandle, type Snapshot, type TableMetadata, ancestorsOf, currentSnapshot } from '../iceberg/index.ts';
 import type { Positions } from './source.ts';
-import { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY } from '../domain/ingest-summary-keys.ts';
+import { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DEAD_LETTERS_KEY_PREFIX, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY } from '../domain/ingest-summary-keys.ts';
 
-export { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY };
+export { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DEAD_LETTERS_KEY_PREFIX, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY };
 
 /**
  * Source positions recorded in Iceberg snapshot summaries (the keys and their meaning are in
@@ -19,6 +19,32 @@ export function offsetsKey(group: string): string {
     throw new LakehouseError('INVALID_ARGUMENT', `Group name "${group}" is not valid: use 1-200 letters, digits, ".", "_" or "-" (it becomes part of the snapshot summary key ${OFFSETS_KEY_PREFIX}<group>).`);
   }
   return OFFSETS_KEY_PREFIX + group;
+}
+
+/** The summary key of a group's dead-letter marks (offsetsKey validates the group). */
+export function deadLettersKey(group: string): string {
+  offsetsKey(group);
+  return DEAD_LETTERS_KEY_PREFIX + group;
+}
+
+/** JSON text of dead-letter marks per source partition, keys sorted. */
+export function encodeMarks(marks: Map<string, string>): string {
+  return JSON.stringify(Object.fromEntries([...marks].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))));
+}
+
+/** Marks as recorded; a malformed value is dropped (its partition is then read from the sink's start). */
+export function decodeMarks(text: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (text === undefined) return out;
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    return out;
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return out;
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) if (typeof v === 'string') out.set(k, v);
+  return out;
 }
 
 /** JSON text of positions, keys sorted so equal positions give equal text. */
@@ -57,12 +83,14 @@ export function positionsSummary(opts: {
   source: string;
   commitId?: string;
   counts?: { consumed: number; deadLettered: number; duplicates: number };
+  deadLetterMarks?: Map<string, string>;
 }): Record<string, string> {
   const out: Record<string, string> = {
     [SOURCE_KEY]: opts.source,
     [offsetsKey(opts.group)]: encodePositions(opts.positions),
     [COMMIT_ID_KEY]: opts.commitId ?? randomUUID(),
   };
+  if (opts.deadLetterMarks && opts.deadLetterMarks.size > 0) out[deadLettersKey(opts.group)] = encodeMarks(opts.deadLetterMarks);
   if (opts.counts) {
     out[CONSUMED_KEY] = String(opts.counts.consumed);
     out[DEAD_LETTERED_KEY] = String(opts.counts.deadLettered);
@@ -73,6 +101,8 @@ export function positionsSummary(opts: {
 
 export interface RecordedOffsets {
   positions: Positions;
+  /** The dead-letter marks recorded with them (`lakehouse.dead-letters.<group>`), per source partition. */
+  deadLetterMarks: Map<string, string>;
   /** The snapshot that carried them; null when none of the current lineage does. */
   snapshot: Snapshot | null;
   /**
@@ -94,11 +124,13 @@ export function findRecordedOffsets(metadata: TableMetadata, group: string): Rec
   const chain = ancestorsOf(metadata, head?.snapshotId ?? null);
   for (const s of chain) {
     const text = s.summary[key];
-    if (text !== undefined) return { positions: decodePositions(text, `snapshot ${s.snapshotId}`), snapshot: s, truncated: false };
+    if (text !== undefined) {
+      return { positions: decodePositions(text, `snapshot ${s.snapshotId}`), deadLetterMarks: decodeMarks(s.summary[DEAD_LETTERS_KEY_PREFIX + group]), snapshot: s, truncated: false };
+    }
   }
   const oldest = chain[chain.length - 1];
   const truncated = oldest !== undefined && oldest.parentSnapshotId !== null && oldest.parentSnapshotId !== undefined;
-  return { positions: new Map(), snapshot: null, truncated };
+  return { positions: new Map(), deadLetterMarks: new Map(), snapshot: null, truncated };
 }
 
 export function recordedPositions(metadata: TableMetadata, group: string): Positions {
@@ -160,6 +192,8 @@ export interface OffsetsAppendOptions {
   ranges: Map<string, PositionRange>;
   commitId: string;
   counts?: { consumed: number; deadLettered: number; duplicates: number };
+  /** The dead-letter sink's mark per source partition of `ranges`, taken when the flush started. */
+  deadLetterMarks?: Map<string, string>;
 }
 
 /**
@@ -177,25 +211,37 @@ export class OffsetsAppend extends MergeAppend {
   }
 }
 
+/**
+ * The refusal a commit of `ranges` would meet against `recorded`: another writer of the group already
+ * recorded a position past the first offset of one of them. Null when the ranges may be committed.
+ */
+export function fenceFor(recorded: RecordedOffsets, group: string, ranges: Map<string, PositionRange>): OffsetsFencedError | null {
+  for (const [key, range] of ranges) {
+    const at = recorded.positions.get(key);
+    if (at !== undefined && at > range.first) {
+      return new OffsetsFencedError(
+        `Not committing offsets ${range.first}..${range.next - 1n} of ${key} for group "${group}": snapshot ${recorded.snapshot?.snapshotId} already records position ${at}, so another writer of this group committed part of that range (this consumer lost the partition, or two processes read the same source). Nothing was committed; restart to resume from the table's recorded offsets.`,
+        { key, group, first: range.first.toString(), recorded: at.toString(), snapshotId: recorded.snapshot?.snapshotId.toString() },
+      );
+    }
+  }
+  return null;
+}
+
 /** The summary of an ingest commit against `base`; throws when the commit must not land (see OffsetsAppend). */
 function offsetsSummaryFor(base: TableMetadata, parent: Snapshot | null, opts: OffsetsAppendOptions): Record<string, string> {
   const chain = ancestorsOf(base, parent?.snapshotId ?? null);
   const ours = chain.find((s) => s.summary[COMMIT_ID_KEY] === opts.commitId);
   if (ours) throw new AlreadyCommittedError(ours);
   const recorded = findRecordedOffsets(base, opts.group);
+  const fenced = fenceFor(recorded, opts.group, opts.ranges);
+  if (fenced) throw fenced;
   const next: Positions = new Map();
-  for (const [key, range] of opts.ranges) {
-    const at = recorded.positions.get(key);
-    if (at !== undefined && at > range.first) {
-      throw new OffsetsFencedError(
-        `Not committing offsets ${range.first}..${range.next - 1n} of ${key} for group "${opts.group}": snapshot ${recorded.snapshot?.snapshotId} already records position ${at}, so another writer of this group committed part of that range (this consumer lost the partition, or two processes read the same source). Nothing was committed; restart to resume from the table's recorded offsets.`,
-        { key, group: opts.group, first: range.first.toString(), recorded: at.toString(), snapshotId: recorded.snapshot?.snapshotId.toString() },
-      );
-    }
-    next.set(key, range.next);
-  }
+  for (const [key, range] of opts.ranges) next.set(key, range.next);
+  const marks = new Map(recorded.deadLetterMarks);
+  for (const [key, mark] of opts.deadLetterMarks ?? []) marks.set(key, mark);
   return positionsSummary({
     group: opts.group, source: opts.source, commitId: opts.commitId, counts: opts.counts,
-    positions: mergePositions(recorded.positions, next),
+    positions: mergePositions(recorded.positions, next), deadLetterMarks: marks,
   });
 }

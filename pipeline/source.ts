@@ -38,6 +38,17 @@ export interface Source {
   poll(max: number, waitMs: number): Promise<SourceRecord[]>;
   /** True when a bounded source (a file) has nothing more to give. Kafka never ends. */
   ended(): boolean;
+  /**
+   * The next offset the source will be given per partition (Kafka's high watermarks), when it can say
+   * cheaply before start(): a partition whose end is at its recorded position has no records past it.
+   */
+  ends?(): Promise<Positions>;
+  /**
+   * Seeks every partition this reader owns to the table's positions again, as after a rebalance (the
+   * consumer's positionsFor, then onAssignment): ingest asks for it when another writer of its group
+   * committed a range it has read (a fence). A source without it makes a fence end the run.
+   */
+  reseek?(): void;
   /** Called after the Iceberg commit that covers these positions landed. */
   commit(positions: Positions): Promise<void>;
   /** Backpressure: stop fetching until resume(). */

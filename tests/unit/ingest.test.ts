@@ -259,6 +259,59 @@ describe('exactly once across stops and crashes', () => {
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
   });
 
+  /** Source positions of the dead-letter file's readable lines, with how often each appears. */
+  function deadLetterPositions(): Map<string, number> {
+    const counts = new Map<string, number>();
+    const text = readFileSync(path.join(dir, 'dead-letters.ndjson'), 'utf8');
+    for (const line of text.split('\n')) {
+      let l: { partition?: number; offset?: string; group?: string };
+      try { l = JSON.parse(line); } catch { continue; }
+      expect(l.group).toBe(GROUP);
+      const k = `${l.partition}:${l.offset}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  it('dead letters of a flush whose commit never landed are not written again by the rerun: each source position once', async () => {
+    const { file } = writeGenerated('dlq-crash.ndjson', 2_000, { invalidRate: 0.05 });
+    class CrashInSecondFlush extends Table {
+      flushes = 0;
+      override async writeDataFiles(batches: arrow.RecordBatch[] | AsyncIterable<arrow.RecordBatch>): Promise<DataFile[]> {
+        if (++this.flushes === 2) throw new Error('simulated crash after the dead letters were written');
+        return super.writeDataFiles(batches);
+      }
+    }
+    const crashing = new CrashInSecondFlush(catalog, await catalog.loadTable(table.identifier));
+    await expect(runToEnd(file, { table: crashing, flushRows: 600 })).rejects.toThrow(/simulated crash/);
+    const before = deadLetterPositions();
+    await table.refresh();
+    const committed = Number(recordedPositions(table.metadata, GROUP).get(`${file}:0`));
+    // The second flush's letters were written before its commit failed: past the recorded position.
+    expect([...before.keys()].some((k) => Number(k.split(':')[1]) >= committed)).toBe(true);
+    const mark = JSON.parse(table.currentSnapshot()!.summary[`lakehouse.dead-letters.${GROUP}`]!);
+    expect(mark[`${file}:0`]).toMatch(/^file@0=\d+$/);
+
+    const rerun = await runToEnd(file, { flushRows: 600 });
+    expect(rerun.consumed + committed).toBe(2_000);
+    const after = deadLetterPositions();
+    expect([...after.values()].every((n) => n === 1)).toBe(true);
+    // Every invalid line is there, by its line number (the generator's own count of invalid messages).
+    const invalid = [...generateMessages({ count: 2_000, seed: 7, invalidRate: 0.05 })].flatMap((m, i) => (m.kind === 'invalid' ? [`0:${i}`] : []));
+    expect(new Set(after.keys())).toEqual(new Set(invalid));
+  });
+
+  it('a dead-letter line cut by a crash in mid-write stays alone on its line; the rerun writes each letter once after it', async () => {
+    const { file } = writeGenerated('dlq-torn.ndjson', 500, { invalidRate: 0.1 });
+    const dlq = path.join(dir, 'dead-letters.ndjson');
+    writeFileSync(dlq, '{"value":"eyJ","reason":"bad_js');
+    await runToEnd(file, { flushRows: 200 });
+    const lines = readFileSync(dlq, 'utf8').split('\n');
+    expect(lines[0]).toBe('{"value":"eyJ","reason":"bad_js');
+    expect(lines.slice(1).filter(Boolean).every((l) => JSON.parse(l).group === GROUP)).toBe(true);
+    expect([...deadLetterPositions().values()].every((n) => n === 1)).toBe(true);
+  });
+
   it('an unknown commit outcome that did land is found by its commit id and not applied twice', async () => {
     const { file } = writeGenerated('unknown.ndjson', 300);
     // The catalog applies the commit, then reports a timeout; the next reload fails too, so the
@@ -343,6 +396,64 @@ describe('rebalance hooks', () => {
     const counts = await eventIdCounts();
     expect(new Set(counts.keys())).toEqual(validIds);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+});
+
+describe('a fenced flush', () => {
+  it('when another writer of the group committed part of the range read, nothing is written, the source seeks to the table again, and every event and dead letter lands once', async () => {
+    const { file, validIds } = writeGenerated('reseek.ndjson', 1_000, { invalidRate: 0.05 });
+    let ingest!: Ingestor;
+    let inner = new FileSource({ location: file });
+    let polls = 0;
+    let seeking = false;
+    let otherCommitted = 0;
+    // A source that seeks again when asked, as the Kafka source does: positionsFor, seek, onAssignment.
+    const reseekable: Source = {
+      description: inner.description,
+      start: (p) => inner.start(p),
+      async poll(max, wait) {
+        if (++polls === 2) {
+          // The partition's previous owner commits its in-flight flush after we sought: lines 0..599 at least.
+          const controller = new AbortController();
+          const other = await runToEnd(file, { source: abortAfterFirstCommit(new FileSource({ location: file }), controller), flushRows: 600, pollMaxRecords: 600 }, controller.signal);
+          otherCommitted = other.consumed;
+        }
+        // While seeking, wait as a quiet Kafka source does (an empty poll that returned at once would spin).
+        if (seeking) return new Promise((r) => setTimeout(() => r([]), 5));
+        const from = inner;
+        const records = await from.poll(max, wait);
+        return seeking || from !== inner ? [] : records;
+      },
+      reseek() {
+        seeking = true;
+        void (async () => {
+          const positions = await ingest.positionsFor();
+          inner = new FileSource({ location: file });
+          await inner.start(positions);
+          seeking = false;
+          ingest.discardUncommitted('reseek');
+        })();
+      },
+      ended: () => !seeking && inner.ended(),
+      commit: async () => {},
+      pause: () => inner.pause(),
+      resume: () => inner.resume(),
+      close: async () => {},
+    };
+    const deadLetters = new NdjsonDeadLetterFile(path.join(dir, 'dead-letters.ndjson'));
+    ingest = new Ingestor({ table, source: reseekable, group: GROUP, deadLetters, now: () => NOW, flushRows: 150, pollMaxRecords: 100, flushIntervalMs: 60_000 });
+    const stats = await ingest.run();
+    await deadLetters.close();
+    expect(otherCommitted).toBeGreaterThanOrEqual(600);
+    expect(stats.reseeks).toBe(1);
+    expect(stats.consumed + otherCommitted).toBe(1_000);
+    const counts = await eventIdCounts();
+    expect(new Set(counts.keys())).toEqual(validIds);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    // The fenced flush wrote no dead letters: each invalid line once, from whichever writer committed it.
+    const lines = readDeadLetters().map((l) => l.offset as string);
+    expect(lines.length).toBe(new Set(lines).size);
+    expect(lines.length).toBe([...generateMessages({ count: 1_000, seed: 7, invalidRate: 0.05 })].filter((m) => m.kind === 'invalid').length);
   });
 });
 
