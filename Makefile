@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.lakehouse-installed
 VENV_STAMP := .venv/.lakehouse-installed
 # The compiled CLI and library (npm run build); rebuilt when a source file changes.
 DIST_STAMP := dist/.built
-SOURCES := $(shell git ls-files core domain iceberg catalog pipeline sql cli 2>/dev/null) tsconfig.json tsconfig.build.json
+SOURCES := $(shell git ls-files core domain iceberg catalog pipeline sql dashboard cli 2>/dev/null) tsconfig.json tsconfig.build.json
 
 .PHONY: help install build demo test test-unit test-interop test-integration typecheck bench services-up services-down clean
 

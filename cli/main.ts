@@ -12,6 +12,7 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'demo', summary: 'the whole path on a local warehouse (SQLite catalog): generated events (some invalid, late, duplicated) through the ingest path into lakehouse.campaign_events, then lakehouse.campaign_metrics with DuckDB, a top-campaigns table and an HTML report', load: async () => (await import('./demo.ts')).demoCommand() },
   { name: 'produce', summary: 'generate campaign events (with optional invalid, late and duplicate ones) into an NDJSON file or Kafka', load: async () => (await import('./produce.ts')).produceCommand() },
   { name: 'ingest', summary: 'read events from a source into the campaign_events Iceberg table, exactly once: invalid events go to dead letters, positions are recorded in each snapshot', load: async () => (await import('./ingest.ts')).ingestCommand() },
+  { name: 'dashboard', summary: 'Apache Superset dashboards over the Iceberg tables (Campaign Performance, Pipeline health): up, down, status', load: async () => (await import('./dashboard.ts')).dashboardCommand() },
   { name: 'metrics', summary: 'materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB', load: async () => (await import('./campaign-metrics.ts')).metricsCommand() },
 ];
 
@@ -46,6 +47,7 @@ Examples:
   $ lakehouse produce --to file:events.ndjson --invalid-rate 0.01
   $ lakehouse ingest --source file:events.ndjson --create-table
   $ lakehouse metrics run                            bring lakehouse.campaign_metrics up to date
+  $ lakehouse dashboard up                           Superset dashboards on http://127.0.0.1:8088
   $ lakehouse tables list                            tables in the default namespace (lakehouse)
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
   $ lakehouse tables files campaign_events --where "event_type = 'click'"`);
