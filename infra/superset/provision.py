@@ -36,6 +36,7 @@ def main(argv: list[str]) -> None:
         from flask import g
         from flask_migrate import upgrade
         from superset import security_manager as sm
+        from superset.extensions import appbuilder
         from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
         from superset.extensions import db
         from superset.models.core import Database
@@ -43,6 +44,8 @@ def main(argv: list[str]) -> None:
         from werkzeug.security import check_password_hash, generate_password_hash
 
         upgrade(directory=os.path.join(os.path.dirname(superset.__file__), "migrations"))
+        # `superset init`: every view's permissions, then the built-in roles (Admin, Gamma, ...) from them.
+        appbuilder.add_permissions(update_perms=True)
         sm.sync_role_definitions()
 
         def ensure_user(name: str, roles: list[str], password: str) -> object:
