@@ -463,7 +463,7 @@ export class Ingestor {
       try {
         return await new OffsetsAppend(this.table, {
           group: this.group, source: this.source.description, ranges: p.ranges, commitId,
-          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates },
+          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates, deadLetteredByReason: p.byReason },
         }).appendFiles(files).commit();
       } catch (e) {
         if (e instanceof AlreadyCommittedError) return e.snapshot;
