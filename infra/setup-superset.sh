@@ -23,7 +23,7 @@ fail() { echo "setup-superset: $*" >&2; exit 1; }
 command -v "$PYTHON" >/dev/null 2>&1 \
   || fail "'$PYTHON' was not found on PATH; Superset needs Python 3.10 to 3.12 (Debian: apt-get install python3 python3-venv) or set PYTHON=/path/to/python3."
 tag="$("$PYTHON" -c 'import sys; v = sys.version_info[:2]; print("py%d.%d" % v if (3, 10) <= v <= (3, 12) else "")' 2>/dev/null || true)"
-[ -n "$tag" ] || fail "$("$PYTHON" --version 2>&1) at $(command -v "$PYTHON") cannot run Superset 6.1, which supports Python 3.10 to 3.12; set PYTHON=/path/to/python3.11."
+[ -n "$tag" ] || fail "$(command -v "$PYTHON") is not a Python 3.10 to 3.12, which Superset 6.1 needs; install one (Debian: apt-get install python3) or set PYTHON=/path/to/python3.11."
 
 hash="$(sha256sum "$REQ" | cut -c1-12)"
 DIR="$LAKEHOUSE_CACHE/superset/$hash-$tag"

@@ -230,7 +230,7 @@ describe('lakehouse dashboard refuses bad input with a sentence', () => {
   it('Superset that cannot be installed (no suitable Python)', async () => {
     const r = await lakehouse([...flags, 'dashboard', 'up', '--port', String(await freePort()), '--state-dir', path.join(dir, 'other-state')], { cwd: dir, env: { PYTHON: '/bin/false' } });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/Superset is not installable here: .*Python 3\.10 to 3\.12/);
+    expect(r.stderr).toMatch(/Superset is not installable here: .*\/bin\/false is not a Python 3\.10 to 3\.12, which Superset 6\.1 needs/);
   });
 });
 

@@ -75,8 +75,24 @@ export class SupersetClient {
     return res;
   }
 
-  request(pathname: string, init: RequestInit = {}): Promise<Response> {
-    return fetch(`${this.url}${pathname}`, { ...init, headers: { Authorization: `Bearer ${this.token}`, ...(init.headers ?? {}) } });
+  private csrf: { token: string; cookie: string } | null = null;
+
+  /**
+   * A request as the logged-in user. Changes (anything but GET) carry a CSRF token and its session
+   * cookie, as Superset's own frontend sends them: CSRF protection applies to token-authenticated
+   * calls too, and a test of a permission must not be answered by the CSRF check instead.
+   */
+  async request(pathname: string, init: RequestInit = {}): Promise<Response> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, ...(init.headers as Record<string, string> ?? {}) };
+    if ((init.method ?? 'GET') !== 'GET') {
+      if (!this.csrf) {
+        const res = await fetch(`${this.url}/api/v1/security/csrf_token/`, { headers: { Authorization: `Bearer ${this.token}` } });
+        const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]!).find((c) => c.startsWith('session=')) ?? '';
+        this.csrf = { token: ((await res.json()) as { result: string }).result, cookie };
+      }
+      Object.assign(headers, { 'X-CSRFToken': this.csrf.token, Cookie: this.csrf.cookie, Referer: `${this.url}/` });
+    }
+    return fetch(`${this.url}${pathname}`, { ...init, headers });
   }
 
   async json<T>(pathname: string, init: RequestInit = {}): Promise<T> {
