@@ -151,18 +151,14 @@ def metadata_locations(cfg: dict[str, Any], tables: list[str]) -> dict[str, str]
 
 # ---- DuckDB ----
 
-def load_extensions(con: Any, s3: bool) -> None:
+def load_extensions(con: Any) -> None:
     import duckdb
     import duckdb_extension_avro
     import duckdb_extension_httpfs
     import duckdb_extension_iceberg
 
     # avro (manifests) and httpfs (s3://) before iceberg, which would otherwise try to download them.
-    modules = [(duckdb_extension_avro, "avro")]
-    if s3:
-        modules.append((duckdb_extension_httpfs, "httpfs"))
-    modules.append((duckdb_extension_iceberg, "iceberg"))
-    for module, name in modules:
+    for module, name in [(duckdb_extension_avro, "avro"), (duckdb_extension_httpfs, "httpfs"), (duckdb_extension_iceberg, "iceberg")]:
         path = os.path.join(os.path.dirname(module.__file__), "extensions", f"v{duckdb.__version__}", f"{name}.duckdb_extension")
         con.execute(f"LOAD {q(path)}")
 
@@ -179,7 +175,7 @@ def s3_secret(con: Any, props: dict[str, str]) -> None:
         path_style = props.get("s3.path-style-access", "false").lower() in ("true", "1", "yes")
         options += [f"ENDPOINT {q(url.netloc)}", f"USE_SSL {'true' if url.scheme == 'https' else 'false'}",
                     f"URL_STYLE {q('path' if path_style else 'vhost')}"]
-    con.execute(f"CREATE OR REPLACE TEMP SECRET lakehouse_s3 ({', '.join(options)})")
+    con.execute(f"CREATE OR REPLACE SECRET lakehouse_s3 ({', '.join(options)})")
 
 
 def empty_view(name: str, columns: list[tuple[str, str]]) -> str:
@@ -286,12 +282,16 @@ def install(con: Any, open_anchor: Callable[[], Any], cfg: dict[str, Any] | None
             # the shared database, its extensions and views outlive the query connections (a cursor would
             # not: closing a connection closes its cursors).
             anchor = raw_connection(open_anchor())
-            s3 = any(str(loc).startswith(("s3://", "s3a://")) for loc in locations.values() if loc) or \
-                str(cfg.get("warehouse", "")).startswith("s3")
-            load_extensions(anchor, s3)
-            if s3:
-                s3_secret(anchor, cfg.get("properties", {}))
-            _shared.update(pid=os.getpid(), anchor=anchor, shape=None)
+            load_extensions(anchor)
+            _shared.update(pid=os.getpid(), anchor=anchor, shape=None, s3=None)
+        anchor = _shared["anchor"]
+        # Object storage settings are read again on every connection: `lakehouse dashboard up` may point
+        # the running server at another catalog, and a new secret replaces the old one at once.
+        s3 = any(str(loc).startswith(("s3://", "s3a://")) for loc in locations.values() if loc)
+        props = {k: v for k, v in cfg.get("properties", {}).items() if k.startswith("s3.")}
+        if s3 and _shared["s3"] != props:
+            s3_secret(anchor, props)
+            _shared["s3"] = props
         anchor = _shared["anchor"]
         columns = {t: table_columns(anchor, loc) for t, loc in locations.items() if loc}
         shape = tuple(sorted((t, tuple(sorted(c))) for t, c in columns.items()))

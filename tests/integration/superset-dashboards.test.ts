@@ -10,7 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readWithPyIceberg, sqliteCatalogUri, warehouseUri } from '../interop/readers.ts';
+import { writeFile } from 'node:fs/promises';
+import { REPO_ROOT, VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readWithPyIceberg, readWithPyIcebergRest, sqliteCatalogUri, warehouseUri } from '../interop/readers.ts';
+import { requireS3Settings } from '../support/s3-settings.ts';
 import { eventRows, expectSameRows, expectedCampaignCharts, expectedHealthCharts, metricsRows } from '../support/dashboard-oracle.ts';
 import { SUPERSET_START_TIMEOUT_MS, SupersetClient, type UpInfo, freePort, lakehouse, lakehouseOk, passwords } from '../support/superset-kit.ts';
 
@@ -48,15 +50,18 @@ async function chartIds(dashboard: string): Promise<Map<string, number>> {
   return admin.charts(info.dashboards.find((d) => d.title === dashboard)!.id);
 }
 
-async function expectChartsMatchPyIceberg(): Promise<void> {
-  const metrics = metricsRows(await readWithPyIceberg(table('campaign_metrics')));
-  const expected = expectedCampaignCharts(metrics);
+async function expectCampaignChartsMatch(metricLines: string[]): Promise<void> {
+  const expected = expectedCampaignCharts(metricsRows(metricLines));
   const ids = await chartIds('Campaign Performance');
   expect([...ids.keys()].sort()).toEqual([...CAMPAIGN_CHARTS].sort());
   for (const [name, rows] of Object.entries(expected)) {
     const got = await admin.chartData(ids.get(name)!);
     expectSameRows(name, got.data, rows);
   }
+}
+
+async function expectChartsMatchPyIceberg(): Promise<void> {
+  await expectCampaignChartsMatch(await readWithPyIceberg(table('campaign_metrics')));
   const events = eventRows(await readWithPyIceberg(table('campaign_events')));
   const meta = await pyicebergMetadata(table('campaign_events'));
   const health = await chartIds('Pipeline health');
@@ -270,4 +275,24 @@ describe('the dashboards in headless Chromium', () => {
       await page.close();
     });
   }
+});
+
+describe('the same bundle over the REST catalog with the files on MinIO', () => {
+  it('up points the running Superset at the REST catalog, and every Campaign Performance chart equals PyIceberg\'s read through it', async () => {
+    if (!process.env.LAKEHOUSE_REST_URI) throw new Error('LAKEHOUSE_REST_URI is not set: run the integration project, which starts the services.');
+    const s3 = requireS3Settings();
+    const config = path.join(dir, 'rest.config.json');
+    await writeFile(config, JSON.stringify({ catalogs: { rest: { type: 'rest', uri: process.env.LAKEHOUSE_REST_URI, ...s3.properties } } }));
+    const ns = `superset_${Date.now().toString(36)}`;
+    const rest = ['--config', config, '--catalog', 'rest'];
+    const file = path.join(dir, 'rest-events.ndjson');
+    await lakehouseOk(['produce', '--to', `file:${file}`, '-n', '2000', '--seed', '9', '--campaigns', '3', '--invalid-rate', '0.05', '--late-rate', '0.1', '--duplicate-rate', '0.05'], { cwd: dir });
+    await lakehouseOk([...rest, 'ingest', '--source', `file:${file}`, '--create-table', '--table', `${ns}.campaign_events`, '--dead-letter-file', path.join(dir, 'rest-dl.ndjson')], { cwd: dir });
+    await lakehouseOk([...rest, 'metrics', 'run', '--events', `${ns}.campaign_events`, '--table', `${ns}.campaign_metrics`, '--dimensions', 'platform,country,channel', '--window', '1m'], { cwd: dir });
+    const up = JSON.parse(await lakehouseOk([...rest, '--json', 'dashboard', 'up', '--port', String(port), '--state-dir', info.state_dir,
+      '--table', `${ns}.campaign_metrics`, '--events', `${ns}.campaign_events`], { cwd: dir })) as UpInfo & { reads: { catalog: string; tables: string[] } };
+    expect(up.pid).toBe(info.pid);
+    expect(up.reads.catalog).toBe(`rest ${process.env.LAKEHOUSE_REST_URI}`);
+    await expectCampaignChartsMatch(await readWithPyIcebergRest({ uri: process.env.LAKEHOUSE_REST_URI, table: `${ns}.campaign_metrics`, properties: s3.properties }));
+  });
 });
