@@ -13,10 +13,11 @@ VENV_STAMP := .venv/.lakehouse-installed
 DIST_STAMP := dist/.built
 SOURCES := $(shell git ls-files core domain iceberg catalog pipeline sql dashboard cli 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: help install build demo test test-unit test-interop test-integration typecheck bench services-up services-down clean
+.PHONY: help install build demo dashboard test test-unit test-interop test-integration typecheck bench services-up services-down clean
 
 help:
 	@echo "make demo       create ./warehouse (SQLite catalog): events -> campaign_events -> campaign_metrics -> HTML report"
+	@echo "make dashboard  Apache Superset dashboards over ./warehouse on http://127.0.0.1:8088 (installs Superset once; stop: bin/lakehouse dashboard down)"
 	@echo "make test       install what is needed, start the services, run every test (unit, interop, integration), stop them"
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
@@ -44,6 +45,9 @@ install: $(NODE_STAMP) $(VENV_STAMP) $(DIST_STAMP)
 
 demo: $(DIST_STAMP)
 	bin/lakehouse demo
+
+dashboard: $(DIST_STAMP)
+	bin/lakehouse dashboard up
 
 typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json
@@ -79,6 +83,7 @@ bench: install
 	  bash infra/services.sh up kafka || exit 1; trap 'bash infra/services.sh down kafka' EXIT; fi; \
 	  node --import tsx bench/ingest-bench.ts && node --import tsx bench/restart-bench.ts
 	EVENTS=$${METRICS_EVENTS:-10000000} node --import tsx bench/campaign-metrics-bench.ts
+	EVENTS=$${DASHBOARD_EVENTS:-10000000} node --import tsx bench/dashboard-bench.ts
 
 clean:
 	bash infra/services.sh down

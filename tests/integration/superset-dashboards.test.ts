@@ -293,6 +293,11 @@ describe('the same bundle over the REST catalog with the files on MinIO', () => 
       '--table', `${ns}.campaign_metrics`, '--events', `${ns}.campaign_events`], { cwd: dir })) as UpInfo & { reads: { catalog: string; tables: string[] } };
     expect(up.pid).toBe(info.pid);
     expect(up.reads.catalog).toBe(`rest ${process.env.LAKEHOUSE_REST_URI}`);
-    await expectCampaignChartsMatch(await readWithPyIcebergRest({ uri: process.env.LAKEHOUSE_REST_URI, table: `${ns}.campaign_metrics`, properties: s3.properties }));
+    try {
+      await expectCampaignChartsMatch(await readWithPyIcebergRest({ uri: process.env.LAKEHOUSE_REST_URI, table: `${ns}.campaign_metrics`, properties: s3.properties }));
+    } finally {
+      for (const t of ['campaign_metrics', 'campaign_events']) await lakehouse([...rest, 'tables', 'drop', `${ns}.${t}`, '--purge'], { cwd: dir });
+      await lakehouse([...rest, 'namespaces', 'drop', ns], { cwd: dir });
+    }
   });
 });
