@@ -255,11 +255,12 @@ describe('the dashboards in headless Chromium', () => {
         // Navigations away abort the previous page's pending calls; those are not failures of the dashboard.
         if (r.failure()?.errorText !== 'net::ERR_ABORTED') failed.push(`${r.failure()?.errorText} ${r.url()}`);
       });
-      await page.goto(`${info.url}/login/`);
-      await page.fill('#username', 'admin');
-      await page.fill('#password', passwords(info).admin);
-      await page.click('button[type="submit"]');
-      await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 60_000 });
+      // Log in through the login form's own POST in the browser's cookie jar (filling the React form races
+      // its hydration on a busy machine).
+      const form = await (await page.request.get(`${info.url}/login/`)).text();
+      const token = /name="csrf_token"[^>]*value="([^"]+)"/.exec(form)![1]!;
+      const login = await page.request.post(`${info.url}/login/`, { form: { username: 'admin', password: passwords(info).admin, csrf_token: token }, maxRedirects: 0 });
+      expect(login.status()).toBe(302);
       await page.goto(`${info.url}/superset/dashboard/${slug}/`);
       failed.length = 0;
       // A chart has rendered when its holder shows an ECharts canvas, a table or a big number.
