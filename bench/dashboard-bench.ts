@@ -144,7 +144,8 @@ async function main(): Promise<void> {
       const q = await get<{ result: { query: string }[] }>(admin, `/api/v1/chart/${c.id}/data/?type=query`);
       sql.push(q.result[0]!.query);
     }
-    const reference = JSON.parse(await runReference(info.password_file, sql)) as { latencies: number[]; refreshes: number; seconds: number };
+    // The last line: Superset's modules may print a notice before it.
+    const reference = JSON.parse((await runReference(info.password_file, sql)).trim().split('\n').pop()!) as { latencies: number[]; refreshes: number; seconds: number };
     summary(`DuckDB reference, ${VIEWERS} threads, same SQL and views`, reference.latencies, reference.refreshes, reference.seconds);
   } finally {
     if (pid) await run(CLI, [...flags, 'dashboard', 'down'], dir).catch(() => {});
