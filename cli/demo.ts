@@ -112,6 +112,9 @@ Look around:
 Other readers open the same table:
   PyIceberg: SqlCatalog("${catalog.name}", uri="${config.properties.uri ?? ''}", warehouse="${config.properties.warehouse ?? ''}")
   DuckDB:    SELECT * FROM iceberg_scan('${table.metadataLocation.replace(/^file:\/\//, '')}')
+
+Dashboards (Apache Superset, live over these tables; the first run installs Superset, a few minutes):
+  bin/lakehouse dashboard up                          (prints the URL and where the admin password is)
 `);
       });
     });

@@ -20,6 +20,9 @@ import type { TableMetadata } from '../iceberg/index.ts';
  * - `lakehouse.commit-id`         UUID of the flush, to find our snapshot after an unknown commit outcome
  * - `lakehouse.ingest.consumed`, `.dead-lettered`, `.duplicates`: counts of this flush, so that for every
  *                                 ingest snapshot consumed = added-records + dead-lettered + duplicates.
+ * - `lakehouse.ingest.dead-lettered.<reason>`: the dead letters of this flush with that reason code (only
+ *                                 reasons that occurred), summing to `.dead-lettered`; the health dashboard
+ *                                 charts them per minute.
  *
  * Snapshot expiry must not take the newest carrier of a group's offsets, nor any snapshot between it and
  * the head (the walk back follows parent links): `lakehouse tables expire` passes the ingest groups' keys
@@ -35,6 +38,7 @@ export const COMMIT_ID_KEY = 'lakehouse.commit-id';
 export const CONSUMED_KEY = 'lakehouse.ingest.consumed';
 export const DEAD_LETTERED_KEY = 'lakehouse.ingest.dead-lettered';
 export const DUPLICATES_KEY = 'lakehouse.ingest.duplicates';
+export const DEAD_LETTERED_REASON_KEY_PREFIX = 'lakehouse.ingest.dead-lettered.';
 
 
 /**

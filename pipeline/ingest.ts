@@ -573,7 +573,7 @@ export class Ingestor {
       try {
         return await new OffsetsAppend(this.table, {
           group: this.group, source: this.source.description, ranges: p.ranges, commitId,
-          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates }, deadLetterMarks,
+          counts: { consumed: p.consumed, deadLettered: p.deadLettered, duplicates: p.duplicates, deadLetteredByReason: p.byReason }, deadLetterMarks,
         }).appendFiles(files).commit();
       } catch (e) {
         if (e instanceof AlreadyCommittedError) return e.snapshot;

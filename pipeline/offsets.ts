@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LakehouseError } from '../core/errors.ts';
 import { MergeAppend, type TableHandle, type Snapshot, type TableMetadata, ancestorsOf, currentSnapshot } from '../iceberg/index.ts';
 import type { Positions } from './source.ts';
-import { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DEAD_LETTERS_KEY_PREFIX, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY } from '../domain/ingest-summary-keys.ts';
+import { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DEAD_LETTERED_REASON_KEY_PREFIX, DEAD_LETTERS_KEY_PREFIX, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY } from '../domain/ingest-summary-keys.ts';
 
 export { COMMIT_ID_KEY, CONSUMED_KEY, DEAD_LETTERED_KEY, DEAD_LETTERS_KEY_PREFIX, DUPLICATES_KEY, OFFSETS_KEY_PREFIX, SOURCE_KEY };
 
@@ -82,7 +82,7 @@ export function positionsSummary(opts: {
   positions: Positions;
   source: string;
   commitId?: string;
-  counts?: { consumed: number; deadLettered: number; duplicates: number };
+  counts?: { consumed: number; deadLettered: number; duplicates: number; deadLetteredByReason?: Record<string, number> };
   deadLetterMarks?: Map<string, string>;
 }): Record<string, string> {
   const out: Record<string, string> = {
@@ -95,6 +95,7 @@ export function positionsSummary(opts: {
     out[CONSUMED_KEY] = String(opts.counts.consumed);
     out[DEAD_LETTERED_KEY] = String(opts.counts.deadLettered);
     out[DUPLICATES_KEY] = String(opts.counts.duplicates);
+    for (const [reason, n] of Object.entries(opts.counts.deadLetteredByReason ?? {})) out[DEAD_LETTERED_REASON_KEY_PREFIX + reason] = String(n);
   }
   return out;
 }
@@ -191,7 +192,7 @@ export interface OffsetsAppendOptions {
   /** What this flush read, per `<topic>:<partition>`. */
   ranges: Map<string, PositionRange>;
   commitId: string;
-  counts?: { consumed: number; deadLettered: number; duplicates: number };
+  counts?: { consumed: number; deadLettered: number; duplicates: number; deadLetteredByReason?: Record<string, number> };
   /** The dead-letter sink's mark per source partition of `ranges`, taken when the flush started. */
   deadLetterMarks?: Map<string, string>;
 }

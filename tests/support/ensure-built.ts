@@ -14,7 +14,7 @@ const run = promisify(execFile);
 export async function ensureBuilt(): Promise<void> {
   const stamp = path.join(REPO_ROOT, 'dist', '.built');
   if (existsSync(stamp)) {
-    const { stdout } = await run('find', ['core', 'domain', 'iceberg', 'catalog', 'pipeline', 'sql', 'maintenance', 'cli', '-newer', stamp, '(', '-name', '*.ts', '-o', '-name', '*.sql', ')', '-print', '-quit'], { cwd: REPO_ROOT });
+    const { stdout } = await run('find', ['core', 'domain', 'iceberg', 'catalog', 'pipeline', 'sql', 'maintenance', 'dashboard', 'cli', '-newer', stamp, '(', '-name', '*.ts', '-o', '-name', '*.sql', ')', '-print', '-quit'], { cwd: REPO_ROOT });
     if (stdout.trim() === '') return;
   }
   await run('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT });

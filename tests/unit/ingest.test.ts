@@ -13,6 +13,7 @@ import { FileSource } from '../../pipeline/file-source.ts';
 import { Ingestor, type IngestorOptions, type IngestStats } from '../../pipeline/ingest.ts';
 import { createIngestMetrics, startMetricsServer } from '../../pipeline/prometheus.ts';
 import { CONSUMED_KEY, DEAD_LETTERED_KEY, DUPLICATES_KEY, OffsetsFencedError, offsetsKey, recordedPositions } from '../../pipeline/offsets.ts';
+import { DEAD_LETTERED_REASON_KEY_PREFIX } from '../../domain/ingest-summary-keys.ts';
 import type { Positions, Source } from '../../pipeline/source.ts';
 
 /** Every run decodes against this clock, so processed_at and the "absurd timestamp" checks are fixed. */
@@ -104,6 +105,20 @@ function abortAfterFirstCommit(inner: Source, controller: AbortController): Sour
 }
 
 describe('Ingestor with a file source', () => {
+  it('records each flush\'s dead letters per reason in its snapshot summary, summing to the dead-lettered count', async () => {
+    const file = writeLines('reasons.ndjson', [
+      JSON.stringify(event(1)),
+      '{"event_id": "broken",',
+      'not json either',
+      JSON.stringify(event(4, { event_type: 'view' })),
+    ]);
+    await runToEnd(file);
+    const summary = table.currentSnapshot()!.summary;
+    expect(summary[DEAD_LETTERED_KEY]).toBe('3');
+    expect(Object.fromEntries(Object.entries(summary).filter(([k]) => k.startsWith(DEAD_LETTERED_REASON_KEY_PREFIX))))
+      .toEqual({ [`${DEAD_LETTERED_REASON_KEY_PREFIX}bad_json`]: '2', [`${DEAD_LETTERED_REASON_KEY_PREFIX}unknown_event_type`]: '1' });
+  });
+
   it('writes the exact valid rows, dead-letters invalid lines with reasons, and writes a duplicate in one flush once', async () => {
     const file = writeLines('events.ndjson', [
       JSON.stringify(event(1)),
