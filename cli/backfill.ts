@@ -16,7 +16,7 @@ import type { Source } from '../pipeline/source.ts';
 import { resolveFileIO } from '../iceberg/io/index.ts';
 import { catalogConfig, globalOptions, tableId, withCatalog } from './context.ts';
 import { handleExitPaths } from './exit-paths.ts';
-import { DEFAULT_DEAD_LETTER_FILE, kafkaSecurity } from './ingest.ts';
+import { DEFAULT_DEAD_LETTER_FILE, type KafkaSecurityFlags, kafkaSecurity, kafkaSecurityFlags } from './ingest.ts';
 import { byteSize, duration, fileSourceLocation, positiveInt, time } from './options.ts';
 import { printJson } from './output.ts';
 import { type Progress, progress } from './progress.ts';
@@ -28,7 +28,7 @@ import { type Progress, progress } from './progress.ts';
  * incremental metrics run does: it recomputes exactly the windows of the rows added since its last run
  * (and of the other copies of their ids), so the backfill just runs it.
  */
-interface BackfillCliOptions {
+interface BackfillCliOptions extends KafkaSecurityFlags {
   source: string;
   table: string;
   group?: string;
@@ -49,15 +49,10 @@ interface BackfillCliOptions {
   fromTime?: number;
   toTime?: number;
   dlqTopic?: string;
-  ssl?: boolean;
-  sslCa?: string;
-  saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-  saslUsername?: string;
-  saslPassword?: string;
 }
 
 export function backfillCommand(): Command {
-  return new Command('backfill')
+  return kafkaSecurityFlags(new Command('backfill')
     .requiredOption('-s, --source <source>', 'file:PATH or s3://bucket/key (one NDJSON file, plain or gzip), a directory or s3://bucket/prefix/ (every file under it), or kafka (a range of --topic)')
     .option('-t, --table <name>', 'events table, [namespace.]table', CAMPAIGN_EVENTS_TABLE)
     .option('--dry-run', 'count what would be added, dead-lettered and skipped; write nothing')
@@ -78,11 +73,6 @@ export function backfillCommand(): Command {
     .addOption(new Option('--from-time <time>', 'kafka: start at the first record with a broker timestamp at or after this (ISO-8601 or epoch ms)').argParser(time('--from-time')))
     .addOption(new Option('--to-time <time>', 'kafka: end before the first record at or after this; not in the future').argParser(time('--to-time')))
     .option('--dlq-topic <name>', 'kafka: dead-letter topic (default dead_letter_queue)')
-    .option('--ssl', 'kafka: connect with TLS (system CAs)')
-    .option('--ssl-ca <file>', 'kafka: connect with TLS trusting this PEM CA file')
-    .addOption(new Option('--sasl-mechanism <mechanism>', 'kafka: SASL authentication').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
-    .option('--sasl-username <user>', 'kafka: SASL user name')
-    .option('--sasl-password <password>', 'kafka: SASL password (prefer $KAFKA_SASL_PASSWORD: flags show in process lists)')
     .addHelpText('after', `
 Events go through the ingest path (decode, validation, dead letters, Parquet, one Iceberg append per
 --flush-rows), each event_id once: an event whose event_id the table already holds on the days the source
@@ -132,7 +122,7 @@ Examples:
         const metrics = await updateMetrics(catalog, id, o, result, log);
         report(result, plan.description, metrics, (performance.now() - started) / 1000, Boolean(g.json));
       });
-    });
+    }));
 }
 
 /** A source as the backfill needs it: opened afresh per pass, described, named for its group. */

@@ -26,7 +26,7 @@ import { byteSize, duration, durationOrOff, fileSourceLocation, port, positiveIn
 export const DEFAULT_GROUP = 'lakehouse-ingest';
 export const DEFAULT_DEAD_LETTER_FILE = 'dead-letters.ndjson';
 
-interface IngestCliOptions {
+interface IngestCliOptions extends KafkaSecurityFlags {
   source: string;
   table: string;
   createTable?: boolean;
@@ -50,15 +50,10 @@ interface IngestCliOptions {
   dedupHorizon: number;
   dedupMaxIds: number;
   createTopics: boolean;
-  ssl?: boolean;
-  sslCa?: string;
-  saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-  saslUsername?: string;
-  saslPassword?: string;
 }
 
 export function ingestCommand(): Command {
-  return new Command('ingest')
+  return kafkaSecurityFlags(new Command('ingest')
     .requiredOption('-s, --source <source>', 'file:PATH (NDJSON, local), file:///abs/path, s3://bucket/key.ndjson, or kafka')
     .option('-t, --table <name>', 'table name, [namespace.]table', CAMPAIGN_EVENTS_TABLE)
     .option('--create-table', 'create the table (and its namespace) with the campaign_events schema if it does not exist')
@@ -79,11 +74,6 @@ export function ingestCommand(): Command {
     .addOption(new Option('--rebalance-timeout <duration>', 'kafka: how long a rebalance waits for the members to join again').default(DEFAULT_REBALANCE_TIMEOUT_MS, seconds(DEFAULT_REBALANCE_TIMEOUT_MS)).argParser(duration('--rebalance-timeout')))
     .option('--dlq-topic <name>', 'kafka: dead-letter topic (default dead_letter_queue)')
     .option('--no-create-topics', 'kafka: fail when the topic or dead-letter topic is missing instead of creating it (3 partitions / 24 h, DLQ 1 partition / 7 days)')
-    .option('--ssl', 'kafka: connect with TLS (system CAs)')
-    .option('--ssl-ca <file>', 'kafka: connect with TLS trusting this PEM CA file')
-    .addOption(new Option('--sasl-mechanism <mechanism>', 'kafka: SASL authentication').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
-    .option('--sasl-username <user>', 'kafka: SASL user name')
-    .option('--sasl-password <password>', 'kafka: SASL password (prefer $KAFKA_SASL_PASSWORD: flags show in process lists)')
     .addOption(new Option('--dedup-horizon <duration>', 'drop an event whose event_id was stored this recently (processing time, e.g. 7d, 12h); 0 or off: only duplicates within one flush').default(DEFAULT_DEDUP_HORIZON_MS, '7d').argParser(durationOrOff('--dedup-horizon')))
     .addOption(new Option('--dedup-max-ids <n>', 'most event_ids the de-duplication index holds (12-24 bytes each); past it the oldest go first').default(DEFAULT_DEDUP_MAX_IDS, '10000000').argParser(positiveInt('--dedup-max-ids')))
     .option('--reset-positions', 'when the snapshots recording this group\'s positions were expired, start from the source default instead of stopping')
@@ -123,7 +113,7 @@ Examples:
           await server?.close();
         }
       });
-    });
+    }));
 }
 
 async function openOrCreateTable(catalog: Catalog, id: TableIdentifier, create: boolean): Promise<Table> {
@@ -199,7 +189,26 @@ function seconds(ms: number): string {
 }
 
 /** TLS and SASL settings from the flags; the password comes from $KAFKA_SASL_PASSWORD when not given. */
-export function kafkaSecurity(o: Pick<IngestCliOptions, 'ssl' | 'sslCa' | 'saslMechanism' | 'saslUsername' | 'saslPassword'>): Pick<KafkaConnectionOptions, 'ssl' | 'sasl'> {
+/** The Kafka TLS and SASL flags, shared by every command that talks to a broker. */
+export interface KafkaSecurityFlags {
+  ssl?: boolean;
+  sslCa?: string;
+  saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  saslUsername?: string;
+  saslPassword?: string;
+}
+
+/** Adds the flags of KafkaSecurityFlags to `cmd`. */
+export function kafkaSecurityFlags(cmd: Command): Command {
+  return cmd
+    .option('--ssl', 'kafka: connect with TLS (system CAs)')
+    .option('--ssl-ca <file>', 'kafka: connect with TLS trusting this PEM CA file')
+    .addOption(new Option('--sasl-mechanism <mechanism>', 'kafka: SASL authentication').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
+    .option('--sasl-username <user>', 'kafka: SASL user name')
+    .option('--sasl-password <password>', 'kafka: SASL password (prefer $KAFKA_SASL_PASSWORD: flags show in process lists)');
+}
+
+export function kafkaSecurity(o: KafkaSecurityFlags): Pick<KafkaConnectionOptions, 'ssl' | 'sasl'> {
   const out: Pick<KafkaConnectionOptions, 'ssl' | 'sasl'> = {};
   if (o.sslCa) out.ssl = { ca: [readFileSync(o.sslCa, 'utf8')] };
   else if (o.ssl) out.ssl = true;
