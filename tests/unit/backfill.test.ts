@@ -1,12 +1,12 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closeEventsTable, openEventsTable } from '../support/events-table.ts';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { Table, bind, evaluateRow } from '../../iceberg/index.ts';
 import { LocalFileIO } from '../../iceberg/io/index.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
+import { campaignEventsSchema } from '../../domain/campaign-events.ts';
 import { type BackfillOptions, backfill, backfillGroup, daysFilter } from '../../pipeline/backfill.ts';
 import { MemoryDeadLetterSink } from '../../pipeline/dead-letters.ts';
 import { FileSource } from '../../pipeline/file-source.ts';
@@ -31,15 +31,9 @@ let catalog: SqlCatalog;
 let table: Table;
 
 beforeEach(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'lakehouse-backfill-'));
-  catalog = await SqlCatalog.open({ name: 'default', uri: `sqlite:///${path.join(dir, 'catalog.db')}`, warehouse: path.join(dir, 'wh') });
-  await catalog.createNamespace(['lakehouse']);
-  table = new Table(catalog, await catalog.createTable({ namespace: ['lakehouse'], name: 'campaign_events' }, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
+  ({ dir, catalog, table } = await openEventsTable('lakehouse-backfill-'));
 });
-afterEach(async () => {
-  await catalog.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => closeEventsTable({ dir, catalog }));
 
 function event(i: number): string {
   return JSON.stringify({

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closeEventsTable, openEventsTable } from '../support/events-table.ts';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { Table, rowsToRecordBatch } from '../../iceberg/index.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
+import { campaignEventsSchema } from '../../domain/campaign-events.ts';
 import { DedupIndex, FingerprintTable, type Fingerprint, fingerprint } from '../../pipeline/dedup-index.ts';
 import { TableDedup } from '../../pipeline/dedup-table.ts';
 
@@ -141,15 +139,9 @@ describe('TableDedup on a table', () => {
   const NOW = Date.UTC(2026, 10, 5, 12);
 
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'lakehouse-dedup-'));
-    catalog = await SqlCatalog.open({ name: 'default', uri: `sqlite:///${path.join(dir, 'catalog.db')}`, warehouse: path.join(dir, 'wh') });
-    await catalog.createNamespace(['lakehouse']);
-    table = new Table(catalog, await catalog.createTable({ namespace: ['lakehouse'], name: 'campaign_events' }, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
+    ({ dir, catalog, table } = await openEventsTable('lakehouse-dedup-'));
   });
-  afterEach(async () => {
-    await catalog.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeEventsTable({ dir, catalog }));
 
   function rows(ids: string[], processedAtMs: number): Record<string, unknown>[] {
     return ids.map((id, i) => ({

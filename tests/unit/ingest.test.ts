@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as arrow from 'apache-arrow';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { closeEventsTable, openEventsTable } from '../support/events-table.ts';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { type CatalogPort, type LoadedTable, type TableIdentifier, type DataFile, Table, rowsToRecordBatch, type TableRequirement, type TableUpdate, CommitStateUnknownError, planSchemaChange, T } from '../../iceberg/index.ts';
-import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
+import { campaignEventsSchema } from '../../domain/campaign-events.ts';
 import { MemoryDeadLetterSink, NdjsonDeadLetterFile } from '../../pipeline/dead-letters.ts';
 import { generateMessages } from '../../pipeline/event-generator.ts';
 import { FileSource } from '../../pipeline/file-source.ts';
@@ -26,15 +26,9 @@ let catalog: SqlCatalog;
 let table: Table;
 
 beforeEach(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'lakehouse-ingest-'));
-  catalog = await SqlCatalog.open({ name: 'default', uri: `sqlite:///${path.join(dir, 'catalog.db')}`, warehouse: path.join(dir, 'wh') });
-  await catalog.createNamespace(['lakehouse']);
-  table = new Table(catalog, await catalog.createTable({ namespace: ['lakehouse'], name: 'campaign_events' }, { schema: campaignEventsSchema, partitionSpec: campaignEventsSpec }));
+  ({ dir, catalog, table } = await openEventsTable('lakehouse-ingest-'));
 });
-afterEach(async () => {
-  await catalog.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => closeEventsTable({ dir, catalog }));
 
 function event(i: number, over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
