@@ -11,19 +11,20 @@ NODE_STAMP := node_modules/.lakehouse-installed
 VENV_STAMP := .venv/.lakehouse-installed
 # The compiled CLI and library (npm run build); rebuilt when a source file changes.
 DIST_STAMP := dist/.built
-SOURCES := $(shell git ls-files core domain iceberg catalog pipeline sql maintenance dashboard cli 2>/dev/null) tsconfig.json tsconfig.build.json
+SOURCES := $(shell git ls-files core domain iceberg catalog pipeline sql maintenance dashboard stack cli 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: help install build demo notebook dashboard test test-unit test-interop test-integration typecheck bench services-up services-down clean
+.PHONY: help install build demo notebook dashboard up down status test test-unit test-interop test-integration typecheck bench services-up services-down clean
 
 help:
 	@echo "make demo       create ./warehouse (SQLite catalog): events -> campaign_events -> campaign_metrics -> HTML report"
 	@echo "make notebook   run notebooks/campaign-analysis.ipynb on the catalog (after make demo) and write it as HTML: $(NOTEBOOK_HTML)"
 	@echo "make dashboard  Apache Superset dashboards over ./warehouse on http://127.0.0.1:8088 (installs Superset once; stop: bin/lakehouse dashboard down)"
+	@echo "make up         the whole system live on 127.0.0.1 (no Docker): Kafka, MinIO, REST catalog, Trino, and supervised producer (20 events/s), ingest, metrics job, Superset; make status / make down (STACK_FLAGS= for lakehouse stack up flags)"
 	@echo "make test       install what is needed, start the services, run every test (unit, interop, integration), stop them"
 	@echo "make services-up / services-down   MinIO, PostgreSQL, moto (Glue), Iceberg REST server, Kafka, Trino on 127.0.0.1 (no Docker)"
 	@echo "make typecheck  TypeScript strict check"
 	@echo "make build      compile the CLI and the library to dist/ (make install runs it)"
-	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMPACT_COMMITS=); commit latency and planning over 10,000 commits with and without manifest merging (COMMITS=, UNMAINTAINED_COMMITS=); lakehouse sql against iceberg_scan (SQL_EVENTS=); backfill vs ingest from one file (BACKFILL_EVENTS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=); with Trino up, the dashboard queries through Trino vs DuckDB; ten Superset viewers over 10 M events (DASHBOARD_EVENTS=)"
+	@echo "make bench      CLI start-up; write and Kafka ingest throughput, freshness, memory; ingest's event_id de-duplication (check, memory, rebuild); restart to first commit after kill -9 (RESTARTS=, RESTART_RATE=); campaign_metrics full (10 M) and incremental runs; compaction MiB/s and a sort order's effect on readers (COMPACT_EVENTS=, COMPACT_COMMITS=); commit latency and planning over 10,000 commits with and without manifest merging (COMMITS=, UNMAINTAINED_COMMITS=); lakehouse sql against iceberg_scan (SQL_EVENTS=); backfill vs ingest from one file (BACKFILL_EVENTS=); each against DuckDB (EVENTS=, BATCH=, RATE=, RUNS=, METRICS_EVENTS=, INCREMENT=); with Trino up, the dashboard queries through Trino vs DuckDB; ten Superset viewers over 10 M events (DASHBOARD_EVENTS=); the live stack's freshness, produced -> visible in a chart, at 20/s and 20 k/s (STACK_RATES=, STACK_SECONDS=)"
 	@echo "make clean      remove ./warehouse and test output (keeps installs)"
 
 $(NODE_STAMP): package.json package-lock.json
@@ -58,6 +59,16 @@ notebook: $(VENV_STAMP)
 dashboard: $(DIST_STAMP)
 	bin/lakehouse dashboard up
 
+# The live stack (stack/): its own state folder (.cache/stack) and ports (28xxx), beside the test services.
+up: $(DIST_STAMP)
+	bin/lakehouse stack up $(STACK_FLAGS)
+
+down: $(DIST_STAMP)
+	bin/lakehouse stack down
+
+status: $(DIST_STAMP)
+	bin/lakehouse stack status
+
 typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json
 
@@ -87,6 +98,7 @@ services-down:
 bench: install
 	node --import tsx bench/cli-startup-bench.ts
 	node --import tsx bench/write-bench.ts
+	node --import tsx bench/buffer-bench.ts
 	node --import tsx bench/dedup-bench.ts
 	COMMITS=$${COMMITS:-10000} UNMAINTAINED_COMMITS=$${UNMAINTAINED_COMMITS:-2000} node --import tsx bench/commit-bench.ts
 	node --import tsx bench/evolution-bench.ts
@@ -101,6 +113,9 @@ bench: install
 	@if bash infra/services.sh status trino >/dev/null 2>&1; then node --import tsx bench/trino-bench.ts; \
 	  else echo "trino-bench: skipped (Trino is not running; start it with 'bash infra/services.sh up trino')"; fi
 	EVENTS=$${DASHBOARD_EVENTS:-10000000} node --import tsx bench/dashboard-bench.ts
+	@# The live stack's processes against the running services: produced -> visible in a chart, at 20/s and 20 k/s.
+	@if bash infra/services.sh status minio iceberg-rest kafka >/dev/null 2>&1; then node --import tsx bench/stack-freshness-bench.ts; \
+	  else echo "stack-freshness-bench: skipped (start the services: bash infra/services.sh up minio iceberg-rest kafka)"; fi
 
 clean:
 	bash infra/services.sh down

@@ -26,11 +26,12 @@
  *    over one plain Parquet file of all rows plus one of the new rows only, doing the job's steps in plain SQL:
  *    the changed windows (those of the new rows and of every other copy of their event_ids, plus the windows
  *    whose `complete` flag flips), campaign_metrics.sql over every copy of every event_id with a copy in those
- *    windows, COPY of the result rows in those windows to Parquet. Once, for context: DuckDB recomputing
+ *    windows (materialized), COPY of the result rows in those windows to Parquet. Once, for context: DuckDB recomputing
  *    everything over the plain file of all rows.
  * 4. Checks (a mismatch fails the bench): campaign_metrics_<r> equals DuckDB's result over the plain file
  *    (counts, sums rounded to 1e-4, complete flags) after the full rebuild and after the incremental run; the
- *    DuckDB incremental reference agrees with DuckDB's full recompute; both recompute the same windows.
+ *    DuckDB incremental reference agrees with DuckDB's full recompute; the job recomputes no more windows than
+ *    the reference (its event_id index knows that a re-sent copy of a known id changes nothing, so fewer).
  *
  * The job has no phase logs, so the child that runs it wraps the pieces runMetrics calls (DuckDb.open / run /
  * rows, Table.planFiles / writeDataFiles, the overwrite's commit) with timers and names each DuckDB statement
@@ -102,13 +103,14 @@ function statementPhase(sql: string): string {
   const s = sql.trimStart();
   if (s.startsWith('SET VARIABLE')) return 'DuckDB: set variables';
   if (s.startsWith('DESCRIBE')) return 'DuckDB: DESCRIBE of the files (schema probe)';
-  if (s.includes('TEMP VIEW campaign_events')) return 'DuckDB: view over all files';
-  if (s.includes('TEMP TABLE changed_rows')) return 'changed windows: read the new files';
-  if (s.includes('FROM changed_rows')) return 'changed windows: their event_ids in all files';
-  if (s.includes('TEMP TABLE candidates')) return 'candidates: planned files, rows in the windows';
-  if (s.includes('TEMP TABLE id_files')) return 'event_id scan of all files (copies elsewhere)';
-  if (s.includes('dup_ids') || s.includes('DISTINCT filename') || s.includes('TEMP TABLE campaign_events')) return 'other copies of duplicated ids';
   if (s.includes('unique_events')) return 'DuckDB aggregation (campaign_metrics.sql)';
+  if (s.includes('TEMP VIEW campaign_events')) return 'DuckDB: view over all files';
+  if (s.includes('TEMP TABLE new_rows') || s.includes('TEMP TABLE new_ids')) return 'new rows: read the added files';
+  if (s.includes('resent_ids')) return 'new rows: ids looked up in the event index';
+  if (s.includes('TEMP TABLE losers')) return 'losers: the index\'s, new copies of known ids, those in the windows';
+  if (s.includes('TEMP TABLE campaign_events')) return 'candidates: planned files, rows in the windows';
+  if (s.includes('with_losers')) return 'candidates minus losers';
+  if (s.includes('copy_rank > 1') || s.includes('max(processed_at)')) return 'event index: losers, max processed_at';
   if (s.includes('FROM campaign_metrics_result')) return 'result rows to JS';
   return 'DuckDB: other';
 }
@@ -128,7 +130,13 @@ function timePhases(): { phases: Map<string, number>; notes: string[] } {
       if (--depth === 0) phases.set(phase, (phases.get(phase) ?? 0) + performance.now() - t);
     }
   };
-  const { run, rows } = DuckDb.prototype;
+  const { run, rows, uint32Chunks } = DuckDb.prototype;
+  DuckDb.prototype.uint32Chunks = async function* (this: DuckDb, sql: string) {
+    const t = performance.now();
+    yield* uint32Chunks.call(this, sql);
+    const label = sql.includes('new_ids') ? 'new rows: ids looked up in the event index' : 'event index: every id\'s fingerprint, sorted';
+    phases.set(label, (phases.get(label) ?? 0) + performance.now() - t);
+  };
   const open = DuckDb.open;
   DuckDb.open = (opts) => timed('DuckDB: open', () => open.call(DuckDb, opts));
   DuckDb.prototype.run = function (this: DuckDb, sql: string) { return timed(statementPhase(sql), () => run.call(this, sql)); };
@@ -224,7 +232,8 @@ async function runRefIncremental(step: Extract<Step, { kind: 'ref-inc' }>): Prom
     SELECT DISTINCT ${ws} AS ws FROM new_rows
     UNION SELECT DISTINCT ${ws} FROM ${all} WHERE event_id IN (SELECT event_id FROM new_rows)
     ${flipped}`);
-  await db.run(`CREATE VIEW campaign_events AS SELECT * FROM ${all}
+  // Materialized, as a DuckDB user would for a subset the SQL reads three times.
+  await db.run(`CREATE TEMP TABLE campaign_events AS SELECT * FROM ${all}
     WHERE event_id IN (SELECT event_id FROM ${all} WHERE ${ws} IN (SELECT ws FROM target))`);
   await db.run(sql);
   await db.run(`COPY (SELECT * FROM campaign_metrics_result WHERE epoch_us(window_start) IN (SELECT ws FROM target) ORDER BY window_start, campaign_id)
@@ -312,7 +321,7 @@ function* sliceEvents(s: Slice, counts: SliceCounts): Generator<CampaignEventRow
 async function appendSlice(table: Table, buffer: EventBuffer, events: Iterable<CampaignEventRow>, processedAtUs: bigint): Promise<CampaignEventRow[]> {
   const kept: CampaignEventRow[] = [];
   for (const e of events) if (buffer.add(e, processedAtUs)) kept.push(e);
-  await table.append([buffer.drain()!]);
+  await table.append([buffer.drainBatch()!.batch]);
   return kept;
 }
 
@@ -495,8 +504,10 @@ async function bench(dir: string, cfg: { EVENTS: number; INCREMENT: number; BATC
     `read_parquet(${sqlString(incRefOut)})`,
     `read_parquet(${sqlString(allRefOut)}) WHERE window_start IN (SELECT window_start FROM read_parquet(${sqlString(incRefOut)}))`));
   for (const [i, run] of inc.entries()) {
-    const same = run.windows === incRef[i]!.windows;
-    checks.push(`${same ? 'ok' : 'MISMATCH'}: windows recomputed, run ${i + 1}: lakehouse ${run.windows}, DuckDB reference ${incRef[i]!.windows}`);
+    // The job's event index tells it that a re-sent copy of a known id changes nothing, so it may recompute
+    // fewer windows than the reference (which takes the windows of every other copy); never more.
+    const ok = run.windows <= incRef[i]!.windows;
+    checks.push(`${ok ? 'ok' : 'MISMATCH'}: windows recomputed, run ${i + 1}: lakehouse ${run.windows}, DuckDB reference ${incRef[i]!.windows}`);
   }
   const metricsFilesAfterInc = (await metricsFiles(1)).length;
   await catalog.close();

@@ -10,8 +10,9 @@
  * - `kafkajs`: a kafkajs consumer with the settings pipeline/kafka-source.ts uses (client from
  *   pipeline/kafka-client.ts, eachBatch, manual offset resolution, no auto commit, 500 ms max wait,
  *   kafkajs' default fetch sizes: 1 MiB per partition, 10 MiB per request).
- * - `source`: the project's KafkaSource (kafkajs underneath) drained through poll(), i.e. what the
- *   Ingestor sees: adds the bounded queue and one SourceRecord per message.
+ * - `source`: the project's KafkaSource (kafkajs underneath) drained through pollBatches(), i.e. what
+ *   the Ingestor sees: adds the bounded queue and a batch per partition run (its bytes count values
+ *   only: keys are not part of a batch).
  * - `platformatic`: @platformatic/kafka 1.35 Consumer stream with its defaults (10 MiB per request and
  *   per partition, 1024-message stream buffer), values left as Buffers, no auto commit.
  *   PLATFORMATIC_OPTIONS='{"highWaterMark":16384}' (JSON) overrides consume() options, to try its
@@ -101,9 +102,9 @@ async function source(brokers: string[], topic: string, count: number): Promise<
   let bytes = 0;
   while (messages < count) {
     // The Ingestor's poll size and the wait it uses with the default 5 s flush interval.
-    for (const r of await src.poll(10_000, 250)) {
-      bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
-      messages++;
+    for (const b of await src.pollBatches(10_000, 250)) {
+      for (let i = 0; i < b.values.length; i++) bytes += b.values[i]?.length ?? 0;
+      messages += b.values.length;
     }
   }
   const r = finish('source', started, w ?? mark(), messages, bytes);

@@ -60,7 +60,7 @@ function addAll(msgs: Uint8Array[], index: DedupIndex | null): number {
   const t0 = performance.now();
   for (let i = 0; i < msgs.length; i++) {
     buffer.addMessage(msgs[i]!, NOW, processedAt);
-    if (buffer.rows >= FLUSH_ROWS) buffer.drain();
+    if (buffer.rows >= FLUSH_ROWS) buffer.drainBatch();
   }
   return ((performance.now() - t0) * 1e6) / msgs.length;
 }
@@ -110,7 +110,7 @@ async function rebuild(n: number): Promise<{ files: number; seconds: number; wri
     const processedAt = BigInt(NOW) * 1000n;
     for (let i = 0; i < n; i++) {
       buffer.addMessage(message(randomUUID(), i), NOW, processedAt);
-      if (buffer.rows >= FLUSH_ROWS || i === n - 1) await table.append([buffer.drain()!]);
+      if (buffer.rows >= FLUSH_ROWS || i === n - 1) await table.append([buffer.drainBatch()!.batch]);
     }
     const writeSeconds = (performance.now() - started) / 1000;
     const dedup = new TableDedup({ horizonMs: 7 * DAY, maxIds: n });

@@ -49,9 +49,9 @@ function addAll(msgs: Uint8Array[], schema: Schema): number {
   const t0 = performance.now();
   for (const m of msgs) {
     if (buffer.addMessage(m, NOW, processedAt) !== true) throw new Error('bench message was not accepted');
-    if (buffer.rows >= FLUSH_ROWS) buffer.drain();
+    if (buffer.rows >= FLUSH_ROWS) buffer.drainBatch();
   }
-  buffer.drain();
+  buffer.drainBatch();
   return ((performance.now() - t0) * 1e6) / msgs.length;
 }
 

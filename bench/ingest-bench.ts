@@ -3,7 +3,8 @@
  * Iceberg table, with DuckDB converting the same events in the same run as the reference. Not a test:
  * nothing here asserts a timing. Prints Markdown tables for the README.
  *
- *   EVENTS=1000000 RATE=20000 STEADY_SECONDS=20 RUNS=1 PROFILE=1 node --import tsx bench/ingest-bench.ts
+ *   EVENTS=1000000 RATE=20000 STEADY_SECONDS=20 FLUSH_INTERVAL=5000 RUNS=1 PHASES=catchup,profile,file,reference,consume,steady \
+ *     node --import tsx bench/ingest-bench.ts
  *
  * Broker: LAKEHOUSE_KAFKA_BROKERS, else what .cache/services/services.env says (`make services-up` or
  * `bash infra/services.sh up kafka`); loopback addresses only, so a bench never loads a shared cluster.
@@ -15,12 +16,19 @@
  *    flush settings) into a fresh SQLite-catalog table until every message is in a committed snapshot.
  *    events/s and MiB/s (key + value bytes) count from the group assignment to that commit; peak RSS
  *    is the child's own. RUNS repeats it (fresh table and group each time) and reports the median.
- * 3. Profile (PROFILE=1, default): one more catch-up run under --cpu-prof; samples inside the
- *    assignment -> last commit window are attributed to the innermost frame of a known module.
- * 4. Steady state: a child ingests a second topic with the default 5 s commit interval while this
- *    process produces RATE events/s for STEADY_SECONDS. Freshness of an event = timestamp of the first
- *    snapshot whose recorded offsets cover it - its Kafka message timestamp (CreateTime, set when the
- *    producer sent it); p50 / p99 / max over all events.
+ * 3. Profile (PROFILE=1, default): one more catch-up run under --cpu-prof (PROFILE_SOURCE=file: of the
+ *    file source's run); samples inside the assignment -> last commit window are attributed to the
+ *    innermost frame of a known module, and the functions with the most self time are listed.
+ * 3b. File source: the same Ingestor reading the NDJSON file (what `lakehouse ingest --source file:` and
+ *    backfills read), from the start of its run to the commit of the last line.
+ * 4. Steady state: a child ingests a second topic with a FLUSH_INTERVAL ms commit interval (default
+ *    5000) while this process produces RATE events/s for STEADY_SECONDS. Freshness of an event =
+ *    timestamp of the first snapshot whose recorded offsets cover it - its Kafka message timestamp
+ *    (CreateTime, set when the producer sent it); p50 / p99 / max over all events; the table's data
+ *    files and manifests after it.
+ *
+ * PHASES (default all: catchup,profile,file,reference,consume,steady) runs a subset, e.g.
+ * PHASES=steady RATE=50000 FLUSH_INTERVAL=1000 for freshness alone.
  * 5. Reference: bench/duckdb_reference.py (read_json -> COPY parquet zstd, 1 and 2 threads) on the NDJSON.
  * 6. Raw consume: bench/consume-bench.ts per client (kafkajs with the source's settings, the project's
  *    KafkaSource.poll(), @platformatic/kafka), each in its own process, reading all EVENTS messages.
@@ -40,11 +48,15 @@ import { createKafkaClient } from '../pipeline/kafka-client.ts';
 import { KafkaDeadLetterSink } from '../pipeline/kafka-dead-letters.ts';
 import { type ProducedMessage, produceMessages } from '../pipeline/kafka-producer.ts';
 import { createKafkaSource } from '../pipeline/kafka-source.ts';
+import { NdjsonDeadLetterFile } from '../pipeline/dead-letters.ts';
+import { FileSource } from '../pipeline/file-source.ts';
+import type { Source } from '../pipeline/source.ts';
 import { ensureTopics } from '../pipeline/kafka-topics.ts';
 import type { LogFields, Logger } from '../core/log.ts';
 import { createIngestMetrics } from '../pipeline/prometheus.ts';
 import { decodePositions, offsetsKey, parsePositionKey } from '../pipeline/offsets.ts';
 import { CONSUME_CLIENTS, type ConsumeClient, type ConsumeResult } from './consume-bench.ts';
+import { processCpuSeconds } from './proc-cpu.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const REPO = path.resolve(path.dirname(SELF), '..');
@@ -64,6 +76,10 @@ interface ChildConfig {
   expected: number;
   /** Kafka broker pid, to read its CPU time over the same window (/proc); 0 = unknown. */
   brokerPid: number;
+  /** Read this NDJSON file with the file source (what `--source file:` runs) instead of the topic. */
+  file?: string;
+  /** The Ingestor's flushIntervalMs; its default (5 s) when absent. */
+  flushIntervalMs?: number;
 }
 
 interface ChildResult {
@@ -72,6 +88,8 @@ interface ChildResult {
   commits: number;
   files: number;
   fileBytes: number;
+  /** Data manifests of the last snapshot (what planning reads). */
+  manifests: number;
   /** Process start -> partitions assigned (ms): module loading, connect, group join. */
   startMs: number;
   /** Partitions assigned -> the commit covering the last expected record (s). */
@@ -87,20 +105,6 @@ interface ChildResult {
 }
 
 type ChildMessage = { type: 'assigned' } | { type: 'result'; result: ChildResult };
-
-/** Reads CPU seconds (user + system) of another process from /proc, or null where that is not possible. */
-function processCpuSeconds(pid: number): number | null {
-  if (!pid) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of proc_pid_stat(5) (utime, stime), 11 and 12 after the command name, in clock
-    // ticks: USER_HZ, which Linux fixes at 100 for user space on every common architecture.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
-  }
-}
 
 /** Forwards warnings and errors to stderr and hands every `committed` line of the Ingestor to onCommit. */
 function benchLogger(onCommit: (fields: LogFields) => void, base: LogFields = {}): Logger {
@@ -136,7 +140,7 @@ async function runChild(cfg: ChildConfig): Promise<ChildResult> {
   });
   const metrics = createIngestMetrics();
   let ingestor: Ingestor | undefined;
-  const source = createKafkaSource({
+  const source: Source = cfg.file ? new FileSource({ location: cfg.file }) : createKafkaSource({
     brokers: cfg.brokers, topic: cfg.topic, group: cfg.group, clientId: 'lakehouse-bench', log,
     positionsFor: () => ingestor!.positionsFor(),
     onAssignment: () => {
@@ -147,8 +151,15 @@ async function runChild(cfg: ChildConfig): Promise<ChildResult> {
       ingestor!.discardUncommitted('rebalance');
     },
   });
-  const deadLetters = new KafkaDeadLetterSink({ brokers: cfg.brokers, topic: cfg.dlqTopic, clientId: 'lakehouse-bench', log });
-  ingestor = new Ingestor({ table, source, group: cfg.group, deadLetters, metrics, log });
+  const deadLetters = cfg.file
+    ? new NdjsonDeadLetterFile(path.join(cfg.dir, `${cfg.table}-dead-letters.ndjson`))
+    : new KafkaDeadLetterSink({ brokers: cfg.brokers, topic: cfg.dlqTopic, clientId: 'lakehouse-bench', log });
+  ingestor = new Ingestor({ table, source, group: cfg.group, deadLetters, metrics, log, ...(cfg.flushIntervalMs ? { flushIntervalMs: cfg.flushIntervalMs } : {}) });
+  // A file has no assignment: its window starts with the run.
+  if (cfg.file) {
+    windowStart = now();
+    send({ type: 'assigned' });
+  }
   let stats;
   try {
     stats = await ingestor.run(controller.signal);
@@ -163,7 +174,7 @@ async function runChild(cfg: ChildConfig): Promise<ChildResult> {
   const cpuEnd = windowEnd.cpu;
   return {
     consumed: stats.consumed, written: stats.written, commits: stats.commits,
-    files: plan.files.length, fileBytes: plan.files.reduce((a, f) => a + f.fileSizeInBytes, 0),
+    files: plan.files.length, fileBytes: plan.files.reduce((a, f) => a + f.fileSizeInBytes, 0), manifests: plan.metrics.manifestsTotal,
     startMs: windowStart.at,
     seconds: (windowEnd.at - windowStart.at) / 1000,
     cpuSeconds: (cpuEnd.user - cpuStart.user + cpuEnd.system - cpuStart.system) / 1e6,
@@ -351,16 +362,18 @@ function frameCategory(fn: string, url: string): string | null {
   if (fn === '(idle)') return 'idle (waiting for Kafka / I/O)';
   if (fn === '(program)') return 'V8 / native, unattributed';
   if (url.includes('/node_modules/kafkajs/')) return 'Kafka fetch + protocol decode (kafkajs)';
-  if (url.includes('/pipeline/kafka-source.ts')) return 'Kafka source queue, one SourceRecord per message (kafka-source.ts)';
+  if (url.includes('/pipeline/kafka-source.ts')) return 'Kafka source queue (kafka-source.ts)';
+  if (url.includes('/pipeline/file-source.ts')) return 'file source: read + split lines (file-source.ts)';
   if (url.includes('/pipeline/event-decoder.ts') || url.includes('/pipeline/event-buffer.ts')) return 'decode + validate + fill Arrow columns (event-decoder, event-buffer)';
-  if (url.includes('/pipeline/ingest.ts')) return 'ingest loop, per-record bookkeeping (ingest.ts)';
-  if (/\/iceberg\/(data-file-writer|arrow-rows|partition-)/.test(url)) return 'partition fan-out, rows copied per partition (data-file-writer)';
+  if (url.includes('/pipeline/ingest.ts') || url.includes('/pipeline/source.ts')) return 'ingest loop and bookkeeping (ingest.ts)';
+  if (url.includes('/pipeline/dedup-')) return 'de-duplication index (dedup-index, dedup-table)';
+  if (/\/iceberg\/(writer\/(data-file-writer|fanout-writer|rolling-file-writer|write-data-files|file-writer)|arrow\/arrow-rows|spec\/partition)/.test(url)) return 'partition fan-out, rows copied per partition (iceberg/writer)';
   if (url.includes('/iceberg/writer/column-stats.ts')) return 'column statistics, min/max/null counts (column-stats)';
   if (url.startsWith('wasm://') || /\/node_modules\/(parquet-wasm|apache-arrow|flatbuffers|hyparquet)\//.test(url) || url.includes('/iceberg/writer/parquet-writer.ts')) {
     return 'Parquet encode + zstd, with the Arrow IPC hand-off (parquet-wasm)';
   }
   if (url.includes('/iceberg/io/')) return 'Parquet file write (FileIO)';
-  if (/\/iceberg\/(manifest|avro|snapshot-|fast-append|metadata-files|table-metadata|json)/.test(url) || url.includes('/catalog/')
+  if (/\/iceberg\/(spec|ops|catalog-port|table\.ts)/.test(url) || url.includes('/catalog/') || url.includes('/core/json')
     || /\/node_modules\/(avsc|better-sqlite3)\//.test(url) || url.includes('/pipeline/offsets.ts')) return 'Iceberg commit: manifests, metadata, SQLite catalog';
   if (url.includes('/pipeline/kafka-dead-letters.ts')) return 'dead-letter sink';
   if (url.includes('/node_modules/tsx/') || url.includes('/node_modules/esbuild/')) return 'tsx';
@@ -368,7 +381,7 @@ function frameCategory(fn: string, url: string): string | null {
 }
 
 /** Milliseconds per category inside [fromUs, toUs] (the profile's clock is the monotonic one of process.hrtime). */
-function profileBreakdown(profile: CpuProfile, fromUs: number, toUs: number): { total: number; byCategory: Map<string, number> } {
+function profileBreakdown(profile: CpuProfile, fromUs: number, toUs: number): { total: number; byCategory: Map<string, number>; byFunction: Map<string, number> } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const category = new Map<number, string>();
   const root = profile.nodes[0]!;
@@ -379,6 +392,7 @@ function profileBreakdown(profile: CpuProfile, fromUs: number, toUs: number): { 
   };
   walk(root, 'other JS (node internals, timers)');
   const byCategory = new Map<string, number>();
+  const byFunction = new Map<string, number>();
   let t = profile.startTime;
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
@@ -387,9 +401,12 @@ function profileBreakdown(profile: CpuProfile, fromUs: number, toUs: number): { 
     if (t < fromUs || t > toUs) continue;
     const c = category.get(profile.samples[i]!)!;
     byCategory.set(c, (byCategory.get(c) ?? 0) + dt / 1000);
+    const frame = byId.get(profile.samples[i]!)!.callFrame;
+    const fn = `${frame.functionName || '(anonymous)'} ${frame.url.slice(frame.url.lastIndexOf('/') + 1)}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + dt / 1000);
     total += dt / 1000;
   }
-  return { total, byCategory };
+  return { total, byCategory, byFunction };
 }
 
 // ---- main -------------------------------------------------------------------------------------------
@@ -399,8 +416,12 @@ async function main(): Promise<void> {
   const RATE = Number(process.env.RATE ?? 20_000);
   const STEADY_SECONDS = Number(process.env.STEADY_SECONDS ?? 20);
   const RUNS = Number(process.env.RUNS ?? 1);
-  const PROFILE = process.env.PROFILE !== '0';
-  for (const [k, v] of Object.entries({ EVENTS, RATE, STEADY_SECONDS, RUNS })) {
+  const FLUSH_INTERVAL = Number(process.env.FLUSH_INTERVAL ?? 5000);
+  const ALL_PHASES = ['catchup', 'profile', 'file', 'reference', 'consume', 'steady'] as const;
+  const PHASES = new Set((process.env.PHASES ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
+  if (process.env.PROFILE === '0') PHASES.delete('profile');
+  for (const p of PHASES) if (!(ALL_PHASES as readonly string[]).includes(p)) throw new Error(`PHASES: unknown phase ${p}; choose from ${ALL_PHASES.join(', ')}`);
+  for (const [k, v] of Object.entries({ EVENTS, RATE, STEADY_SECONDS, RUNS, FLUSH_INTERVAL })) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`${k} must be a positive whole number, got ${process.env[k]}`);
   }
   const brokers = benchBrokers();
@@ -441,18 +462,19 @@ async function main(): Promise<void> {
     const childConfig = (run: string): ChildConfig => ({
       brokers, topic, dlqTopic, group: `lakehouse-bench-${id}-${run}`, dir, table: `events_${run}`, expected: EVENTS, brokerPid: pid,
     });
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < (PHASES.has('catchup') ? RUNS : 0); i++) {
       phase(`catch-up ingest, run ${i + 1} of ${RUNS}`);
       const r = await startChild(childConfig(`run${i}`), childTimeoutMs).result;
       if (r.written !== EVENTS) throw new Error(`catch-up run ${i + 1} wrote ${r.written} rows, expected ${EVENTS}`);
       ingestRuns.push(r);
     }
 
-    let profile: { total: number; byCategory: Map<string, number> } | undefined;
-    if (PROFILE) {
+    let profile: ReturnType<typeof profileBreakdown> | undefined;
+    if (PHASES.has('profile')) {
       phase('catch-up ingest under --cpu-prof');
       const profDir = path.join(dir, 'profile');
-      const r = await startChild(childConfig('profiled'), childTimeoutMs, profDir).result;
+      // PROFILE_SOURCE=file profiles the file source's run instead of the Kafka catch-up.
+      const r = await startChild({ ...childConfig('profiled'), ...(process.env.PROFILE_SOURCE === 'file' ? { file: ndjson } : {}) }, childTimeoutMs, profDir).result;
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
       if (file) {
         const p = JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile;
@@ -460,52 +482,62 @@ async function main(): Promise<void> {
       }
     }
 
+    // The file source (what `lakehouse ingest --source file:` and backfills read) on the same NDJSON.
+    const fileRuns: ChildResult[] = [];
+    for (let i = 0; i < (PHASES.has('file') ? RUNS : 0); i++) {
+      phase(`file source ingest, run ${i + 1} of ${RUNS}`);
+      const r = await startChild({ ...childConfig(`file${i}`), file: ndjson }, childTimeoutMs).result;
+      if (r.written !== EVENTS) throw new Error(`file source run ${i + 1} wrote ${r.written} rows, expected ${EVENTS}`);
+      fileRuns.push(r);
+    }
+
     phase('DuckDB reference');
     type RefRun = Record<'threads1' | 'threads2', { seconds: number; cpu_seconds: number; bytes: number }>;
     const refRuns: RefRun[] = [];
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < (PHASES.has('reference') || PHASES.has('catchup') || PHASES.has('file') ? RUNS : 0); i++) {
       refRuns.push(JSON.parse(execFileSync(path.join(REPO, '.venv/bin/python'), [path.join(REPO, 'bench/duckdb_reference.py'), ndjson, path.join(dir, 'ref.parquet')], { encoding: 'utf8' })));
     }
     const ref = (k: 'threads1' | 'threads2') => {
+      if (refRuns.length === 0) return null;
       const r = medianRun(refRuns.map((run) => run[k]));
       return { seconds: r.seconds, cpuSeconds: r.cpu_seconds, bytes: r.bytes };
     };
 
     const consumeRuns = new Map<ConsumeClient, ConsumeResult[]>(CONSUME_CLIENTS.map((c) => [c, []]));
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < (PHASES.has('consume') ? RUNS : 0); i++) {
       // Rotated, so no client always reads the topic first (page cache, broker JIT).
       for (let j = 0; j < CONSUME_CLIENTS.length; j++) {
         const client = CONSUME_CLIENTS[(i + j) % CONSUME_CLIENTS.length]!;
         phase(`raw consume: ${client}, run ${i + 1} of ${RUNS}`);
         const r = consume(client, brokers, topic, EVENTS, childTimeoutMs);
-        if (r.messages !== EVENTS || r.bytes !== totals.bytes) throw new Error(`${client} read ${r.messages} messages / ${r.bytes} bytes, expected ${EVENTS} / ${totals.bytes}`);
+        if (r.messages !== EVENTS || (client !== 'source' && r.bytes !== totals.bytes)) throw new Error(`${client} read ${r.messages} messages / ${r.bytes} bytes, expected ${EVENTS} / ${totals.bytes}`);
         consumeRuns.get(client)!.push(r);
       }
     }
 
     const steadyCount = RATE * STEADY_SECONDS;
-    phase(`steady state: ingesting while producing ${fmt(RATE)} events/s for ${STEADY_SECONDS} s`);
-    const steadyCfg: ChildConfig = { ...childConfig('steady'), topic: steadyTopic, expected: steadyCount };
-    const steadyChild = startChild(steadyCfg, childTimeoutMs + STEADY_SECONDS * 1000);
-    await Promise.race([steadyChild.assigned, steadyChild.result]);
-    t = performance.now();
-    // One request per 1/10 s slice of the rate (the producer's pacing unit), so round trips do not cap the rate.
-    await produceMessages({ brokers, topic: steadyTopic, ratePerSecond: RATE, batchSize: Math.ceil(RATE / 10), messages: generateMessages({ count: steadyCount, seed: 11, clock: Date.now }) });
-    const steadyProduceSeconds = (performance.now() - t) / 1000;
-    const steady = await steadyChild.result;
-    const fresh = await freshness(brokers, steadyTopic, steadyCount, dir, steadyCfg.table, steadyCfg.group);
+    let steadyRun: { result: ChildResult; produceSeconds: number; fresh: Freshness } | undefined;
+    if (PHASES.has('steady')) {
+      phase(`steady state: ingesting while producing ${fmt(RATE)} events/s for ${STEADY_SECONDS} s, ${FLUSH_INTERVAL} ms flush interval`);
+      const steadyCfg: ChildConfig = { ...childConfig('steady'), topic: steadyTopic, expected: steadyCount, flushIntervalMs: FLUSH_INTERVAL };
+      const steadyChild = startChild(steadyCfg, childTimeoutMs + STEADY_SECONDS * 1000);
+      await Promise.race([steadyChild.assigned, steadyChild.result]);
+      t = performance.now();
+      // One request per 1/10 s slice of the rate (the producer's pacing unit), so round trips do not cap the rate.
+      await produceMessages({ brokers, topic: steadyTopic, ratePerSecond: RATE, batchSize: Math.ceil(RATE / 10), messages: generateMessages({ count: steadyCount, seed: 11, clock: Date.now }) });
+      const produceSeconds = (performance.now() - t) / 1000;
+      const result = await steadyChild.result;
+      steadyRun = { result, produceSeconds, fresh: await freshness(brokers, steadyTopic, steadyCount, dir, steadyCfg.table, steadyCfg.group) };
+    }
 
     // ---- report ----
     phase('report');
-    const us = medianRun(ingestRuns);
     const rate = (r: { seconds: number }) => EVENTS / r.seconds;
     const mibs = (r: { seconds: number }) => totals.bytes / 1048576 / r.seconds;
     const usPerEvent = (cpuSeconds: number, events = EVENTS) => ((cpuSeconds / events) * 1e6).toFixed(1);
     const cores = (cpu: number | null, s: number) => cpu === null ? 'n/a' : (cpu / s).toFixed(2);
     const r1 = ref('threads1');
     const r2 = ref('threads2');
-    const kafkajsRun = medianRun(consumeRuns.get('kafkajs')!);
-    const platformaticRun = medianRun(consumeRuns.get('platformatic')!);
     const runsNote = RUNS > 1 ? `; median of ${RUNS} runs` : '';
     console.log(`\n${fmt(EVENTS)} events (${mib(totals.bytes)} MiB of Kafka keys + values, ${(totals.bytes / EVENTS).toFixed(0)} B each), 3 partitions, ` +
       `broker on this machine; node ${process.version}, ${cpus().length} cores, ${new Date().toISOString().slice(0, 10)}${runsNote}. ` +
@@ -513,23 +545,37 @@ async function main(): Promise<void> {
       `Produced at ${fmt(EVENTS / produceSeconds)} events/s (kafkajs, idempotent, acks=all, 10 000 per request).\n`);
     console.log('| measurement | events/s | MiB/s | seconds | CPU µs/event | cores used (ours + broker) | peak RSS | notes |');
     console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |');
-    console.log(`| catch-up ingest: Kafka -> decode -> Arrow -> Parquet zstd -> Iceberg, default flush settings | ${fmt(rate(us))} | ${mibs(us).toFixed(1)} | ${us.seconds.toFixed(2)} | ${usPerEvent(us.cpuSeconds)} | ${cores(us.cpuSeconds, us.seconds)} + ${cores(us.brokerCpuSeconds, us.seconds)} | ${mib(us.maxRssBytes)} MiB | ${us.commits} commits, ${us.files} files, ${mib(us.fileBytes)} MiB; from the group assignment (${(us.startMs / 1000).toFixed(1)} s after process start) to the last commit |`);
-    console.log(`| steady state: ${fmt(RATE)} events/s for ${STEADY_SECONDS} s, 5 s commit interval | ${fmt(steadyCount / steadyProduceSeconds)} | ${((steadyCount / steadyProduceSeconds) * (totals.bytes / EVENTS) / 1048576).toFixed(1)} | ${steady.seconds.toFixed(1)} | ${usPerEvent(steady.cpuSeconds, steadyCount)} | ${cores(steady.cpuSeconds, steady.seconds)} + ${cores(steady.brokerCpuSeconds, steady.seconds)} | ${mib(steady.maxRssBytes)} MiB | freshness (snapshot time - Kafka timestamp): **p50 ${fresh.p50.toFixed(2)} s, p99 ${fresh.p99.toFixed(2)} s**, max ${fresh.max.toFixed(2)} s over ${fmt(fresh.events)} events, ${fresh.snapshots} snapshots |`);
-    console.log(`| DuckDB read_json -> COPY parquet zstd, 1 thread, same message values from a local NDJSON file | ${fmt(EVENTS / r1.seconds)} | ${mibs(r1).toFixed(1)} | ${r1.seconds.toFixed(2)} | ${usPerEvent(r1.cpuSeconds)} | | | 1 file, ${mib(r1.bytes)} MiB |`);
-    console.log(`| DuckDB read_json -> COPY parquet zstd, 2 threads | ${fmt(EVENTS / r2.seconds)} | ${mibs(r2).toFixed(1)} | ${r2.seconds.toFixed(2)} | ${usPerEvent(r2.cpuSeconds)} | | | 1 file, ${mib(r2.bytes)} MiB |`);
+    const us = ingestRuns.length > 0 ? medianRun(ingestRuns) : undefined;
+    if (us) console.log(`| catch-up ingest: Kafka -> decode -> Arrow -> Parquet zstd -> Iceberg, default flush settings | ${fmt(rate(us))} | ${mibs(us).toFixed(1)} | ${us.seconds.toFixed(2)} | ${usPerEvent(us.cpuSeconds)} | ${cores(us.cpuSeconds, us.seconds)} + ${cores(us.brokerCpuSeconds, us.seconds)} | ${mib(us.maxRssBytes)} MiB | ${us.commits} commits, ${us.files} files, ${us.manifests} manifests, ${mib(us.fileBytes)} MiB; from the group assignment (${(us.startMs / 1000).toFixed(1)} s after process start) to the last commit |`);
+    const file = fileRuns.length > 0 ? medianRun(fileRuns) : undefined;
+    if (file) console.log(`| file source ingest: NDJSON -> decode -> Arrow -> Parquet zstd -> Iceberg (\`--source file:\`), default flush settings | ${fmt(rate(file))} | ${mibs(file).toFixed(1)} | ${file.seconds.toFixed(2)} | ${usPerEvent(file.cpuSeconds)} | ${cores(file.cpuSeconds, file.seconds)} | ${mib(file.maxRssBytes)} MiB | ${file.commits} commits, ${file.files} files; the same message values as the topic |`);
+    if (steadyRun) {
+      const { result: steady, produceSeconds: sp, fresh } = steadyRun;
+      console.log(`| steady state: ${fmt(RATE)} events/s for ${STEADY_SECONDS} s, ${FLUSH_INTERVAL / 1000} s flush interval | ${fmt(steadyCount / sp)} | ${((steadyCount / sp) * (totals.bytes / EVENTS) / 1048576).toFixed(1)} | ${steady.seconds.toFixed(1)} | ${usPerEvent(steady.cpuSeconds, steadyCount)} | ${cores(steady.cpuSeconds, steady.seconds)} + ${cores(steady.brokerCpuSeconds, steady.seconds)} | ${mib(steady.maxRssBytes)} MiB | freshness (snapshot time - Kafka timestamp): **p50 ${fresh.p50.toFixed(2)} s, p99 ${fresh.p99.toFixed(2)} s**, max ${fresh.max.toFixed(2)} s over ${fmt(fresh.events)} events, ${fresh.snapshots} snapshots; the table then had ${steady.files} data files in ${steady.manifests} manifests |`);
+    }
+    if (r1) console.log(`| DuckDB read_json -> COPY parquet zstd, 1 thread, same message values from a local NDJSON file | ${fmt(EVENTS / r1.seconds)} | ${mibs(r1).toFixed(1)} | ${r1.seconds.toFixed(2)} | ${usPerEvent(r1.cpuSeconds)} | | | 1 file, ${mib(r1.bytes)} MiB |`);
+    if (r2) console.log(`| DuckDB read_json -> COPY parquet zstd, 2 threads | ${fmt(EVENTS / r2.seconds)} | ${mibs(r2).toFixed(1)} | ${r2.seconds.toFixed(2)} | ${usPerEvent(r2.cpuSeconds)} | | | 1 file, ${mib(r2.bytes)} MiB |`);
     const consumeLabel: Record<ConsumeClient, string> = {
       kafkajs: 'raw consume: kafkajs 2.2.4 with the source\'s consumer settings',
-      source: 'raw consume: lakehouse KafkaSource.poll() (kafkajs + queue)',
+      source: 'raw consume: lakehouse KafkaSource.pollBatches() (kafkajs + queue)',
       platformatic: 'raw consume: @platformatic/kafka 1.35.0, defaults',
     };
     for (const c of CONSUME_CLIENTS) {
+      if (consumeRuns.get(c)!.length === 0) continue;
       const r = medianRun(consumeRuns.get(c)!);
       console.log(`| ${consumeLabel[c]} | ${fmt(rate(r))} | ${mibs(r).toFixed(1)} | ${r.seconds.toFixed(2)} | ${usPerEvent(r.cpuSeconds)} | ${cores(r.cpuSeconds, r.seconds)} | ${mib(r.maxRssBytes)} MiB | every message read, nothing done with it |`);
     }
-    console.log(`\nratios: catch-up ingest = ${(rate(us) / (EVENTS / r1.seconds)).toFixed(2)}x DuckDB's events/s on 1 thread (${(r1.cpuSeconds / us.cpuSeconds).toFixed(2)}x per CPU second), ` +
-      `${(rate(us) / (EVENTS / r2.seconds)).toFixed(2)}x on 2 threads; ingest = ${((rate(us) / rate(kafkajsRun)) * 100).toFixed(0)} % of kafkajs' raw consume rate; ` +
-      `@platformatic/kafka = ${(rate(platformaticRun) / rate(kafkajsRun)).toFixed(2)}x kafkajs' rate, ${(platformaticRun.cpuSeconds / kafkajsRun.cpuSeconds).toFixed(2)}x its CPU per message.`);
-    console.log(`catch-up flushes: ${us.flushSeconds.toFixed(2)} s in flushes (Parquet files + commit), ${us.commitSeconds.toFixed(2)} s of it in Iceberg commits; a flush overlaps the reading of the next buffer.`);
+    const ratios: string[] = [];
+    if (us && r1 && r2) ratios.push(`catch-up ingest = ${(rate(us) / (EVENTS / r1.seconds)).toFixed(2)}x DuckDB's events/s on 1 thread (${(r1.cpuSeconds / us.cpuSeconds).toFixed(2)}x per CPU second), ${(rate(us) / (EVENTS / r2.seconds)).toFixed(2)}x on 2 threads`);
+    if (file && r1) ratios.push(`file source ingest = ${(rate(file) / (EVENTS / r1.seconds)).toFixed(2)}x DuckDB's events/s on 1 thread (${(r1.cpuSeconds / file.cpuSeconds).toFixed(2)}x per CPU second)`);
+    if (consumeRuns.get('kafkajs')!.length > 0) {
+      const kafkajsRun = medianRun(consumeRuns.get('kafkajs')!);
+      const platformaticRun = medianRun(consumeRuns.get('platformatic')!);
+      if (us) ratios.push(`ingest = ${((rate(us) / rate(kafkajsRun)) * 100).toFixed(0)} % of kafkajs' raw consume rate`);
+      ratios.push(`@platformatic/kafka = ${(rate(platformaticRun) / rate(kafkajsRun)).toFixed(2)}x kafkajs' rate, ${(platformaticRun.cpuSeconds / kafkajsRun.cpuSeconds).toFixed(2)}x its CPU per message`);
+    }
+    if (ratios.length > 0) console.log(`\nratios: ${ratios.join('; ')}.`);
+    if (us) console.log(`catch-up flushes: ${us.flushSeconds.toFixed(2)} s in flushes (Parquet files + commit), ${us.commitSeconds.toFixed(2)} s of it in Iceberg commits; a flush overlaps the reading of the next buffer.`);
     if (ingestRuns.length > 1) console.log(`catch-up runs, events/s: ${ingestRuns.map((r) => fmt(rate(r))).join(', ')}`);
     if (profile) {
       console.log(`\nwhere the catch-up ingest's main thread spends its time (--cpu-prof, ${(profile.total / 1000).toFixed(2)} s sampled from the assignment to the last commit):\n`);
@@ -537,6 +583,10 @@ async function main(): Promise<void> {
       console.log('| ---: | ---: | --- |');
       for (const [c, ms] of [...profile.byCategory].sort((x, y) => y[1] - x[1])) {
         console.log(`| ${((ms / profile.total) * 100).toFixed(1)} % | ${(ms / 1000).toFixed(2)} | ${c} |`);
+      }
+      console.log('\nfunctions with the most self time:\n');
+      for (const [fn, ms] of [...profile.byFunction].sort((x, y) => y[1] - x[1]).slice(0, 15)) {
+        console.log(`- ${((ms / profile.total) * 100).toFixed(1)} % ${fn}`);
       }
     }
   } finally {

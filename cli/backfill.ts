@@ -211,7 +211,7 @@ class PhaseProgress {
   }
 }
 
-interface MetricsOutcome {
+export interface MetricsOutcome {
   ran: boolean;
   reason?: string;
   mode?: string;
@@ -225,7 +225,7 @@ interface MetricsOutcome {
  * also those of an earlier backfill run that was killed before getting here. A run with nothing new
  * commits nothing.
  */
-async function updateMetrics(catalog: Catalog, events: TableIdentifier, o: BackfillCliOptions, r: BackfillResult, log: Logger): Promise<MetricsOutcome> {
+export async function updateMetrics(catalog: Catalog, events: TableIdentifier, o: Pick<BackfillCliOptions, 'metrics' | 'metricsTable' | 'allowedLateness' | 'cacheDir'>, r: Pick<BackfillResult, 'dryRun' | 'stoppedBy'>, log: Logger): Promise<MetricsOutcome> {
   if (r.dryRun) return { ran: false, reason: 'dry run' };
   if (!o.metrics) return { ran: false, reason: '--no-metrics' };
   if (r.stoppedBy === 'abort') return { ran: false, reason: 'stopped before the end' };

@@ -31,7 +31,7 @@ export function dashboardCommand(): Command {
     .addOption(new Option('--port <port>', 'port on 127.0.0.1').default(DEFAULT_PORT).argParser(port('--port')))
     .option('-t, --table <name>', 'metrics table the dashboards read, [namespace.]table', CAMPAIGN_METRICS_TABLE)
     .option('--events <name>', 'events table the health dashboard reads, [namespace.]table', CAMPAIGN_EVENTS_TABLE)
-    .option('--database-uri <uri>', 'another engine that exposes schema lakehouse (e.g. trino://user@host:8080/iceberg) instead of DuckDB in Superset')
+    .option('--database-uri <uri>', 'the engine the dashboards query instead of DuckDB inside Superset: Trino\'s Iceberg catalog, trino://<user>@<host>:<port>/<catalog>')
     .addHelpText('after', `
 The first run installs Superset 6.1.0 into a venv cached in $LAKEHOUSE_CACHE/superset (a few minutes) and
 generates a SECRET_KEY and the passwords of the users admin and viewer into <state>/secrets.json (mode 0600).
@@ -41,7 +41,12 @@ tables at the catalog's current snapshot; nothing is copied.
 Examples:
   $ lakehouse dashboard up                         http://127.0.0.1:8088, log in as admin (password in the file printed)
   $ lakehouse dashboard up --port 8089 --json      {"url": ..., "user": "admin", "password_file": ...}
-  $ lakehouse --warehouse /data/wh --catalog-uri sqlite:////data/wh/catalog.db dashboard up`)
+  $ lakehouse --warehouse /data/wh --catalog-uri sqlite:////data/wh/catalog.db dashboard up
+  $ lakehouse --catalog rest dashboard up --database-uri trino://lakehouse@127.0.0.1:18080/iceberg
+
+With --database-uri trino://..., the same dashboards read the tables through that Trino (whose Iceberg
+catalog must be the REST catalog the lakehouse writes to): each dataset becomes Trino SQL over
+<catalog>.<namespace>.<table>, with the columns the tables have when \`up\` runs.`)
     .action(async (o: DashboardCliOptions, cmd: Command) => {
       const g = globalOptions(cmd);
       const catalog = await catalogSettings(g, o);

@@ -16,7 +16,9 @@ const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[
   { name: 'maintain', summary: 'table maintenance once or on a schedule: compaction, manifest rewrite, snapshot expiry (keeping what ingest and the metrics job need) and orphan removal, with Prometheus metrics', load: async () => (await import('./maintain.ts')).maintainCommand() },
   { name: 'sql', summary: 'query the catalog\'s Iceberg tables by name with DuckDB (read-only; current snapshot or --as-of / --snapshot-id; table, csv, json or parquet; an interactive prompt without a query)', load: async () => (await import('./sql.ts')).sqlCommand() },
   { name: 'backfill', summary: 're-ingest history (an NDJSON file, plain or gzip, an S3 prefix of them, or a Kafka offset or time range) into campaign_events, each event_id once, then update campaign_metrics', load: async () => (await import('./backfill.ts')).backfillCommand() },
+  { name: 'dlq', summary: 'dead letters: counts by reason, field and source (stats), the letters with reason and position (show), export to NDJSON, and replay through the ingest path after a fix, each event_id once', load: async () => (await import('./dlq.ts')).dlqCommand() },
   { name: 'dashboard', summary: 'Apache Superset dashboards over the Iceberg tables (Campaign Performance, Pipeline health): up, down, status', load: async () => (await import('./dashboard.ts')).dashboardCommand() },
+  { name: 'stack', summary: 'the whole system live on one machine (make up): Kafka, MinIO, the REST catalog, Trino, and supervised producer, ingest, metrics job and Superset: up, down, status', load: async () => (await import('./stack.ts')).stackCommand() },
   { name: 'metrics', summary: 'materialize campaign_metrics (windowed impressions, clicks, conversions, revenue, CTR, CVR per campaign) from campaign_events with DuckDB', load: async () => (await import('./campaign-metrics.ts')).metricsCommand() },
 ];
 
@@ -51,9 +53,12 @@ Examples:
   $ lakehouse produce --to file:events.ndjson --invalid-rate 0.01
   $ lakehouse ingest --source file:events.ndjson --create-table
   $ lakehouse backfill --source file:history.ndjson.gz --dry-run
+  $ lakehouse dlq stats --since 2026-11-01           dead letters by reason, field and source
+  $ lakehouse dlq replay --reason out_of_range       after the fix: the dead letters into the table, once
   $ lakehouse metrics run                            bring lakehouse.campaign_metrics up to date
   $ lakehouse sql "SELECT * FROM lakehouse.campaign_metrics LIMIT 10"
   $ lakehouse dashboard up                           Superset dashboards on http://127.0.0.1:8088
+  $ lakehouse stack up                               the whole system live (make up); stack status, stack down
   $ lakehouse tables list                            tables in the default namespace (lakehouse)
   $ lakehouse tables describe campaign_events        schema, partitioning, properties, current snapshot
   $ lakehouse tables files campaign_events --where "event_type = 'click'"

@@ -35,7 +35,7 @@ export function maintainCommand(): Command {
     .addOption(new Option('--every <duration>', 'keep running: a pass every <duration> (e.g. 10m) until SIGINT/SIGTERM').argParser(duration('--every')))
     .addOption(new Option('--older-than <time>', 'expire snapshots committed before this time (default: now - history.expire.max-snapshot-age-ms, 5 days unless set)').argParser(time('--older-than')))
     .addOption(new Option('--retain-last <n>', 'always keep this many of the newest snapshots (default: history.expire.min-snapshots-to-keep)').argParser(positiveInt('--retain-last')))
-    .addOption(new Option('--orphan-age <duration>', 'delete only orphan files older than this (files of a commit in flight are younger)').default(3 * 24 * 3600_000, '3d').argParser(duration('--orphan-age')))
+    .addOption(new Option('--orphan-age <duration>', 'delete only orphan files and unused event index files older than this (files of a commit in flight are younger)').default(3 * 24 * 3600_000, '3d').argParser(duration('--orphan-age')))
     .option('--dry-run', 'plan every step and report it, change nothing')
     .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on http://<host>:<port>/metrics').argParser(port('--metrics-port')))
     .option('--metrics-host <host>', 'address the metrics server listens on', '127.0.0.1')
@@ -44,6 +44,7 @@ export function maintainCommand(): Command {
 Steps, in order, on each table: compact (as lakehouse compact), rewrite-manifests (as lakehouse tables
 rewrite-manifests), expire (as lakehouse tables expire: the newest snapshot recording each ingest group's
 positions and the snapshot each metrics table is current with are kept, with the history after them),
+remove-event-index (metrics tables: event index files no kept snapshot points at, older than --orphan-age),
 remove-orphans (as lakehouse tables remove-orphans, files older than --orphan-age). Each step commits on its own; a step that fails is logged and
 counted and the others go on. Safe beside ingest and the metrics job. The exit code is 1 when a step of a
 single pass failed.

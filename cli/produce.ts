@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
@@ -27,6 +27,7 @@ interface ProduceCliOptions {
   append?: boolean;
   brokers?: string;
   topic: string;
+  sentLog?: string;
 }
 
 export type KindCounts = Record<MessageKind, number>;
@@ -45,6 +46,7 @@ export function produceCommand(): Command {
     .option('--append', 'append to the file instead of replacing it (ingest resumes after the lines it has)')
     .option('--brokers <list>', 'kafka: comma-separated host:port list (default $KAFKA_BROKERS or 127.0.0.1:9092)')
     .option('--topic <name>', 'kafka: topic to produce to', 'campaign_events')
+    .option('--sent-log <file>', 'kafka: append one JSON line per message, before it is sent: {sent_at (ms), kind, reason, key, value (base64)}; for checking what arrived where, and when')
     .addHelpText('after', `
 Examples:
   $ lakehouse produce --to file:events.ndjson --events 100000 --invalid-rate 0.01 --late-rate 0.02 --duplicate-rate 0.01
@@ -136,11 +138,25 @@ async function produceToKafka(o: ProduceCliOptions, messages: AsyncIterable<Gene
   // kafkajs loads only when producing to Kafka.
   const { produceMessages } = await import('../pipeline/kafka-producer.ts');
   const counts = emptyCounts();
+  // Written synchronously, before the message is handed to the producer: a message in the topic is in
+  // the log even when the producer is killed the moment after.
+  const log = o.sentLog ? openSync(path.resolve(o.sentLog), 'a') : null;
   async function* counted(): AsyncGenerator<GeneratedMessage> {
-    for await (const m of messages) { counts[m.kind]++; yield m; }
+    for await (const m of messages) {
+      counts[m.kind]++;
+      if (log !== null) writeSync(log, `${JSON.stringify({ sent_at: Date.now(), kind: m.kind, ...(m.reason ? { reason: m.reason } : {}), key: m.key, value: Buffer.from(m.value).toString('base64') })}\n`);
+      yield m;
+    }
   }
   const brokers = (o.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
-  await produceMessages({ brokers, topic: o.to.startsWith('kafka:') ? o.to.slice('kafka:'.length) : o.topic, messages: counted() });
+  try {
+    // With --rate the messages arrive paced (paced()): send a tenth of a second's worth at a time, or each
+    // would wait in a 1000-message batch for up to 1000 / rate seconds before it left.
+    const batchSize = o.rate ? Math.max(1, Math.ceil(o.rate / 10)) : undefined;
+    await produceMessages({ brokers, topic: o.to.startsWith('kafka:') ? o.to.slice('kafka:'.length) : o.topic, messages: counted(), ...(batchSize ? { batchSize } : {}) });
+  } finally {
+    if (log !== null) closeSync(log);
+  }
   return counts;
 }
 // ---- end of Kafka hook -------------------------------------------------------------------------

@@ -50,7 +50,7 @@ export interface UpOptions {
   stateDir: string;
   port: number;
   catalog: CatalogSettings;
-  /** Replaces the bundle's database (e.g. a Trino URI exposing schema `lakehouse`). */
+  /** Replaces the bundle's database: a trino:// URI makes the datasets Trino SQL (infra/superset/trino_datasets.py). */
   databaseUri?: string;
   /** gunicorn worker processes (each with 4 threads). */
   workers?: number;

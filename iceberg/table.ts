@@ -14,13 +14,14 @@ import { type RemoveOrphansOptions, type RemoveOrphansResult, removeOrphanFiles 
 import { type RewriteManifestsOptions, type RewriteManifestsResult, rewriteManifests } from './ops/rewrite-manifests.ts';
 import type { Schema } from './spec/schema.ts';
 import type { TableHandle } from './ops/snapshot-producer.ts';
-import type { PartitionSpec } from './spec/partition-spec.ts';
+import { type PartitionSpec, partitionSpecToJson } from './spec/partition-spec.ts';
 import type { Snapshot, TableMetadata } from './spec/table-metadata.ts';
 import { currentSchema, currentSnapshot, defaultSpec } from './spec/table-metadata.ts';
 import { readRows } from './scan/table-reader.ts';
 import { type ScanOptions, type ScanPlan, planFiles } from './scan/table-scan.ts';
 import { randomUUID } from 'node:crypto';
 import { CommitConflictError, CommitStateUnknownError } from './errors.ts';
+import { errorMessage } from '../core/errors.ts';
 import { applyUpdates } from './ops/table-metadata-builder.ts';
 import type { MetadataChange } from './ops/update-schema.ts';
 
@@ -96,17 +97,37 @@ export class Table implements TableHandle {
    * updates with its requirements. A conflict means another writer changed the table meanwhile: reload
    * and plan again, so a change that no longer fits the new table is refused then instead of applied.
    * `dryRun` returns the metadata the change would produce and commits nothing.
+   *
+   * An unknown outcome (a timeout, a 5xx after the request left) may have landed: the table is reloaded
+   * and the change counts as committed when the table now shows its result (schema, partition spec and
+   * properties equal what the change produces); when the table still shows the state it was planned on,
+   * nothing landed and it is planned again. Never applied twice: a change that did land is not resent,
+   * and any other state (someone else changed the table meanwhile) is reported, not guessed at.
    */
   async alter(plan: (m: TableMetadata) => MetadataChange & { unchanged?: string }, opts: { dryRun?: boolean; attempts?: number } = {}): Promise<{ metadata: TableMetadata; unchanged?: string; committed: boolean }> {
     const attempts = opts.attempts ?? 4;
     for (let attempt = 1; ; attempt++) {
-      const change = plan(this.metadata);
-      if (change.unchanged !== undefined) return { metadata: this.metadata, unchanged: change.unchanged, committed: false };
-      if (opts.dryRun) return { metadata: applyUpdates(this.metadata, change.updates), committed: false };
+      const base = this.metadata;
+      const change = plan(base);
+      if (change.unchanged !== undefined) return { metadata: base, unchanged: change.unchanged, committed: false };
+      const intended = applyUpdates(base, change.updates);
+      if (opts.dryRun) return { metadata: intended, committed: false };
       try {
         this.state = await this.catalog.commitTable(this.identifier, change.requirements, change.updates);
         return { metadata: this.metadata, committed: true };
       } catch (e) {
+        if (e instanceof CommitStateUnknownError) {
+          try {
+            await this.refresh();
+          } catch (reloadError) {
+            throw new CommitStateUnknownError(`Changing ${this.name} has an unknown outcome (${e.message}) and reloading the table to check failed (${errorMessage(reloadError)}). Run \`lakehouse tables describe ${this.name}\` to see whether the change is there before trying again.`, { cause: e });
+          }
+          if (sameDefinition(this.metadata, intended)) return { metadata: this.metadata, committed: true };
+          if (!sameDefinition(this.metadata, base) || attempt >= attempts) {
+            throw new CommitStateUnknownError(`Changing ${this.name} has an unknown outcome (${e.message}), and the table reloaded shows neither the change nor the state it was planned on (another writer changed it meanwhile), so it was not sent again. Run \`lakehouse tables describe ${this.name}\` to see whether the change is there.`, { cause: e });
+          }
+          continue; // nothing landed: plan and send it again
+        }
         if (!(e instanceof CommitConflictError) || attempt >= attempts) throw e;
         await this.refresh();
       }
@@ -130,4 +151,16 @@ export class Table implements TableHandle {
     const files = batches.length > 0 ? await this.writeDataFiles(batches) : [];
     return this.newOverwrite().overwriteByFilter(filter).addFiles(files).setAll(opts.summary ?? {}).commit();
   }
+}
+
+/**
+ * Whether two metadata versions define the table alike: current schema (ids, names, types, docs),
+ * default partition spec, the id counters and the properties; snapshots and logs are not compared.
+ */
+function sameDefinition(a: TableMetadata, b: TableMetadata): boolean {
+  const definition = (m: TableMetadata) => JSON.stringify({
+    schema: currentSchema(m).toJSON(), lastColumnId: m.lastColumnId, spec: partitionSpecToJson(defaultSpec(m)), lastPartitionId: m.lastPartitionId,
+    properties: Object.entries(m.properties).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
+  });
+  return definition(a) === definition(b);
 }

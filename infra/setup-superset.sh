@@ -54,7 +54,7 @@ if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --
   tail -n 20 "$LOG" >&2
   fail "pip could not install Apache Superset from $REQ into $VENV (full log: $LOG). Check that PyPI is reachable (or a pip index is configured) and that the disk has ~1 GB free."
 fi
-"$VENV/bin/python" -c 'import superset, duckdb_engine, duckdb_extension_iceberg' >>"$LOG" 2>&1 \
+"$VENV/bin/python" -c 'import superset, duckdb_engine, duckdb_extension_iceberg, trino.sqlalchemy' >>"$LOG" 2>&1 \
   || fail "Superset installed into $VENV but does not import (log: $LOG); delete $DIR and retry."
 touch "$STAMP"
 echo "setup-superset: installed in $((SECONDS - started)) s" >&2

@@ -3,6 +3,7 @@ import { LakehouseError, errorMessage } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { type CompactOptions, type ExpireOptions, Table, type TableIdentifier, identifierToString } from '../iceberg/index.ts';
 import type { MaintenanceMetrics } from './maintenance-metrics.ts';
+import { removeUnusedEventIndexFiles } from './event-index-cleanup.ts';
 import { expireKeepingWriters } from './retention.ts';
 
 /**
@@ -43,6 +44,7 @@ export const ORPHAN_AGE_MS_DEFAULT = 3 * 24 * 3600_000;
 /**
  * The steps, in the order they run on a table. Compaction first, so that expiry (with the age rule) can
  * later free what compaction replaced; manifests are rewritten after compaction has cut the file count;
+ * the metrics job's unused event index files right after expiry, which is what leaves them unused;
  * orphan removal last, after expiry has deleted what it frees, to sweep what crashed writers left.
  */
 export function maintenanceSteps(s: MaintenanceSettings = {}): MaintenanceStep[] {
@@ -50,6 +52,7 @@ export function maintenanceSteps(s: MaintenanceSettings = {}): MaintenanceStep[]
     compactionStep(s.compaction ?? {}),
     manifestsStep(),
     expiryStep(s.expire ?? {}),
+    eventIndexStep(s.orphanAgeMs ?? ORPHAN_AGE_MS_DEFAULT),
     orphansStep(s.orphanAgeMs ?? ORPHAN_AGE_MS_DEFAULT),
   ];
 }
@@ -95,6 +98,22 @@ export function orphansStep(ageMs: number): MaintenanceStep {
       const r = await ctx.table.removeOrphanFiles({ olderThanMs: Date.now() - ageMs, dryRun: ctx.dryRun });
       if (!ctx.dryRun) ctx.metrics?.orphansDeleted.inc(r.orphans.length, { table: ctx.table.name });
       return { filesListed: r.filesListed, orphans: r.orphans.length, orphanBytes: r.orphanBytes, keptTooNew: r.keptTooNew };
+    },
+  };
+}
+
+/**
+ * The metrics job's event index files that no kept snapshot points at (maintenance/event-index-cleanup.ts),
+ * with the orphan age guard: a metrics run writes its index files before it commits, so younger files may
+ * be a run in progress. Tables that are not metrics tables report `metricsTable: false` and are not touched.
+ */
+export function eventIndexStep(ageMs: number): MaintenanceStep {
+  return {
+    name: 'remove-event-index',
+    async run(ctx) {
+      const r = await removeUnusedEventIndexFiles(ctx.table, { olderThanMs: Date.now() - ageMs, dryRun: ctx.dryRun });
+      if (!ctx.dryRun) ctx.metrics?.eventIndexFilesDeleted.inc(r.deleted.length, { table: ctx.table.name });
+      return { metricsTable: r.metricsTable, filesListed: r.filesListed, filesReferenced: r.filesReferenced, unused: r.deleted.length, unusedBytes: r.deletedBytes, keptTooNew: r.keptTooNew };
     },
   };
 }

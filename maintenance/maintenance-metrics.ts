@@ -20,6 +20,7 @@ export interface MaintenanceMetrics {
   filesDeleted: Counter;
   manifestsReplaced: Counter;
   orphansDeleted: Counter;
+  eventIndexFilesDeleted: Counter;
   /** Live data files of each table after its last pass. */
   dataFiles: Gauge;
   /** Whole passes over every table. */
@@ -40,6 +41,7 @@ export function createMaintenanceMetrics(registry: MetricsRegistry = new Metrics
     filesDeleted: registry.counter('lakehouse_maintain_deleted_files_total', 'Data files, manifests and manifest lists deleted by snapshot expiry', ['table']),
     manifestsReplaced: registry.counter('lakehouse_maintain_replaced_manifests_total', 'Manifests replaced by a manifest rewrite', ['table']),
     orphansDeleted: registry.counter('lakehouse_maintain_deleted_orphan_files_total', 'Files under a table location that no retained metadata referenced, deleted', ['table']),
+    eventIndexFilesDeleted: registry.counter('lakehouse_maintain_deleted_event_index_files_total', 'Event index files of a metrics table that no kept snapshot pointed at, deleted', ['table']),
     dataFiles: registry.gauge('lakehouse_maintain_data_files', 'Live data files of the table after the last maintenance pass', ['table']),
     passes: registry.counter('lakehouse_maintain_passes_total', 'Passes over every table'),
   };

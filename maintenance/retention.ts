@@ -11,7 +11,10 @@ import { SOURCE_SNAPSHOT_KEY, SOURCE_TABLE_PROPERTY } from '../domain/campaign-m
  *   snapshot after it stay, however old, whatever wrote the head (a compaction, another group);
  * - the metrics job reads the events snapshots after the one its table records
  *   (`lakehouse.metrics.source-snapshot-id`); without it a run is a full rebuild. So for every metrics table
- *   of the same namespace computed from this table, that snapshot and the history after it stay too.
+ *   of the same namespace computed from this table, that snapshot and the history after it stay too;
+ * - a metrics table itself: the job resumes from its newest snapshot recording the events snapshot (and
+ *   the event index) it is current with, so that snapshot and every one after it stay, whatever wrote the
+ *   head since (a compaction); without it the next run is a full rebuild.
  */
 export interface WriterRetention {
   retainSummaryKeyPrefixes: string[];
@@ -23,6 +26,7 @@ export interface WriterRetention {
 
 export async function writerRetention(catalog: Catalog, table: Table): Promise<WriterRetention> {
   const out: WriterRetention = { retainSummaryKeyPrefixes: offsetKeysToRetain(table.metadata), retainFromSnapshotIds: [], metricsReaders: [] };
+  if (table.metadata.properties[SOURCE_TABLE_PROPERTY] !== undefined) out.retainSummaryKeyPrefixes.push(SOURCE_SNAPSHOT_KEY);
   const head = currentSnapshot(table.metadata);
   if (!head) return out;
   const chain = ancestorsOf(table.metadata, head.snapshotId);

@@ -9,7 +9,7 @@ import { EventBuffer } from './event-buffer.ts';
 import { decodeEvent, isRejection } from './event-decoder.ts';
 import { Ingestor, type IngestStats } from './ingest.ts';
 import { findRecordedOffsets } from './offsets.ts';
-import type { Positions, Source, SourceRecord } from './source.ts';
+import { type Positions, type Source, type SourceBatch, type SourceRecord, recordBatches } from './source.ts';
 
 /**
  * A backfill: history re-read into campaign_events through the ingest loop itself (pipeline/ingest.ts:
@@ -218,21 +218,26 @@ async function survey(source: Source, resume: Positions, schema: Schema, now: ()
     await source.start(resume);
     for (;;) {
       if (signal.aborted) { s.stoppedBy = 'abort'; break; }
-      const records = await source.poll(10_000, 250);
+      const batches = source.pollBatches ? await source.pollBatches(10_000, 250) : recordBatches(await source.poll(10_000, 250));
       const nowMs = now();
       const processedAt = BigInt(nowMs) * 1000n;
-      for (const r of records) {
-        const added = r.value === null ? decodeEvent(null, nowMs) : buffer.addMessage(r.value, nowMs, processedAt);
-        if (isRejection(added)) {
-          s.deadLettered++;
-          s.byReason[added.reason] = (s.byReason[added.reason] ?? 0) + 1;
-        } else if (added) s.valid++;
-        else s.repeated++;
-        if (buffer.rows >= SURVEY_BATCH_ROWS) take();
+      let polled = 0;
+      for (const { values } of batches) {
+        for (let i = 0; i < values.length; i++) {
+          const value = values[i]!;
+          const added = value === null ? decodeEvent(null, nowMs) : buffer.addMessage(value, nowMs, processedAt);
+          if (isRejection(added)) {
+            s.deadLettered++;
+            s.byReason[added.reason] = (s.byReason[added.reason] ?? 0) + 1;
+          } else if (added) s.valid++;
+          else s.repeated++;
+          if (buffer.rows >= SURVEY_BATCH_ROWS) take();
+        }
+        polled += values.length;
       }
-      s.records += records.length;
+      s.records += polled;
       progress(s.records);
-      if (records.length === 0 && source.ended()) break;
+      if (polled === 0 && source.ended()) break;
     }
     take();
   } finally {
@@ -273,6 +278,12 @@ class CountingSource implements Source {
   async poll(max: number, waitMs: number): Promise<SourceRecord[]> {
     const got = await this.inner.poll(max, waitMs);
     this.n += got.length;
+    this.onRecords(this.n);
+    return got;
+  }
+  async pollBatches(max: number, waitMs: number): Promise<SourceBatch[]> {
+    const got = this.inner.pollBatches ? await this.inner.pollBatches(max, waitMs) : recordBatches(await this.inner.poll(max, waitMs));
+    for (const b of got) this.n += b.values.length;
     this.onRecords(this.n);
     return got;
   }

@@ -47,6 +47,19 @@ export interface DeadLetter {
   group?: string;
 }
 
+/** The headers a dead letter carries in the Kafka dead-letter topic (pipeline/kafka-dead-letters.ts). */
+export const DLQ_HEADERS = {
+  reason: 'lakehouse.reason',
+  detail: 'lakehouse.detail',
+  topic: 'lakehouse.source.topic',
+  partition: 'lakehouse.source.partition',
+  offset: 'lakehouse.source.offset',
+  sourceTimestamp: 'lakehouse.source.timestamp',
+  time: 'lakehouse.time',
+  group: 'lakehouse.group',
+  truncatedFrom: 'lakehouse.truncated-from',
+} as const;
+
 /** What resume() is given: the table's state for one group. */
 export interface DeadLetterResume {
   group: string;
@@ -349,6 +362,22 @@ export class MemoryDeadLetterSink implements DeadLetterSink {
   readonly letters: DeadLetter[] = [];
   get count(): number { return this.letters.length; }
   send(letter: DeadLetter): void { this.letters.push(letter); }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/**
+ * Counts letters and keeps none: a replay of dead letters (pipeline/dead-letter-reader.ts) reports the
+ * ones still invalid by reason and leaves them where they already are, instead of writing them again.
+ */
+export class CountingDeadLetterSink implements DeadLetterSink {
+  readonly byReason: Record<string, number> = {};
+  private n = 0;
+  get count(): number { return this.n; }
+  send(letter: DeadLetter): void {
+    this.n++;
+    this.byReason[letter.reason] = (this.byReason[letter.reason] ?? 0) + 1;
+  }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }

@@ -125,6 +125,16 @@ export class FingerprintTable {
     return this.probe(lo, hi) >= 0;
   }
 
+  /**
+   * Grows (by doubling) until `size` fingerprints fit within the load bound. Ids inserted in home order
+   * (a staged flush) land in the first part of a table that is still too small for all of them: they
+   * pile up there in one long probe run, and every doubling on the way rebuilds it. Sized first, each
+   * lands near its home (measured: a first 100 k-id commit into an empty index took 11 s, and 0.1 s).
+   */
+  reserve(size: number): void {
+    while (size > this.capacity * MAX_LOAD) this.grow();
+  }
+
   /** Adds the fingerprint with `tag`; false (and nothing changed) when it is already there. */
   insert(lo: number, hi: number, tag = 0): boolean {
     if (this.size + 1 > this.capacity * MAX_LOAD) this.grow();
@@ -351,6 +361,8 @@ export class DedupIndex {
   commitStaged(timeMs: number): void {
     const k = this.staged.keys;
     const n = k.length;
+    // Past maxIds the index evicts, so it never holds more than that (and one).
+    this.table.reserve(Math.min(this.table.size + this.staged.size, this.maxIds + 1));
     // Touch one chunk ahead of the one inserted, so the loads of the next chunk overlap these inserts.
     this.table.touch(k, 0, Math.min(n, 2 * TOUCH_AHEAD));
     for (let from = 0; from < n; from += 2 * TOUCH_AHEAD) {

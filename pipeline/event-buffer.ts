@@ -1,7 +1,7 @@
 import * as arrow from 'apache-arrow';
-import { columnFromValues, icebergToArrowSchema, nullData, type Schema, typeToString, type Value } from '../iceberg/index.ts';
+import { columnFromValues, concatFlatData, icebergToArrowSchema, nullData, type Schema, takeData, typeToString, type Value } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
-import { PROCESSED_AT_COLUMN, campaignEventsSchema } from '../domain/campaign-events.ts';
+import { EVENT_TYPES, type EventType, PROCESSED_AT_COLUMN, campaignEventsSchema } from '../domain/campaign-events.ts';
 import { type CampaignEventRow, EventScan, type Rejection, SCAN_ABSENT, SCAN_NUMBER, SCAN_STRING, decodeEvent, extraValue, fieldSlot, isRejection, parseIsoTimestampMicros, scanEvent } from './event-decoder.ts';
 import { ExtraFields, isFillableExtra } from './event-extras.ts';
 import { type Fingerprint, fingerprint } from './dedup-index.ts';
@@ -19,7 +19,11 @@ import { type Fingerprint, fingerprint } from './dedup-index.ts';
  * a second time as JS strings. Ids stored by earlier flushes are caught through the `seen` option (the
  * de-duplication index, which gets each drained row's fingerprint from drainBatch()).
  *
- * Partitioning is not done here: writeDataFiles fans a batch out by the table's partition spec.
+ * Rows are kept per partition as they come (day(event_time) x event_type, campaign_events' spec), each
+ * partition in its own growing columns, so a flush hands every partition's rows to the writer without
+ * copying them out of one batch (drainPartitions, or drainBatch with the rows grouped by partition).
+ * The writer still computes every row's partition from the table's spec: a table partitioned otherwise
+ * gets correct files, only with the copy this saves.
  */
 
 export interface EventBufferOptions {
@@ -55,6 +59,16 @@ export interface DrainedBatch {
   /** Row i's fingerprint is (lo[i], hi[i]); the arrays may be longer than the batch. */
   lo: Int32Array;
   hi: Int32Array;
+}
+
+/** What drainPartitions() hands over: one batch per partition, and the fingerprint of every row's event_id. */
+export interface DrainedPartitions {
+  batches: arrow.RecordBatch[];
+  /** The rows of batch after batch: row i's fingerprint is (lo[i], hi[i]); the arrays may be longer. */
+  lo: Int32Array;
+  hi: Int32Array;
+  /** Rows in all batches. */
+  rows: number;
 }
 
 type RowKey = keyof CampaignEventRow | typeof PROCESSED_AT_COLUMN;
@@ -253,46 +267,146 @@ type Column = Utf8Column | Float64Column | MicrosColumn | LongColumn;
 /** The extra columns kept as typed columns (the other extra types keep per-row values). */
 type TypedExtra = Utf8Column | Float64Column | LongColumn;
 
+/** What every partition's columns are made from: the buffer's layout of the table schema. */
+interface Layout {
+  schema: Schema;
+  /** Per table column: which row value fills it, or null for a column events do not fill. */
+  sources: Array<RowKey | null>;
+  /** Per extra column, its index among the table's columns. */
+  extraColumn: number[];
+}
+
+/**
+ * The rows of one partition (one day(event_time) x event_type) in their own growing columns, so a flush
+ * hands each partition's rows over as they are instead of copying them out of one batch.
+ */
+class PartitionRows {
+  n = 0;
+  /** Its place among the buffer's partitions. */
+  index = 0;
+  capacity: number;
+  readonly columns: Array<Column | null>;
+  readonly eventId: Utf8Column;
+  readonly userId: Utf8Column | null;
+  readonly campaignId: Utf8Column | null;
+  readonly eventType: Utf8Column | null;
+  readonly platform: Utf8Column | null;
+  readonly country: Utf8Column | null;
+  readonly deviceType: Utf8Column | null;
+  readonly channel: Utf8Column | null;
+  readonly eventTime: MicrosColumn | null;
+  readonly processedAt: MicrosColumn | null;
+  readonly revenue: Float64Column | null;
+  readonly cost: Float64Column | null;
+  /**
+   * Per extra column: string, double and long ones are typed columns (in `columns`, filled like the known
+   * fields, from the message bytes on the fast path); the other types keep each row's value here and
+   * are built into Arrow at drain.
+   */
+  readonly extraTyped: Array<TypedExtra | null>;
+  readonly extraValues: Value[][];
+  /** event_id fingerprint per row, for drainBatch. */
+  lo: Int32Array;
+  hi: Int32Array;
+
+  constructor(layout: Layout, capacity: number) {
+    this.capacity = capacity;
+    const { schema, sources, extraColumn } = layout;
+    this.columns = schema.fields.map((f, k) => {
+      const src = sources[k];
+      if (extraColumn.includes(k)) {
+        if (f.type.kind === 'string') return new Utf8Column(capacity, true, 16);
+        if (f.type.kind === 'double') return new Float64Column(capacity, true);
+        if (f.type.kind === 'long') return new LongColumn(capacity);
+        return null;
+      }
+      if (src === null || src === undefined) return null;
+      switch (SOURCE_TYPES.get(src)) {
+        // ~16 bytes per id-like value to start with; columns double as needed.
+        case 'string': return new Utf8Column(capacity, !f.required, 16);
+        case 'double': return new Float64Column(capacity, !f.required);
+        case 'timestamptz': return new MicrosColumn(capacity);
+        default: throw new LakehouseError('INTERNAL', `No column writer for "${f.name}" (${typeToString(f.type)}).`);
+      }
+    });
+    const col = <C>(key: RowKey): C | null => {
+      const k = sources.indexOf(key);
+      return k < 0 ? null : (this.columns[k] as C);
+    };
+    this.eventId = col<Utf8Column>('event_id')!;
+    this.userId = col('user_id');
+    this.campaignId = col('campaign_id');
+    this.eventType = col('event_type');
+    this.platform = col('platform');
+    this.country = col('country');
+    this.deviceType = col('device_type');
+    this.channel = col('channel');
+    this.eventTime = col('event_time');
+    this.processedAt = col('processed_at');
+    this.revenue = col('revenue');
+    this.cost = col('cost');
+    this.extraTyped = extraColumn.map((k) => this.columns[k] as TypedExtra | null);
+    this.extraValues = extraColumn.map(() => []);
+    this.lo = new Int32Array(capacity);
+    this.hi = new Int32Array(capacity);
+  }
+
+  get bytes(): number {
+    let total = this.lo.byteLength + this.hi.byteLength;
+    for (const c of this.columns) if (c) total += c.bytes;
+    // Untyped extra values are JS values in arrays: about 16 bytes each.
+    for (let k = 0; k < this.extraTyped.length; k++) if (this.extraTyped[k] === null) total += this.n * 16;
+    return total;
+  }
+
+  grow(): void {
+    const capacity = this.capacity * 2;
+    for (const c of this.columns) c?.grow(capacity);
+    const lo = new Int32Array(capacity);
+    lo.set(this.lo);
+    this.lo = lo;
+    const hi = new Int32Array(capacity);
+    hi.set(this.hi);
+    this.hi = hi;
+    this.capacity = capacity;
+  }
+}
+
+/** Partitions a buffer tells apart per day: the event types, and one slot for any other string (add() only). */
+const TYPE_SLOTS = EVENT_TYPES.length + 1;
+const DAY_US = 86_400_000_000;
+/** Rows a partition's columns start with (the buffer's initialCapacity when smaller): many partitions stay cheap. */
+const PARTITION_CAPACITY = 256;
+
 export class EventBuffer {
   private readonly schema: Schema;
   private readonly arrowSchema: arrow.Schema;
   private readonly structType: arrow.Struct;
   private readonly initialCapacity: number;
-  /** Per table column: which row value fills it, or null for a column events do not fill. */
-  private readonly sources: Array<RowKey | null>;
-  /** The table's extra columns (null when none) and, per extra, its index among the table's columns. */
+  private readonly layout: Layout;
+  /** The table's extra columns (null when none). */
   private readonly extras: ExtraFields | null;
-  private readonly extraColumn: number[] = [];
-  /**
-   * Per extra column: string, double and long ones are typed columns (in `columns`, filled like the known
-   * fields, from the message bytes on the fast path); the other types keep each row's value here and
-   * are built into Arrow at drain. extraRow holds the checked values of the message being added.
-   */
-  private extraTyped: Array<TypedExtra | null> = [];
-  private extraValues: Value[][] = [];
+  /** extraRow holds the checked values of the message being added. */
   private readonly extraRow: Value[];
+  /** Whether rows are grouped by day(event_time) x event_type (the table has both columns). */
+  private readonly grouped: boolean;
 
-  private capacity = 0;
+  /** Rows in the buffer, every partition together. */
   private n = 0;
-  private columns: Array<Column | null> = [];
-  /** Named references into `columns` (null when the table has no such column) for the hot path. */
-  private eventId!: Utf8Column;
-  private userId: Utf8Column | null = null;
-  private campaignId: Utf8Column | null = null;
-  private eventType: Utf8Column | null = null;
-  private platform: Utf8Column | null = null;
-  private country: Utf8Column | null = null;
-  private deviceType: Utf8Column | null = null;
-  private channel: Utf8Column | null = null;
-  private eventTime: MicrosColumn | null = null;
-  private processedAt: MicrosColumn | null = null;
-  private revenue: Float64Column | null = null;
-  private cost: Float64Column | null = null;
-  /** Open addressing: slot -> row + 1 (0 = empty); power-of-two size, at most half full. */
+  /** Room in the arrays indexed by buffer row (below). */
+  private capacity = 0;
+  /** The partitions in the order first seen, and by key (day x TYPE_SLOTS + type slot). */
+  private parts: PartitionRows[] = [];
+  private partByKey = new Map<number, PartitionRows>();
+  private lastKey = -1;
+  private lastPart: PartitionRows | null = null;
+  /** Per buffer row (the order rows were added): its partition's index in `parts`, and its row there. */
+  private rowPart = new Int32Array(0);
+  private rowIndex = new Int32Array(0);
+  /** Open addressing: slot -> buffer row + 1 (0 = empty); power-of-two size, at most half full. */
   private slots = new Int32Array(0);
-  /** event_id fingerprint per row (low half keys the slots): to compare cheaply, to rehash on growth, for drainBatch. */
+  /** Low half of each buffer row's event_id fingerprint (it keys the slots): to compare cheaply and to rehash on growth. */
   private hashes = new Int32Array(0);
-  private hashesHi = new Int32Array(0);
   private readonly seen: SeenIds | null;
   private readonly fp: Fingerprint = { lo: 0, hi: 0 };
   private readonly scan: EventScan;
@@ -311,13 +425,14 @@ export class EventBuffer {
     this.arrowSchema = icebergToArrowSchema(this.schema);
     this.structType = new arrow.Struct(this.arrowSchema.fields);
     const extraFields: typeof this.schema.fields = [];
-    this.sources = this.schema.fields.map((f, k) => {
+    const extraColumn: number[] = [];
+    const sources = this.schema.fields.map((f, k) => {
       const named = opts.columnIds ? opts.columnIds.get(f.id) ?? null : f.name;
       const key = (named !== null && SOURCE_TYPES.has(named) ? named : null) as RowKey | null;
       if (key === null) {
         if (isFillableExtra(f)) {
           extraFields.push(f);
-          this.extraColumn.push(k);
+          extraColumn.push(k);
         } else if (f.required) {
           throw new LakehouseError('SCHEMA_MISMATCH', `Table column "${f.name}" is required, but campaign events do not carry it; make it optional or teach domain/campaign-events.ts to fill it.`);
         }
@@ -331,56 +446,30 @@ export class EventBuffer {
       }
       return key;
     });
-    if (!this.sources.includes('event_id')) {
+    if (!sources.includes('event_id')) {
       throw new LakehouseError('SCHEMA_MISMATCH', 'The table has no "event_id" column; the buffer needs it to drop duplicate events.');
     }
+    this.layout = { schema: this.schema, sources, extraColumn };
+    // campaign_events' partitioning; a table partitioned otherwise still gets correct files, as the
+    // writer checks each row's partition and regroups what does not fit (at the cost of a copy).
+    this.grouped = sources.includes('event_time') && sources.includes('event_type');
     this.extras = extraFields.length === 0 ? null : new ExtraFields(extraFields, parseIsoTimestampMicros);
     this.extraRow = new Array<Value>(extraFields.length).fill(null);
     this.scan = new EventScan(this.extras);
-    this.allocate(initial);
+    this.reset();
   }
 
-  private allocate(capacity: number): void {
-    this.capacity = capacity;
+  private reset(): void {
     this.n = 0;
-    this.columns = this.schema.fields.map((f, k) => {
-      const src = this.sources[k];
-      if (this.extraColumn.includes(k)) {
-        if (f.type.kind === 'string') return new Utf8Column(capacity, true, 16);
-        if (f.type.kind === 'double') return new Float64Column(capacity, true);
-        if (f.type.kind === 'long') return new LongColumn(capacity);
-        return null;
-      }
-      if (src === null || src === undefined) return null;
-      switch (SOURCE_TYPES.get(src)) {
-        // ~16 bytes per id-like value to start with; columns double as needed.
-        case 'string': return new Utf8Column(capacity, !f.required, 16);
-        case 'double': return new Float64Column(capacity, !f.required);
-        case 'timestamptz': return new MicrosColumn(capacity);
-        default: throw new LakehouseError('INTERNAL', `No column writer for "${f.name}" (${typeToString(f.type)}).`);
-      }
-    });
-    const col = <C>(key: RowKey): C | null => {
-      const k = this.sources.indexOf(key);
-      return k < 0 ? null : (this.columns[k] as C);
-    };
-    this.eventId = col<Utf8Column>('event_id')!;
-    this.userId = col('user_id');
-    this.campaignId = col('campaign_id');
-    this.eventType = col('event_type');
-    this.platform = col('platform');
-    this.country = col('country');
-    this.deviceType = col('device_type');
-    this.channel = col('channel');
-    this.eventTime = col('event_time');
-    this.processedAt = col('processed_at');
-    this.revenue = col('revenue');
-    this.cost = col('cost');
-    this.slots = new Int32Array(this.slotCount(capacity));
-    this.hashes = new Int32Array(capacity);
-    this.hashesHi = new Int32Array(capacity);
-    this.extraTyped = this.extraColumn.map((k) => this.columns[k] as TypedExtra | null);
-    this.extraValues = this.extraColumn.map(() => []);
+    this.capacity = this.initialCapacity;
+    this.parts = [];
+    this.partByKey = new Map();
+    this.lastKey = -1;
+    this.lastPart = null;
+    this.rowPart = new Int32Array(this.capacity);
+    this.rowIndex = new Int32Array(this.capacity);
+    this.slots = new Int32Array(this.slotCount(this.capacity));
+    this.hashes = new Int32Array(this.capacity);
     this.minEventTime = Infinity;
     this.firstAddedMs = null;
   }
@@ -391,15 +480,13 @@ export class EventBuffer {
     return size;
   }
 
+  /** Grows the arrays indexed by buffer row (the partitions' columns grow on their own). */
   private grow(): void {
     const capacity = this.capacity * 2;
-    for (const c of this.columns) c?.grow(capacity);
-    const h = new Int32Array(capacity);
-    h.set(this.hashes);
-    this.hashes = h;
-    const hh = new Int32Array(capacity);
-    hh.set(this.hashesHi);
-    this.hashesHi = hh;
+    const grown = (a: Int32Array) => { const b = new Int32Array(capacity); b.set(a); return b; };
+    this.rowPart = grown(this.rowPart);
+    this.rowIndex = grown(this.rowIndex);
+    this.hashes = grown(this.hashes);
     this.slots = new Int32Array(this.slotCount(capacity));
     const mask = this.slots.length - 1;
     for (let row = 0; row < this.n; row++) {
@@ -410,32 +497,51 @@ export class EventBuffer {
     this.capacity = capacity;
   }
 
+  /** The partition of a row with this event time (micros) and event type slot, made on first use. */
+  private partFor(eventTimeMicros: number, typeSlot: number): PartitionRows {
+    const key = this.grouped ? Math.floor(eventTimeMicros / DAY_US) * TYPE_SLOTS + typeSlot : 0;
+    if (key === this.lastKey) return this.lastPart!;
+    let part = this.partByKey.get(key);
+    if (!part) {
+      part = new PartitionRows(this.layout, this.parts.length === 0 ? this.initialCapacity : Math.min(this.initialCapacity, PARTITION_CAPACITY));
+      part.index = this.parts.length;
+      this.parts.push(part);
+      this.partByKey.set(key, part);
+    }
+    this.lastKey = key;
+    this.lastPart = part;
+    return part;
+  }
+
   /** Appends one decoded event; returns false if its event_id is already in this buffer (written once). */
   add(row: CampaignEventRow, processedAtMicros: bigint): boolean {
-    const i = this.n;
-    if (i === this.capacity) this.grow();
+    const micros = Number(row.event_time);
+    const type = EVENT_TYPES.indexOf(row.event_type as EventType);
+    const part = this.partFor(micros, type < 0 ? EVENT_TYPES.length : type);
+    const i = part.n;
+    if (i === part.capacity) part.grow();
     // The id goes in first; a duplicate is undone by not advancing the row count.
-    this.eventId.put(i, row.event_id);
-    if (this.isDuplicate(i)) return false;
-    this.userId?.put(i, row.user_id);
-    this.campaignId?.put(i, row.campaign_id);
-    this.eventType?.put(i, row.event_type);
-    this.platform?.put(i, row.platform);
-    this.country?.put(i, row.country);
-    this.deviceType?.put(i, row.device_type);
-    this.channel?.put(i, row.channel);
-    this.revenue?.put(i, row.revenue);
-    this.cost?.put(i, row.cost);
-    if (this.eventTime) this.eventTime.values[i] = row.event_time;
-    for (let k = 0; k < this.extraTyped.length; k++) {
+    part.eventId.put(i, row.event_id);
+    if (this.isDuplicate(part, i)) return false;
+    part.userId?.put(i, row.user_id);
+    part.campaignId?.put(i, row.campaign_id);
+    part.eventType?.put(i, row.event_type);
+    part.platform?.put(i, row.platform);
+    part.country?.put(i, row.country);
+    part.deviceType?.put(i, row.device_type);
+    part.channel?.put(i, row.channel);
+    part.revenue?.put(i, row.revenue);
+    part.cost?.put(i, row.cost);
+    if (part.eventTime) part.eventTime.values[i] = row.event_time;
+    for (let k = 0; k < part.extraTyped.length; k++) {
       const v = row.extra?.[k] ?? null;
-      const typed = this.extraTyped[k];
+      const typed = part.extraTyped[k];
       if (typed instanceof Utf8Column) typed.put(i, v as string | null);
       else if (typed instanceof Float64Column) typed.put(i, v as number | null);
       else if (typed instanceof LongColumn) typed.put(i, v as bigint | null);
-      else this.extraValues[k]![i] = v;
+      else part.extraValues[k]![i] = v;
     }
-    this.finishRow(i, Number(row.event_time), processedAtMicros);
+    this.finishRow(part, i, micros, processedAtMicros);
     return true;
   }
 
@@ -452,31 +558,32 @@ export class EventBuffer {
       const r = decodeEvent(bytes, nowMs, this.extras);
       return isRejection(r) ? r : this.add(r, processedAtMicros);
     }
-    const i = this.n;
-    if (i === this.capacity) this.grow();
+    const part = this.partFor(scan.eventTimeMicros, scan.eventType);
+    const i = part.n;
+    if (i === part.capacity) part.grow();
     const present = scan.present;
     const start = scan.start;
     const end = scan.end;
-    this.eventId.putBytes(i, bytes, start[F_EVENT_ID]!, end[F_EVENT_ID]!);
-    if (this.isDuplicate(i)) return false;
-    this.userId?.putBytes(i, bytes, start[F_USER_ID]!, end[F_USER_ID]!);
-    this.campaignId?.putBytes(i, bytes, start[F_CAMPAIGN_ID]!, end[F_CAMPAIGN_ID]!);
-    this.eventType?.putBytes(i, bytes, start[F_EVENT_TYPE]!, end[F_EVENT_TYPE]!);
-    this.platform?.putBytes(i, bytes, present[F_PLATFORM] ? start[F_PLATFORM]! : -1, end[F_PLATFORM]!);
-    this.country?.putBytes(i, bytes, present[F_COUNTRY] ? start[F_COUNTRY]! : -1, end[F_COUNTRY]!);
-    this.deviceType?.putBytes(i, bytes, present[F_DEVICE_TYPE] ? start[F_DEVICE_TYPE]! : -1, end[F_DEVICE_TYPE]!);
-    this.channel?.putBytes(i, bytes, present[F_CHANNEL] ? start[F_CHANNEL]! : -1, end[F_CHANNEL]!);
-    this.revenue?.put(i, scan.num[F_REVENUE]!); // required: the default was applied
-    this.cost?.put(i, present[F_COST] ? scan.num[F_COST]! : null);
-    this.eventTime?.putNumber(i, scan.eventTimeMicros);
-    for (let k = 0; k < this.extraTyped.length; k++) {
-      const typed = this.extraTyped[k];
+    part.eventId.putBytes(i, bytes, start[F_EVENT_ID]!, end[F_EVENT_ID]!);
+    if (this.isDuplicate(part, i)) return false;
+    part.userId?.putBytes(i, bytes, start[F_USER_ID]!, end[F_USER_ID]!);
+    part.campaignId?.putBytes(i, bytes, start[F_CAMPAIGN_ID]!, end[F_CAMPAIGN_ID]!);
+    part.eventType?.putBytes(i, bytes, start[F_EVENT_TYPE]!, end[F_EVENT_TYPE]!);
+    part.platform?.putBytes(i, bytes, present[F_PLATFORM] ? start[F_PLATFORM]! : -1, end[F_PLATFORM]!);
+    part.country?.putBytes(i, bytes, present[F_COUNTRY] ? start[F_COUNTRY]! : -1, end[F_COUNTRY]!);
+    part.deviceType?.putBytes(i, bytes, present[F_DEVICE_TYPE] ? start[F_DEVICE_TYPE]! : -1, end[F_DEVICE_TYPE]!);
+    part.channel?.putBytes(i, bytes, present[F_CHANNEL] ? start[F_CHANNEL]! : -1, end[F_CHANNEL]!);
+    part.revenue?.put(i, scan.num[F_REVENUE]!); // required: the default was applied
+    part.cost?.put(i, present[F_COST] ? scan.num[F_COST]! : null);
+    part.eventTime?.putNumber(i, scan.eventTimeMicros);
+    for (let k = 0; k < part.extraTyped.length; k++) {
+      const typed = part.extraTyped[k];
       if (typed instanceof Utf8Column) typed.putBytes(i, bytes, scan.extraKind[k] === SCAN_STRING ? scan.extraStart[k]! : -1, scan.extraEnd[k]!);
       else if (typed instanceof Float64Column) typed.put(i, scan.extraKind[k] === SCAN_NUMBER ? scan.extraNum[k]! : null);
       else if (typed instanceof LongColumn) typed.put(i, scan.extraKind[k] === SCAN_NUMBER ? BigInt(scan.extraNum[k]!) : null);
-      else this.extraValues[k]![i] = this.extraRow[k]!;
+      else part.extraValues[k]![i] = this.extraRow[k]!;
     }
-    this.finishRow(i, scan.eventTimeMicros, processedAtMicros);
+    this.finishRow(part, i, scan.eventTimeMicros, processedAtMicros);
     return true;
   }
 
@@ -491,10 +598,10 @@ export class EventBuffer {
       // A typed column takes the scan's value as it is: ASCII without escapes is a valid string, the
       // scanner's numbers are finite (a long must be a whole number within 2^53); anything else is
       // decodeEvent's to reject, with the same check (ExtraFields.check).
-      const typed = this.extraTyped[k];
-      if (typed instanceof Utf8Column) { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_STRING) return false; continue; }
-      if (typed instanceof Float64Column) { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_NUMBER) return false; continue; }
-      if (typed instanceof LongColumn) {
+      const type = extras.kinds[k];
+      if (type === 'string') { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_STRING) return false; continue; }
+      if (type === 'double') { if (kind[k] !== SCAN_ABSENT && kind[k] !== SCAN_NUMBER) return false; continue; }
+      if (type === 'long') {
         if (kind[k] !== SCAN_ABSENT && !(kind[k] === SCAN_NUMBER && Number.isSafeInteger(this.scan.extraNum[k]!))) return false;
         continue;
       }
@@ -506,11 +613,12 @@ export class EventBuffer {
   }
 
   /**
-   * Whether row i's event_id (already in the column) is in an earlier row or in the `seen` ids; if
-   * neither, indexes it.
+   * Whether row i of `part` has an event_id (already in its column) that an earlier row of any
+   * partition or the `seen` ids hold; if neither, indexes it as the next buffer row.
    */
-  private isDuplicate(i: number): boolean {
-    const ids = this.eventId;
+  private isDuplicate(part: PartitionRows, i: number): boolean {
+    if (this.n === this.capacity) this.grow();
+    const ids = part.eventId;
     const from = ids.offsets[i]!;
     const to = ids.offsets[i + 1]!;
     const d = ids.data;
@@ -523,29 +631,37 @@ export class EventBuffer {
       const r = this.slots[s]!;
       if (r === EMPTY_SLOT) break;
       if (this.hashes[r - 1] === h) {
-        const a = ids.offsets[r - 1]!;
-        const len = ids.offsets[r]! - a;
+        const other = this.parts[this.rowPart[r - 1]!]!.eventId;
+        const j = this.rowIndex[r - 1]!;
+        const a = other.offsets[j]!;
+        const len = other.offsets[j + 1]! - a;
         if (len === to - from) {
+          const od = other.data;
           let k = 0;
-          while (k < len && d[a + k] === d[from + k]) k++;
+          while (k < len && od[a + k] === d[from + k]) k++;
           if (k === len) return true;
         }
       }
       s = (s + 1) & mask;
     }
     if (this.seen !== null && this.seen.has(h, fp.hi)) return true;
-    this.slots[s] = i + 1;
-    this.hashes[i] = h;
-    this.hashesHi[i] = fp.hi;
+    const row = this.n;
+    this.slots[s] = row + 1;
+    this.hashes[row] = h;
+    this.rowPart[row] = part.index;
+    this.rowIndex[row] = i;
+    part.lo[i] = h;
+    part.hi[i] = fp.hi;
     return false;
   }
 
   /** The columns every row path fills the same way; event_time micros as a number (exact below 2^53). */
-  private finishRow(i: number, eventTimeMicros: number, processedAtMicros: bigint): void {
-    if (this.processedAt) this.processedAt.values[i] = processedAtMicros;
+  private finishRow(part: PartitionRows, i: number, eventTimeMicros: number, processedAtMicros: bigint): void {
+    if (part.processedAt) part.processedAt.values[i] = processedAtMicros;
     if (eventTimeMicros < this.minEventTime) this.minEventTime = eventTimeMicros;
     if (this.firstAddedMs === null) this.firstAddedMs = Number(processedAtMicros / 1000n);
-    this.n = i + 1;
+    part.n = i + 1;
+    this.n++;
   }
 
   get rows(): number {
@@ -559,10 +675,8 @@ export class EventBuffer {
 
   /** Bytes of the arrays this buffer holds (allocated, not just filled): what the memory budget counts. */
   get bytes(): number {
-    let total = this.slots.byteLength + this.hashes.byteLength + this.hashesHi.byteLength;
-    for (const c of this.columns) if (c) total += c.bytes;
-    // Untyped extra values are JS values in arrays: about 16 bytes each.
-    for (let k = 0; k < this.extraTyped.length; k++) if (this.extraTyped[k] === null) total += this.n * 16;
+    let total = this.slots.byteLength + this.hashes.byteLength + this.rowPart.byteLength + this.rowIndex.byteLength;
+    for (const p of this.parts) total += p.bytes;
     return total;
   }
 
@@ -578,28 +692,81 @@ export class EventBuffer {
 
   /**
    * The buffered rows as ONE RecordBatch in icebergToArrowSchema(schema) layout (every column, field
-   * ids), then starts over with fresh arrays: the batch owns the old ones (no copy).
+   * ids), in the order they were added, then starts over with fresh arrays. Ingest uses drainBatch
+   * or drainPartitions, which skip putting the rows back in that order.
    */
   drain(): arrow.RecordBatch | null {
-    return this.drainBatch()?.batch ?? null;
+    const parts = this.parts.length;
+    const rowPart = this.rowPart;
+    const rowIndex = this.rowIndex;
+    const n = this.n;
+    const drained = this.drainBatch();
+    if (drained === null || parts === 1) return drained?.batch ?? null;
+    const starts: number[] = [];
+    let at = 0;
+    for (const p of this.drainedCounts) { starts.push(at); at += p; }
+    const order = new Int32Array(n);
+    for (let r = 0; r < n; r++) order[r] = starts[rowPart[r]!]! + rowIndex[r]!;
+    const data = drained.batch.data;
+    return new arrow.RecordBatch(drained.batch.schema, arrow.makeData({ type: data.type, length: n, nullCount: 0, children: data.children.map((c) => takeData(c, order)) }));
   }
 
-  /** drain(), with the event_id fingerprint of every row (what the de-duplication index stages). */
+  /** Row counts of the partitions of the last drain, in their order there. */
+  private drainedCounts: number[] = [];
+
+  /**
+   * The buffered rows as ONE RecordBatch, grouped by partition (day(event_time) x event_type; in the
+   * order added within a partition), with the event_id fingerprint of every row (what the
+   * de-duplication index stages), then starts over. The writer finds each partition as one run of rows
+   * and writes it without copying it again; a buffer with one partition hands its arrays over as they are.
+   */
   drainBatch(): DrainedBatch | null {
+    const drained = this.drainPartitions();
+    if (drained === null) return null;
+    const { batches } = drained;
+    if (batches.length === 1) return { batch: batches[0]!, lo: drained.lo, hi: drained.hi };
+    const children = this.schema.fields.map((_, k) => concatFlatData(this.arrowSchema.fields[k]!.type, batches.map((b) => b.data.children[k]!)));
+    const data = arrow.makeData({ type: this.structType, length: drained.rows, nullCount: 0, children });
+    return { batch: new arrow.RecordBatch(this.arrowSchema, data), lo: drained.lo, hi: drained.hi };
+  }
+
+  /**
+   * The buffered rows as one RecordBatch per partition (day(event_time) x event_type), handed over
+   * without a copy, and the event_id fingerprints of all of them (batch after batch), then starts over.
+   * For a writer that takes several batches (writeDataFiles): nothing is copied between buffer and Parquet.
+   */
+  drainPartitions(): DrainedPartitions | null {
     const n = this.n;
     if (n === 0) return null;
-    const lo = this.hashes;
-    const hi = this.hashesHi;
+    const parts = this.parts;
+    const lo = parts.length === 1 ? parts[0]!.lo : new Int32Array(n);
+    const hi = parts.length === 1 ? parts[0]!.hi : new Int32Array(n);
+    const batches: arrow.RecordBatch[] = [];
+    let at = 0;
+    for (const p of parts) {
+      if (parts.length > 1) {
+        lo.set(p.lo.subarray(0, p.n), at);
+        hi.set(p.hi.subarray(0, p.n), at);
+      }
+      at += p.n;
+      batches.push(this.partitionBatch(p));
+    }
+    this.drainedCounts = parts.map((p) => p.n);
+    this.reset();
+    return { batches, lo, hi, rows: n };
+  }
+
+  private partitionBatch(p: PartitionRows): arrow.RecordBatch {
+    const n = p.n;
+    const { extraColumn } = this.layout;
     const children = this.schema.fields.map((f, k) => {
       const type = this.arrowSchema.fields[k]!.type;
-      const c = this.columns[k];
-      const extra = this.extraColumn.indexOf(k);
-      if (extra >= 0 && !c) return columnFromValues(f.type, type, this.extraValues[extra]!.slice(0, n), f.name);
+      const c = p.columns[k];
+      const extra = extraColumn.indexOf(k);
+      if (extra >= 0 && !c) return columnFromValues(f.type, type, p.extraValues[extra]!.slice(0, n), f.name);
       if (c === null || c === undefined) return nullData(type, n);
       return c.toData(type as never, n);
     });
-    const data = arrow.makeData({ type: this.structType, length: n, nullCount: 0, children });
-    this.allocate(this.initialCapacity);
-    return { batch: new arrow.RecordBatch(this.arrowSchema, data), lo, hi };
+    return new arrow.RecordBatch(this.arrowSchema, arrow.makeData({ type: this.structType, length: n, nullCount: 0, children }));
   }
 }

@@ -441,6 +441,8 @@ export class EventScan {
   readonly num = new Float64Array(FIELD_COUNT);
   /** Epoch microseconds; exact (every accepted time is below 2^53). */
   eventTimeMicros = 0;
+  /** Index of the event type in EVENT_TYPES (the buffer groups rows by it without reading the bytes again). */
+  eventType = 0;
   /** The same per extra column (event-extras.ts), when the table has any; unchecked: see extraValue. */
   readonly extraKind: Uint8Array;
   readonly extraStart: Int32Array;
@@ -684,14 +686,16 @@ function checkScan(b: Uint8Array, nowMs: number, scan: EventScan): boolean {
         if (kd !== STRING) return false;
         const from = scan.start[k]!;
         const len = scan.end[k]! - from;
-        let found = false;
-        for (const t of TYPE_BYTES) {
+        let found = -1;
+        for (let x = 0; x < TYPE_BYTES.length && found < 0; x++) {
+          const t = TYPE_BYTES[x]!;
           if (t.length !== len) continue;
           let j = 0;
           while (j < len && b[from + j] === t[j]) j++;
-          if (j === len) { found = true; break; }
+          if (j === len) found = x;
         }
-        if (!found) return false;
+        if (found < 0) return false;
+        scan.eventType = found;
         break;
       }
       case K_TIMESTAMP: {

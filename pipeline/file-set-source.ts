@@ -1,7 +1,7 @@
 import { LakehouseError } from '../core/errors.ts';
 import type { FileIO } from '../iceberg/io/index.ts';
 import { FileSource } from './file-source.ts';
-import type { Positions, Source, SourceRecord } from './source.ts';
+import { type Positions, type Source, type SourceBatch, type SourceRecord, batchRecords } from './source.ts';
 
 /**
  * Several NDJSON files (plain or gzip) read one after the other as one source: an S3 prefix or a local
@@ -71,9 +71,13 @@ export class FileSetSource implements Source {
   }
 
   async poll(max: number, waitMs: number): Promise<SourceRecord[]> {
+    return batchRecords(await this.pollBatches(max, waitMs));
+  }
+
+  async pollBatches(max: number, waitMs: number): Promise<SourceBatch[]> {
     while (this.current !== null) {
       if (this.paused) return [];
-      const got = await this.current.poll(max, waitMs);
+      const got = await this.current.pollBatches(max, waitMs);
       if (got.length > 0) return got;
       if (!this.current.ended()) return [];
       await this.current.close();

@@ -10,11 +10,11 @@ import type { DeadLetterSink } from './dead-letters.ts';
 import { EventBuffer } from './event-buffer.ts';
 import { DEFAULT_DEDUP_HORIZON_MS, DEFAULT_DEDUP_MAX_IDS } from './dedup-index.ts';
 import { TableDedup } from './dedup-table.ts';
-import { decodeEvent, isRejection } from './event-decoder.ts';
+import { type Rejection, decodeEvent, isRejection } from './event-decoder.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { type IngestMetrics, createIngestMetrics } from './prometheus.ts';
 import { AlreadyCommittedError, OffsetsAppend, OffsetsFencedError, type PositionRange, type RecordedOffsets, fenceFor, findRecordedOffsets, offsetsKey, parsePositionKey } from './offsets.ts';
-import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
+import { type Positions, type Source, type SourceBatch, recordBatches } from './source.ts';
 
 /**
  * The ingest loop: poll -> decode -> buffer (or dead-letter) -> flush -> commit, the same for every
@@ -341,21 +341,15 @@ export class Ingestor {
         this.stats.stoppedBy = 'abort';
         break;
       }
-      const records = await this.source.poll(this.pollMaxRecords, this.pollWaitMs);
+      const batches = await this.poll();
       const epoch = this.epoch;
-      for (let i = 0; i < records.length; i++) {
-        // Discarded mid-batch, or a seek is coming: the rest is read again after it.
-        if (this.epoch !== epoch || this.holdFlushes) break;
-        await this.consume(records[i]!);
-        // Size triggers inside a poll's records, so a flush holds at most flushRows rows. Bytes are summed
-        // over the buffer's arrays, so they are looked at every BYTES_CHECK_EVERY records only.
-        if (this.buffer.rows >= this.flushRows) await this.startFlush();
-        else if (i % BYTES_CHECK_EVERY === BYTES_CHECK_EVERY - 1) {
-          if (this.buffer.bytes >= this.flushBytes) await this.startFlush();
-          if (this.memoryInUse() > this.memoryBudgetBytes) await this.backpressure();
-        }
+      let polled = 0;
+      for (const b of batches) {
+        polled += b.values.length;
+        // Discarded mid-poll, or a seek is coming: the rest is read again after it.
+        if (!(await this.consumeBatch(b, epoch))) break;
       }
-      const ended = records.length === 0 && this.source.ended();
+      const ended = polled === 0 && this.source.ended();
       if (this.pending.consumed > 0) {
         // An empty poll is not a trigger: a fetch still in flight looks the same as a quiet topic, and
         // flushing on it made many small snapshots under load. A quiet topic commits at the interval.
@@ -371,6 +365,104 @@ export class Ingestor {
     await this.startFlush();
     await this.awaitInflight();
     this.updateGauges();
+  }
+
+  /**
+   * One poll, as batches per partition. It waits at most until the buffer's interval is up, so a quiet
+   * moment does not make the flush late by a whole poll wait; at least 1 ms, so that a loop with nothing
+   * to read always lets timers and I/O run (a held flush waits for the seek's I/O, kafkajs for its fetch).
+   */
+  private async poll(): Promise<SourceBatch[]> {
+    let waitMs = this.pollWaitMs;
+    if (this.pending.consumed > 0 && !this.holdFlushes) {
+      waitMs = Math.max(1, Math.min(waitMs, Math.ceil(this.pending.firstReadAtMs + this.flushIntervalMs - performance.now())));
+    }
+    if (this.source.pollBatches) return this.source.pollBatches(this.pollMaxRecords, waitMs);
+    return recordBatches(await this.source.poll(this.pollMaxRecords, waitMs));
+  }
+
+  /**
+   * Decodes one batch into the buffer, with the batch's clock reading and the position range kept per
+   * run of records rather than per record. A run ends where something must be awaited (a dead letter the
+   * sink holds back, a flush, backpressure), so the pending range always covers exactly the records read.
+   * False when the records read were discarded meanwhile (a rebalance or a coming seek): stop reading.
+   */
+  private async consumeBatch(b: SourceBatch, epoch: number): Promise<boolean> {
+    // Set while the poll waited: a seek is coming, and a record read now could send a dead letter after
+    // positionsFor() dropped the unwritten ones (it would then be sent twice).
+    if (this.epoch !== epoch || this.holdFlushes) return false;
+    const values = b.values;
+    const n = values.length;
+    const nowMs = this.now();
+    const processedAt = BigInt(nowMs) * 1000n;
+    let i = 0;
+    while (i < n) {
+      const p = this.pending;
+      const buffer = this.buffer;
+      // Buffer age is wall time passing here, not the injectable clock (which decodes and stamps events).
+      if (p.consumed === 0) p.firstReadAtMs = performance.now();
+      const from = i;
+      let letter: Promise<void> | undefined;
+      let flush = false;
+      let checkBytes = false;
+      while (i < n) {
+        const value = values[i]!;
+        // addMessage reads the common message shape straight into the columns (≈2x decodeEvent + add) and
+        // falls back to decodeEvent for anything else, so rejections are identical either way.
+        const added = value === null ? decodeEvent(null, nowMs) : buffer.addMessage(value, nowMs, processedAt);
+        i++;
+        if (added === true) p.rows++;
+        else if (added === false) p.duplicates++;
+        else if (isRejection(added)) {
+          letter = this.deadLetter(b, i - 1, added, nowMs);
+          if (letter) break;
+        }
+        // Size triggers inside a batch, so a flush holds at most flushRows rows. Bytes are summed over the
+        // buffer's arrays, so they are looked at every BYTES_CHECK_EVERY records only.
+        if (buffer.rows >= this.flushRows) { flush = true; break; }
+        if ((i - from) % BYTES_CHECK_EVERY === 0) { checkBytes = true; break; }
+      }
+      p.consumed += i - from;
+      this.extendRange(p, b, from, i);
+      if (letter) await letter;
+      if (checkBytes) {
+        if (buffer.bytes >= this.flushBytes) flush = true;
+        else if (this.memoryInUse() > this.memoryBudgetBytes) {
+          await this.backpressure();
+          if (this.epoch !== epoch || this.holdFlushes) return false;
+        }
+      }
+      if (flush) await this.startFlush();
+      if (this.epoch !== epoch || this.holdFlushes) return false;
+    }
+    return true;
+  }
+
+  /** Widens the pending range of b's partition by records from..to-1 (two offsets, whatever the count). */
+  private extendRange(p: Pending, b: SourceBatch, from: number, to: number): void {
+    if (to === from) return;
+    const first = b.offset(from);
+    const next = b.offset(to - 1) + 1n;
+    const range = p.ranges.get(b.key);
+    if (!range) p.ranges.set(b.key, { first, next });
+    else {
+      if (first < range.first) range.first = first;
+      if (next > range.next) range.next = next;
+    }
+  }
+
+  /** Counts a rejected record and hands it to the dead-letter sink; the sink's promise when it holds it back. */
+  private deadLetter(b: SourceBatch, i: number, rejection: Rejection, nowMs: number): Promise<void> | undefined {
+    const p = this.pending;
+    p.deadLettered++;
+    p.byReason[rejection.reason] = (p.byReason[rejection.reason] ?? 0) + 1;
+    const r = b.record(i);
+    const sent = this.deadLetters.send({
+      value: r.value, key: r.key ?? null, headers: r.headers ?? {}, reason: rejection.reason, detail: rejection.detail,
+      topic: r.topic, partition: r.partition, offset: r.offset, timeMs: nowMs, group: this.group,
+      ...(r.timestampMs === undefined ? {} : { sourceTimestampMs: r.timestampMs }),
+    });
+    return sent ?? undefined;
   }
 
   /** Over budget: pause the source until the next flush completes (starting one if none is running). */
@@ -390,38 +482,6 @@ export class Ingestor {
 
   private memoryInUse(): number {
     return this.buffer.bytes + this.inflightBytes;
-  }
-
-  private async consume(r: SourceRecord): Promise<void> {
-    const now = this.now();
-    const p = this.pending;
-    // Buffer age is wall time passing here, not the injectable clock (which decodes and stamps events).
-    if (p.consumed === 0) p.firstReadAtMs = performance.now();
-    p.consumed++;
-    const key = positionKey(r.topic, r.partition);
-    const range = p.ranges.get(key);
-    if (!range) p.ranges.set(key, { first: r.offset, next: r.offset + 1n });
-    else {
-      if (r.offset < range.first) range.first = r.offset;
-      if (r.offset + 1n > range.next) range.next = r.offset + 1n;
-    }
-    // addMessage reads the common message shape straight into the columns (≈2x decodeEvent + add) and
-    // falls back to decodeEvent for anything else, so rejections are identical either way.
-    const added = r.value === null ? decodeEvent(null, now) : this.buffer.addMessage(r.value, now, BigInt(now) * 1000n);
-    if (isRejection(added)) {
-      const decoded = added;
-      p.deadLettered++;
-      p.byReason[decoded.reason] = (p.byReason[decoded.reason] ?? 0) + 1;
-      const sent = this.deadLetters.send({
-        value: r.value, key: r.key ?? null, headers: r.headers ?? {}, reason: decoded.reason, detail: decoded.detail,
-        topic: r.topic, partition: r.partition, offset: r.offset, timeMs: now, group: this.group,
-        ...(r.timestampMs === undefined ? {} : { sourceTimestampMs: r.timestampMs }),
-      });
-      if (sent) await sent;
-      return;
-    }
-    if (added) p.rows++;
-    else p.duplicates++;
   }
 
   /** Waits for the flush in flight, then hands the buffer to a new one (no-op when nothing was read). */
@@ -449,7 +509,17 @@ export class Ingestor {
     this.inflightOldestEventMs = oldest ?? null;
     // From here the flush's ids count as seen; they become committed ids only if its commit lands.
     if (drained && this.dedup) this.dedup.index.stage(drained.lo, drained.hi, rows);
-    this.inflight = this.flush(pending, batch, builtFor).catch((e) => {
+    // The sink's marks are taken here, as the buffer is handed over, not after the flush's first await: the
+    // loop reads on meanwhile, and a record past this flush whose letter the sink already holds (a replay)
+    // is met and forgotten then, so a mark taken later would no longer be held back before that letter;
+    // a restart reading the sink from it would miss the letter and send it again. Taken before this
+    // flush's letters are written: every letter of a record past this flush lies past them.
+    const marks = new Map<string, string>();
+    for (const key of pending.ranges.keys()) {
+      const mark = this.deadLetters.mark?.(key);
+      if (mark !== undefined) marks.set(key, mark);
+    }
+    this.inflight = this.flush(pending, batch, builtFor, marks).catch((e) => {
       this.dedup?.index.dropStaged();
       if (!this.reseekAfterFence(e)) this.failure ??= e;
     }).finally(() => {
@@ -486,19 +556,13 @@ export class Ingestor {
     if (this.failure !== null) throw this.failure;
   }
 
-  private async flush(p: Pending, batch: arrow.RecordBatch | null, schema: Schema): Promise<void> {
+  private async flush(p: Pending, batch: arrow.RecordBatch | null, schema: Schema, marks: Map<string, string>): Promise<void> {
     const started = performance.now();
     if (this.fenceCheckDue) {
       // Refused here, before anything is written, rather than by the commit after the dead letters went out.
       await this.table.refresh();
       const fenced = fenceFor(findRecordedOffsets(this.table.metadata, this.group), this.group, p.ranges);
       if (fenced) throw fenced;
-    }
-    // Taken before this flush's letters are written: every letter of a record past this flush lies past it.
-    const marks = new Map<string, string>();
-    for (const key of p.ranges.keys()) {
-      const mark = this.deadLetters.mark?.(key);
-      if (mark !== undefined) marks.set(key, mark);
     }
     await this.deadLetters.flush();
     crashPoint(CRASH.deadLettersFlushed);

@@ -139,7 +139,7 @@ export interface KafkaJsBroker {
 export interface KafkaJsFetchedPartition {
   partition: number;
   highWatermark: string;
-  messages: Array<{ offset: string; headers?: Record<string, Buffer | Buffer[] | string | undefined>; isControlRecord?: boolean }>;
+  messages: Array<{ offset: string; headers?: Record<string, Buffer | Buffer[] | string | undefined>; isControlRecord?: boolean; key?: Buffer | null; value?: Buffer | null; timestamp?: string }>;
 }
 
 export interface KafkaJsCluster {
@@ -194,6 +194,10 @@ export interface TailRecord {
   partition: number;
   offset: bigint;
   headers: Record<string, string>;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** The record's timestamp (ms since epoch), when the broker gave one. */
+  timestampMs?: number;
 }
 
 /**
@@ -242,7 +246,8 @@ export async function readTopicTail(kafka: Kafka, topic: string, from: Map<numbe
               if (offset < at) continue; // a batch fetched whole starts before the offset asked for
               if (offset + 1n > after) after = offset + 1n;
               if (m.isControlRecord || offset >= ends.get(p.partition)!) continue;
-              onRecord({ partition: p.partition, offset, headers: stringHeaders(m.headers) });
+              const ts = Number(m.timestamp);
+              onRecord({ partition: p.partition, offset, headers: stringHeaders(m.headers), key: m.key ?? null, value: m.value ?? null, ...(Number.isSafeInteger(ts) && ts >= 0 ? { timestampMs: ts } : {}) });
             }
             if (after === at) {
               // Nothing at or past `at` below the high watermark: what is left was removed (compaction, a
@@ -267,4 +272,22 @@ function stringHeaders(headers: Record<string, Buffer | Buffer[] | string | unde
     if (last !== undefined) out[k] = typeof last === 'string' ? last : last.toString('utf8');
   }
   return out;
+}
+
+/**
+ * The end (high watermark: the next offset to be written) of each partition of `topic`, through the
+ * admin client. With the positions a consumer recorded, this gives its lag.
+ */
+export async function topicEndOffsets(opts: KafkaConnectionOptions, topic: string): Promise<Map<number, bigint>> {
+  const brokers = validateBrokers(opts.brokers);
+  const admin = createKafkaClient(opts).admin();
+  try {
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  } catch (e) {
+    throw kafkaError(`Reading the end offsets of ${topic}`, brokers, e);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }

@@ -1,6 +1,10 @@
 import kafkajs, { type Admin, type Message, type Producer, Partitioners } from 'kafkajs';
 import { LakehouseError } from '../core/errors.ts';
-import { type DeadLetter, type DeadLetterResume, type DeadLetterSink, DeadLetterSkips, type SinkPositions, encodeMark, resumeReadPlan } from './dead-letters.ts';
+import { DLQ_HEADERS, type DeadLetter, type DeadLetterResume, type DeadLetterSink, DeadLetterSkips, type SinkPositions, encodeMark, resumeReadPlan } from './dead-letters.ts';
+
+// The header names live beside the letter they describe, so readers load them without kafkajs.
+export { DLQ_HEADERS };
+import { type StoredDeadLetter, letterFromTopicRecord } from './dead-letter-reader.ts';
 import { type KafkaConnectionOptions, createKafkaClient, kafkaError, positiveInteger, readTopicTail, validateBrokers } from './kafka-client.ts';
 import { DEAD_LETTER_TOPIC, validateTopicName } from './kafka-topics.ts';
 
@@ -33,17 +37,6 @@ import { DEAD_LETTER_TOPIC, validateTopicName } from './kafka-topics.ts';
  * of the dead-letter topic, and resume() reads the topic from the marks to its high watermark with plain
  * fetches (readTopicTail), not a consumer group, so a restart does not wait for a second group join.
  */
-export const DLQ_HEADERS = {
-  reason: 'lakehouse.reason',
-  detail: 'lakehouse.detail',
-  topic: 'lakehouse.source.topic',
-  partition: 'lakehouse.source.partition',
-  offset: 'lakehouse.source.offset',
-  sourceTimestamp: 'lakehouse.source.timestamp',
-  time: 'lakehouse.time',
-  group: 'lakehouse.group',
-  truncatedFrom: 'lakehouse.truncated-from',
-} as const;
 
 /** Kafka's broker default for `message.max.bytes` / a topic's `max.message.bytes` (1 MiB + 12). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
@@ -306,5 +299,29 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
       this.closed = true;
       if (this.connected) await this.producer.disconnect().catch(() => {});
     }
+  }
+}
+
+/**
+ * Calls `onLetter` with every letter of the dead-letter topic `topic` up to its end now, partition by
+ * partition in offset order (per partition; partitions interleave), with plain fetches like resume():
+ * reading the dead letters joins no consumer group and commits nothing.
+ */
+export async function readDeadLetterTopic(opts: KafkaConnectionOptions & { topic: string }, onLetter: (l: StoredDeadLetter) => void): Promise<void> {
+  const brokers = validateBrokers(opts.brokers);
+  const topic = validateTopicName(opts.topic, 'dead-letter topic');
+  const client = createKafkaClient(opts);
+  const admin = client.admin();
+  try {
+    await admin.connect();
+    if (!(await admin.listTopics()).includes(topic)) {
+      throw new LakehouseError('NOT_FOUND', `There is no dead-letter topic ${topic} on ${brokers.join(',')}. Check --topic (ingest's --dlq-topic; default ${DEAD_LETTER_TOPIC.topic}) and --brokers, or read a dead-letter file with --file.`);
+    }
+    await readTopicTail(client, topic, new Map(), (r) => onLetter(letterFromTopicRecord(topic, r)));
+  } catch (e) {
+    if (e instanceof LakehouseError) throw e;
+    throw kafkaError(`Reading the dead letters of ${topic}`, brokers, e);
+  } finally {
+    await admin.disconnect().catch(() => {});
   }
 }

@@ -5,7 +5,7 @@ import { type GroupTimings, type MemberIdentity, deadEarlierRuns, groupTimings, 
 import { missingTopicError, validateTopicName } from './kafka-topics.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { parsePositionKey } from './offsets.ts';
-import { type Positions, type Source, type SourceRecord, positionKey } from './source.ts';
+import { type Positions, type Source, type SourceBatch, type SourceRecord, batchRecords, positionKey } from './source.ts';
 
 /**
  * A Kafka topic as an ingest source (pipeline/source.ts), with kafkajs in a consumer group.
@@ -23,9 +23,10 @@ import { type Positions, type Source, type SourceRecord, positionKey } from './s
  *   current generation. A zombie whose partitions moved (or were taken back and re-sought) skips its
  *   commit: the table already holds the truth and the partition's owner seeks to it.
  *
- * Records fetched by kafkajs (eachBatch) wait in a bounded queue that poll() drains. When the queue is
- * full, fetching pauses until poll() has taken half of it; Source.pause()/resume() and the wait for a
- * rebalance's positions use the same pause, so the group heartbeat keeps running throughout.
+ * Batches fetched by kafkajs (eachBatch) wait, as kafkajs made them, in a bounded queue that poll() and
+ * pollBatches() drain. When the queue is full, fetching pauses until poll() has taken half of it;
+ * Source.pause()/resume() and the wait for a rebalance's positions use the same pause, so the group
+ * heartbeat keeps running throughout.
  *
  * A rebalance empties the queue: every partition is sought again, so queued records would come twice.
  * The consumer of this source must likewise drop what it buffered but has not committed (onAssignment
@@ -89,6 +90,7 @@ export interface KafkaCommitResult {
 export interface KafkaSource extends Source {
   readonly topic: string;
   readonly group: string;
+  pollBatches(max: number, waitMs: number): Promise<SourceBatch[]>;
   /** Current generation (see KafkaAssignment); 0 before the first assignment. */
   readonly generation: number;
   /** Partitions this member owns now. */
@@ -104,12 +106,17 @@ export interface KafkaSource extends Source {
   refreshLag(): Promise<Map<string, bigint>>;
   /** commit() with a report of what was committed and what was fenced, and why. */
   commitOffsets(positions: Positions): Promise<KafkaCommitResult>;
+  /** Every owned partition sought again to the table's positions, as after an assignment. */
+  reseek(): void;
 }
 
+/** One kafkajs batch as fetched: its messages are made into records only when a record is asked for. */
 interface QueuedBatch {
   partition: number;
-  records: SourceRecord[];
-  /** Index of the next record poll() returns. */
+  key: string;
+  messages: KafkaMessage[];
+  values: Array<Buffer | null>;
+  /** Index of the next message poll() returns. */
   next: number;
   bytes: number;
 }
@@ -156,6 +163,13 @@ class KafkaJsSource implements KafkaSource {
   private highWatermarks = new Map<number, bigint>();
   /** Where kafkajs starts partitions we have no position for (refreshLag); cleared on reassignment. */
   private startOffsets = new Map<number, bigint>();
+  /**
+   * Per partition with no table position, the first offset kafkajs handed us since the group's last join
+   * (where it started: the group's committed offset, else the earliest or latest). A reseek() goes back
+   * there, since kafkajs already moved past the records it dropped from the queue and would not fetch them
+   * again. A real join starts kafkajs over from the committed offsets, so a join clears it.
+   */
+  private fetchedFrom = new Map<number, bigint>();
   /** Table positions known to this instance: start()'s resume, raised by our own commits. */
   private known: Positions = new Map();
   private queue: QueuedBatch[] = [];
@@ -167,6 +181,7 @@ class KafkaJsSource implements KafkaSource {
   private seeking = false;
   private consumerRunning = false;
   private wakers = new Set<() => void>();
+  private keys = new Map<number, string>();
   private joined?: { resolve: () => void; reject: (e: unknown) => void };
   private closing?: Promise<void>;
   /** One connect of the admin client for start() and ends(), which may run at the same time. */
@@ -415,10 +430,12 @@ class KafkaJsSource implements KafkaSource {
     this.assigned = new Set(partitions);
     this.delivered.clear();
     this.startOffsets.clear();
+    const fetchedFrom = why === 'reseek' ? new Map(this.fetchedFrom) : new Map<number, bigint>();
+    this.fetchedFrom.clear();
     this.seeking = true;
     this.applyPause();
     this.log.info('Kafka partitions assigned', { why, generation, partitions, droppedQueuedRecords: dropped });
-    this.seekAssigned(token, generation, partitions).catch((e) => this.fail(kafkaError('Seeking to the table positions', this.brokers, e)));
+    this.seekAssigned(token, generation, partitions, fetchedFrom).catch((e) => this.fail(kafkaError('Seeking to the table positions', this.brokers, e)));
   }
 
   /** Until the next GROUP_JOIN this member owns nothing: no records handed out, no commits. */
@@ -429,6 +446,7 @@ class KafkaJsSource implements KafkaSource {
     this.assigned = new Set();
     this.delivered.clear();
     this.startOffsets.clear();
+    this.fetchedFrom.clear();
     this.seeking = true;
     this.log.info('Kafka partitions revoked', { why, generation: this.epoch, partitions, droppedQueuedRecords: dropped });
   }
@@ -442,7 +460,7 @@ class KafkaJsSource implements KafkaSource {
     return dropped;
   }
 
-  private async seekAssigned(token: number, generation: number, partitions: number[]): Promise<void> {
+  private async seekAssigned(token: number, generation: number, partitions: number[], fetchedFrom: Map<number, bigint>): Promise<void> {
     // The first assignment too asks the table when it can: joining may take seconds, and in a group of
     // several instances another member may have committed a partition past start()'s positions by the time
     // it is ours (seeking there would re-read records already in the table, and the commit would be fenced).
@@ -454,11 +472,15 @@ class KafkaJsSource implements KafkaSource {
     const sought: Positions = new Map();
     for (const partition of partitions) {
       const key = positionKey(this.topic, partition);
-      const position = positions.get(key);
+      // No table position: where kafkajs started it, if a reseek dropped records of it (see fetchedFrom).
+      const tablePosition = positions.get(key);
+      const position = tablePosition ?? fetchedFrom.get(partition);
       if (position === undefined) {
         this.delivered.set(partition, { from: null, next: null });
         continue;
       }
+      // Still the start kafkajs chose, for the next reseek, until the table records a position.
+      if (tablePosition === undefined) this.fetchedFrom.set(partition, position);
       this.consumer.seek({ topic: this.topic, partition, offset: position.toString() });
       this.delivered.set(partition, { from: position, next: position });
       sought.set(key, position);
@@ -489,47 +511,76 @@ class KafkaJsSource implements KafkaSource {
     // Not resolved, so kafkajs fetches it again: from the sought offset once the seek is applied.
     if (this.state === 'closed' || this.seeking || isStale() || !this.assigned.has(partition)) return;
     this.highWatermarks.set(partition, BigInt(batch.highWatermark));
-    if (batch.messages.length === 0) return;
-    let bytes = 0;
-    const records = batch.messages.map((m) => {
-      bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0) + RECORD_OVERHEAD_BYTES;
-      return toRecord(this.topic, partition, m);
-    });
-    this.queue.push({ partition, records, next: 0, bytes });
-    this.queuedRecords += records.length;
+    const messages = batch.messages;
+    const n = messages.length;
+    // Fetched before the pause took effect (the rest of a fetch is handed over batch by batch): left
+    // unresolved, so kafkajs fetches it again after resume, and the queue stays within one batch of its bound.
+    if (n === 0 || this.full) return;
+    if (this.delivered.get(partition)?.from === null && !this.fetchedFrom.has(partition)) {
+      this.fetchedFrom.set(partition, BigInt(messages[0]!.offset));
+    }
+    let bytes = n * RECORD_OVERHEAD_BYTES;
+    const values = new Array<Buffer | null>(n);
+    for (let i = 0; i < n; i++) {
+      const m = messages[i]!;
+      values[i] = m.value;
+      bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
+    }
+    this.queue.push({ partition, key: this.partitionKey(partition), messages, values, next: 0, bytes });
+    this.queuedRecords += n;
     this.queuedBytes += bytes;
-    resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
-    if (!this.full && (this.queuedRecords >= this.maxRecords || this.queuedBytes >= this.maxBytes)) {
+    resolveOffset(messages[n - 1]!.offset);
+    if (!this.full && this.queueOverBound()) {
       this.full = true;
       this.applyPause();
     }
     this.wake();
   }
 
+  private queueOverBound(): boolean {
+    return this.queuedRecords >= this.maxRecords || this.queuedBytes >= this.maxBytes;
+  }
+
+
+  private partitionKey(partition: number): string {
+    let key = this.keys.get(partition);
+    if (key === undefined) this.keys.set(partition, key = positionKey(this.topic, partition));
+    return key;
+  }
+
   async poll(max: number, waitMs: number): Promise<SourceRecord[]> {
+    return batchRecords(await this.pollBatches(max, waitMs));
+  }
+
+  async pollBatches(max: number, waitMs: number): Promise<SourceBatch[]> {
     if (this.failure) throw this.failure;
     if (this.state === 'closed') return [];
     if (this.state !== 'running') throw new LakehouseError('INVALID_ARGUMENT', `Kafka source ${this.topic}: call start() before poll().`);
     if (this.queuedRecords === 0 && waitMs > 0) await this.waitForRecords(waitMs);
     if (this.failure) throw this.failure;
 
-    const out: SourceRecord[] = [];
-    while (out.length < max && this.queue.length > 0) {
+    const out: SourceBatch[] = [];
+    let taken = 0;
+    while (taken < max && this.queue.length > 0) {
       const b = this.queue[0]!;
-      const remaining = b.records.length - b.next;
-      const take = Math.min(max - out.length, remaining);
+      const remaining = b.messages.length - b.next;
+      const take = Math.min(max - taken, remaining);
+      const end = b.next + take;
       // A batch's bytes are given back in proportion to the records taken from it.
       const share = take === remaining ? b.bytes : Math.round((b.bytes * take) / remaining);
-      for (let i = b.next; i < b.next + take; i++) out.push(b.records[i]!);
+      const whole = b.next === 0 && end === b.messages.length;
+      out.push(new KafkaBatch(this.topic, b.partition, b.key,
+        whole ? b.messages : b.messages.slice(b.next, end), whole ? b.values : b.values.slice(b.next, end)));
       const d = this.delivered.get(b.partition) ?? { from: null, next: null };
-      d.from ??= b.records[b.next]!.offset;
-      d.next = b.records[b.next + take - 1]!.offset + 1n;
+      d.from ??= BigInt(b.messages[b.next]!.offset);
+      d.next = BigInt(b.messages[end - 1]!.offset) + 1n;
       this.delivered.set(b.partition, d);
-      b.next += take;
+      b.next = end;
       b.bytes -= share;
+      taken += take;
       this.queuedRecords -= take;
       this.queuedBytes -= share;
-      if (b.next === b.records.length) this.queue.shift();
+      if (b.next === b.messages.length) this.queue.shift();
     }
     if (this.full && this.queuedRecords <= this.maxRecords / 2 && this.queuedBytes <= this.maxBytes / 2) {
       this.full = false;
@@ -676,19 +727,43 @@ class KafkaJsSource implements KafkaSource {
   }
 
   private waitForRecords(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakers.add(done);
-    });
+    return wakeOrTimeout(this.wakers, ms);
   }
 
   private wake(): void {
     for (const w of [...this.wakers]) w();
+  }
+}
+
+/** Resolves when one of `waiters` is called (they all are, by whoever wakes them), or after `ms`. */
+function wakeOrTimeout(waiters: Set<() => void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      waiters.delete(done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    waiters.add(done);
+  });
+}
+
+/** Consecutive messages of one partition, as fetched. */
+class KafkaBatch implements SourceBatch {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly key: string,
+    private readonly messages: KafkaMessage[],
+    readonly values: ReadonlyArray<Buffer | null>,
+  ) {}
+
+  offset(i: number): bigint {
+    return BigInt(this.messages[i]!.offset);
+  }
+
+  record(i: number): SourceRecord {
+    return toRecord(this.topic, this.partition, this.messages[i]!);
   }
 }
 

@@ -20,6 +20,25 @@ export interface SourceRecord {
   timestampMs?: number;
 }
 
+/**
+ * Consecutive records of one stream partition, in offset order, as arrays: what ingest's loop reads
+ * (Source.pollBatches) without an object, a BigInt or a position key per record. Offsets are asked for
+ * only where a range starts or ends (a flush, a poll's end) and for the rare record that needs all of it
+ * (a dead letter).
+ */
+export interface SourceBatch {
+  readonly topic: string;
+  readonly partition: number;
+  /** positionKey(topic, partition), made once per batch. */
+  readonly key: string;
+  /** The records' values; null for a record without one. */
+  readonly values: ReadonlyArray<Uint8Array | null>;
+  /** Offset of values[i]; offsets rise with i (not always by one: Kafka may skip some). */
+  offset(i: number): bigint;
+  /** Record i whole (key, headers, timestamp), for the rare paths. */
+  record(i: number): SourceRecord;
+}
+
 export type Positions = Map<string, bigint>;
 
 export function positionKey(topic: string, partition: number): string {
@@ -36,6 +55,11 @@ export interface Source {
   start(resume: Positions): Promise<void>;
   /** Up to `max` records, waiting at most `waitMs`; an empty array means the source is quiet. */
   poll(max: number, waitMs: number): Promise<SourceRecord[]>;
+  /**
+   * poll() as batches per partition (what ingest reads when a source has it): the same records in the
+   * same order, without an object per record. A source without it is read through poll().
+   */
+  pollBatches?(max: number, waitMs: number): Promise<SourceBatch[]>;
   /** True when a bounded source (a file) has nothing more to give. Kafka never ends. */
   ended(): boolean;
   /**
@@ -55,4 +79,39 @@ export interface Source {
   pause(): void;
   resume(): void;
   close(): Promise<void>;
+}
+
+/** A poll's records as batches of consecutive records of one partition (for sources without pollBatches). */
+export function recordBatches(records: readonly SourceRecord[]): SourceBatch[] {
+  const out: SourceBatch[] = [];
+  let from = 0;
+  for (let i = 1; i <= records.length; i++) {
+    const r = records[from]!;
+    if (i < records.length && records[i]!.topic === r.topic && records[i]!.partition === r.partition) continue;
+    out.push(new RecordArrayBatch(records.slice(from, i)));
+    from = i;
+  }
+  return out;
+}
+
+class RecordArrayBatch implements SourceBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: string;
+  readonly values: ReadonlyArray<Uint8Array | null>;
+  constructor(private readonly records: SourceRecord[]) {
+    this.topic = records[0]!.topic;
+    this.partition = records[0]!.partition;
+    this.key = positionKey(this.topic, this.partition);
+    this.values = records.map((r) => r.value);
+  }
+  offset(i: number): bigint { return this.records[i]!.offset; }
+  record(i: number): SourceRecord { return this.records[i]!; }
+}
+
+/** The records of batches, as poll() gives them (for callers of a batch source's poll()). */
+export function batchRecords(batches: readonly SourceBatch[]): SourceRecord[] {
+  const out: SourceRecord[] = [];
+  for (const b of batches) for (let i = 0; i < b.values.length; i++) out.push(b.record(i));
+  return out;
 }

@@ -3,7 +3,8 @@
 --
 -- Input:  a table or view `campaign_events` with the campaign_events columns, and four variables.
 -- Output: the temp table `campaign_metrics_result`, one row per window and grain, in the
---         campaign_metrics column order.
+--         campaign_metrics column order; and `duplicate_copies`, every copy of every repeated event_id
+--         ranked (copy_rank > 1: the copies that do not count).
 --
 -- Run it by hand in the DuckDB CLI over a local warehouse:
 --   SET TimeZone = 'UTC';
@@ -19,13 +20,25 @@
 
 -- Each event_id counts once: the copy with the earliest processed_at (the first ingested) wins; the
 -- remaining columns only break exact ties so the choice never depends on file order.
-CREATE OR REPLACE TEMP TABLE unique_events AS
-SELECT *
-FROM campaign_events
-QUALIFY row_number() OVER (
+-- Most ids have one copy, so only the ids whose 64-bit hash repeats go through the window function (an id
+-- that merely shares a hash with another is ranked alone and kept): memory follows the duplicates, not the
+-- table, and the rest streams straight into the aggregation.
+CREATE OR REPLACE TEMP TABLE repeated_hashes AS
+SELECT hash(event_id) AS h FROM campaign_events GROUP BY h HAVING count(*) > 1;
+
+-- Every copy of a repeated id with its rank; copy_rank 1 is the copy that counts.
+CREATE OR REPLACE TEMP TABLE duplicate_copies AS
+SELECT *, row_number() OVER (
     PARTITION BY event_id
     ORDER BY processed_at, event_time, event_type, campaign_id, user_id, platform, country, device_type, channel, revenue, cost
-) = 1;
+) AS copy_rank
+FROM campaign_events
+WHERE hash(event_id) IN (SELECT h FROM repeated_hashes);
+
+CREATE OR REPLACE TEMP VIEW unique_events AS
+SELECT * FROM campaign_events WHERE hash(event_id) NOT IN (SELECT h FROM repeated_hashes)
+UNION ALL BY NAME
+SELECT * EXCLUDE (copy_rank) FROM duplicate_copies WHERE copy_rank = 1;
 
 CREATE OR REPLACE TEMP TABLE campaign_metrics_result AS
 WITH windowed AS (

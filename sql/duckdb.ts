@@ -39,11 +39,65 @@ export class DuckDb {
     } catch (e) {
       throw duckError(e, sql);
     }
-    return objects.map((o) => {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(o)) out[k] = toValue(v);
-      return out;
-    });
+    return objects.map(plainRow);
+  }
+
+  /**
+   * rows(), streamed: the rows as objects, about `chunkRows` at a time (whole DuckDB chunks of 2,048), so a
+   * result of millions of rows never exists as objects all at once. The connection is busy until the
+   * generator is done.
+   */
+  async *rowChunks(sql: string, chunkRows = 65_536): AsyncGenerator<Record<string, unknown>[]> {
+    let result;
+    try {
+      result = await this.connection.stream(sql);
+    } catch (e) {
+      throw duckError(e, sql);
+    }
+    const names = result.columnNames();
+    let out: Record<string, unknown>[] = [];
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await result.fetchChunk();
+      } catch (e) {
+        throw duckError(e, sql);
+      }
+      if (!chunk || chunk.rowCount === 0) break;
+      for (const o of chunk.getRowObjects(names)) out.push(plainRow(o));
+      if (out.length >= chunkRows) {
+        yield out;
+        out = [];
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+
+  /**
+   * Streams a query whose columns are all UINTEGER (no NULLs), a chunk of rows at a time, as one
+   * Uint32Array per column: millions of rows without a JS object per row or value.
+   */
+  async *uint32Chunks(sql: string): AsyncGenerator<Uint32Array[]> {
+    let result;
+    try {
+      result = await this.connection.stream(sql);
+    } catch (e) {
+      throw duckError(e, sql);
+    }
+    const columns = result.columnCount;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) return;
+      const n = chunk.rowCount;
+      const out: Uint32Array[] = [];
+      for (let c = 0; c < columns; c++) {
+        const vector = chunk.getColumnVector(c);
+        const values = new Uint32Array(n);
+        for (let i = 0; i < n; i++) values[i] = vector.getItem(i) as number;
+        out.push(values);
+      }
+      yield out;
+    }
   }
 
   /**
@@ -78,6 +132,13 @@ export class DuckDb {
     this.connection.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** A row of DuckDB value objects as plain values (see toValue). */
+function plainRow(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = toValue(v);
+  return out;
 }
 
 /** DuckDB value objects to plain values: timestamps carry `micros`; everything we select is scalar. */

@@ -126,29 +126,111 @@ function compareBytes(a: Uint8Array, ao: number, ae: number, b: Uint8Array, bo: 
   return (ae - ao) - (be - bo);
 }
 
+/** Bytes [from + at, from + at + 4) of a value as a big-endian unsigned word, zero past its end. */
+function prefixWord(b: Uint8Array, from: number, to: number, at: number): number {
+  let w = 0;
+  for (let k = 0; k < 4; k++) {
+    const j = from + at + k;
+    w = w * 256 + (j < to ? b[j]! : 0);
+  }
+  return w;
+}
+
+const PREFIX_WORDS = 4;
+const PREFIX_BYTES = 4 * PREFIX_WORDS;
+
+/** Order of the zero-padded first PREFIX_BYTES of value [from, to) against a bound's words; 0 = equal so far. */
+function comparePrefix(view: DataView, b: Uint8Array, from: number, to: number, bound: Float64Array): number {
+  for (let k = 0; k < PREFIX_WORDS; k++) {
+    const j = from + 4 * k;
+    const w = j + 4 <= to ? view.getUint32(j) : prefixWord(b, from, to, 4 * k);
+    const x = bound[k]!;
+    if (w !== x) return w < x ? -1 : 1;
+  }
+  return 0;
+}
+
 /**
  * Byte-ordered min/max over variable or fixed width byte values (UTF-8 byte order is code point
  * order). Candidates point into the batch's buffers; `settle` copies them out at the end of a batch.
+ * Plain fields, no tuple per candidate: this runs once per value of every string column.
  */
 class BytesMinMax {
-  private lo: [Uint8Array, number, number] | null = null;
-  private hi: [Uint8Array, number, number] | null = null;
+  private loBuf: Uint8Array | null = null;
+  private loStart = 0;
+  private loEnd = 0;
+  private hiBuf: Uint8Array | null = null;
+  private hiStart = 0;
+  private hiEnd = 0;
+  /** Counts changes of min or max. */
+  private version = 0;
 
   offer(buf: Uint8Array, start: number, end: number): void {
-    if (!this.lo || compareBytes(buf, start, end, ...this.lo) < 0) this.lo = [buf, start, end];
-    if (!this.hi || compareBytes(buf, start, end, ...this.hi) > 0) this.hi = [buf, start, end];
+    if (this.loBuf === null) {
+      this.loBuf = this.hiBuf = buf;
+      this.loStart = this.hiStart = start;
+      this.loEnd = this.hiEnd = end;
+      this.version++;
+      return;
+    }
+    // Below the min means not above the max (min <= max), so one comparison for most values.
+    if (compareBytes(buf, start, end, this.loBuf, this.loStart, this.loEnd) < 0) {
+      this.loBuf = buf; this.loStart = start; this.loEnd = end; this.version++;
+    } else if (compareBytes(buf, start, end, this.hiBuf!, this.hiStart, this.hiEnd) > 0) {
+      this.hiBuf = buf; this.hiStart = start; this.hiEnd = end; this.version++;
+    }
+  }
+
+  /**
+   * offer() for every valid row of a Utf8/Binary column with 32-bit offsets, rows [0, n). Most values
+   * are neither a new min nor a new max, and their first 16 bytes (zero-padded, read as big-endian
+   * words) already say so: strictly between those of min and max means strictly between min and max
+   * (padding only ever orders a prefix first, as byte order does), and equal to those of a bound with
+   * the bound's length (at most 16) means equal to it. The rest are compared in full.
+   */
+  offerAll(buf: Uint8Array, o: Int32Array, n: number, valid: Uint8Array | null, validOffset: number): void {
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const lo = new Float64Array(PREFIX_WORDS);
+    const hi = new Float64Array(PREFIX_WORDS);
+    let loLen = 0;
+    let hiLen = 0;
+    let have = false;
+    for (let i = 0; i < n; i++) {
+      if (valid !== null && (valid[(validOffset + i) >> 3]! & (1 << ((validOffset + i) & 7))) === 0) continue;
+      const start = o[i]!;
+      const end = o[i + 1]!;
+      if (have) {
+        const len = end - start;
+        const c = comparePrefix(view, buf, start, end, lo);
+        if (c > 0) {
+          const d = comparePrefix(view, buf, start, end, hi);
+          if (d < 0 || (d === 0 && len === hiLen && len <= PREFIX_BYTES)) continue;
+        } else if (c === 0 && len === loLen && len <= PREFIX_BYTES) continue;
+      }
+      const version = this.version;
+      this.offer(buf, start, end);
+      if (have && version === this.version) continue;
+      for (let k = 0; k < PREFIX_WORDS; k++) {
+        lo[k] = prefixWord(this.loBuf!, this.loStart, this.loEnd, 4 * k);
+        hi[k] = prefixWord(this.hiBuf!, this.hiStart, this.hiEnd, 4 * k);
+      }
+      loLen = this.loEnd - this.loStart;
+      hiLen = this.hiEnd - this.hiStart;
+      have = true;
+    }
   }
 
   settle(): void {
-    if (this.lo) { const [b, s, e] = this.lo; const c = b.slice(s, e); this.lo = [c, 0, c.length]; }
-    if (this.hi) { const [b, s, e] = this.hi; const c = b.slice(s, e); this.hi = [c, 0, c.length]; }
+    if (this.loBuf) { this.loBuf = this.loBuf.slice(this.loStart, this.loEnd); this.loStart = 0; this.loEnd = this.loBuf.length; }
+    if (this.hiBuf) { this.hiBuf = this.hiBuf.slice(this.hiStart, this.hiEnd); this.hiStart = 0; this.hiEnd = this.hiBuf.length; }
   }
 
-  get min(): Uint8Array | null { return this.lo ? this.lo[0].subarray(this.lo[1], this.lo[2]) : null; }
-  get max(): Uint8Array | null { return this.hi ? this.hi[0].subarray(this.hi[1], this.hi[2]) : null; }
+  get min(): Uint8Array | null { return this.loBuf ? this.loBuf.subarray(this.loStart, this.loEnd) : null; }
+  get max(): Uint8Array | null { return this.hiBuf ? this.hiBuf.subarray(this.hiStart, this.hiEnd) : null; }
 }
 
 const decoder = new TextDecoder();
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Accumulates metrics for one data file over the (conformed) batches written into it; `finish` adds the
@@ -284,6 +366,31 @@ function accumulate(leaf: Leaf, data: arrow.Data, mask: ValidMask): void {
       const v = data.values as BigInt64Array;
       let min = leaf.min as bigint | null;
       let max = leaf.max as bigint | null;
+      if (LITTLE_ENDIAN && (v.byteOffset & 3) === 0) {
+        // Compared as 32-bit halves (high signed, low unsigned): reading a BigInt64Array element makes a
+        // BigInt, one per row; only the two winners are read that way.
+        const w = new Int32Array(v.buffer, v.byteOffset, n * 2);
+        let lo = -1;
+        let hi = -1;
+        for (let i = 0; i < n; i++) {
+          if (!allValid && !rowValid(data, mask, i)) { nulls++; continue; }
+          if (lo < 0) { lo = hi = i; continue; }
+          const xh = w[2 * i + 1]!;
+          const xl = w[2 * i]! >>> 0;
+          const lh = w[2 * lo + 1]!;
+          if (xh < lh || (xh === lh && xl < w[2 * lo]! >>> 0)) { lo = i; continue; }
+          const hh = w[2 * hi + 1]!;
+          if (xh > hh || (xh === hh && xl > w[2 * hi]! >>> 0)) hi = i;
+        }
+        if (lo >= 0) {
+          const a = v[lo]!;
+          const b = v[hi]!;
+          if (min === null || a < min) min = a;
+          if (max === null || b > max) max = b;
+        }
+        leaf.min = min; leaf.max = max;
+        break;
+      }
       for (let i = 0; i < n; i++) {
         if (!allValid && !rowValid(data, mask, i)) { nulls++; continue; }
         const x = v[i]!;
@@ -331,9 +438,16 @@ function accumulate(leaf: Leaf, data: arrow.Data, mask: ValidMask): void {
       const o = data.valueOffsets as Int32Array | BigInt64Array;
       const big = o instanceof BigInt64Array;
       const mm = leaf.min instanceof BytesMinMax ? leaf.min : new BytesMinMax();
-      for (let i = 0; i < n; i++) {
-        if (!allValid && !rowValid(data, mask, i)) { nulls++; continue; }
-        if (wantBounds) mm.offer(v, big ? Number(o[i]!) : (o[i] as number), big ? Number(o[i + 1]!) : (o[i + 1] as number));
+      if (!big && mask === undefined) {
+        // Top level: the column's own validity bitmap says which rows hold values.
+        const bitmap = data.nullCount > 0 ? data.nullBitmap! : null;
+        nulls += data.nullCount;
+        if (wantBounds) mm.offerAll(v, o as Int32Array, n, bitmap, data.offset);
+      } else {
+        for (let i = 0; i < n; i++) {
+          if (!allValid && !rowValid(data, mask, i)) { nulls++; continue; }
+          if (wantBounds) mm.offer(v, Number(o[i]!), Number(o[i + 1]!));
+        }
       }
       mm.settle();
       leaf.min = mm;

@@ -12,9 +12,11 @@ import type { FileWriter } from './file-writer.ts';
 
 /**
  * Routes each row to the writer of its partition (iceberg-rust `FanoutWriter`): the partition tuple of
- * every row is computed from the spec's source columns and transforms, rows are grouped by
- * PartitionKey, and each group goes to its partition's writer as one batch (a copy of those rows; the
- * whole batch when every row is in one partition). Writers are made on first use and stay open until
+ * every row is computed from the spec's source columns and transforms (only where a row's source values
+ * differ from the row before it), rows are grouped by PartitionKey in runs of consecutive rows, and
+ * each group goes to its partition's writer: the whole batch when every row is in one partition, slices
+ * of it when the partition's rows come in long runs (as the event buffer hands them over), else one
+ * batch copied from its rows. Writers are made on first use and stay open until
  * close, so a partition's rows from several batches share its files; the files come back in the order
  * the partitions were first seen.
  */
@@ -37,7 +39,8 @@ export class FanoutWriter implements FileWriter {
   }
 
   async write(batch: arrow.RecordBatch): Promise<void> {
-    if (batch.numRows === 0) return;
+    const n = batch.numRows;
+    if (n === 0) return;
     const specId = this.spec.specId;
     if (this.sources.length === 0) {
       const values = this.spec.fields.map(() => null);
@@ -45,18 +48,48 @@ export class FanoutWriter implements FileWriter {
       return;
     }
     const columns = this.sources.map((s) => partitionColumn(batch, s));
-    const groups = new Map<PartitionKey, { values: Value[]; rows: number[] }>();
+    const changes = this.sources.map((s) => changeDetector(batch, s));
+    const groups = new Map<PartitionKey, { values: Value[]; runs: number[]; rows: number }>();
     const tuple: Value[] = new Array(columns.length);
-    for (let i = 0; i < batch.numRows; i++) {
+    const keyAt = (i: number): PartitionKey => {
       for (let k = 0; k < columns.length; k++) tuple[k] = columns[k]!(i);
-      const key = partitionKey(specId, tuple);
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { values: [...tuple], rows: [] }));
-      g.rows.push(i);
+      return partitionKey(specId, tuple);
+    };
+    // Rows come in runs of one partition (the event buffer groups them); a row whose source values
+    // cannot have moved it to another partition skips computing its tuple.
+    let runKey = keyAt(0);
+    let runValues = [...tuple];
+    let runStart = 0;
+    const closeRun = (to: number) => {
+      let g = groups.get(runKey);
+      if (!g) groups.set(runKey, (g = { values: runValues, runs: [], rows: 0 }));
+      g.runs.push(runStart, to);
+      g.rows += to - runStart;
+    };
+    for (let i = 1; i < n; i++) {
+      let changed = false;
+      for (let k = 0; k < changes.length; k++) if (changes[k]!(i)) { changed = true; break; }
+      if (!changed) continue;
+      const key = keyAt(i);
+      if (key === runKey) continue;
+      closeRun(i);
+      runKey = key;
+      runValues = [...tuple];
+      runStart = i;
     }
+    closeRun(n);
     for (const [key, g] of groups) {
-      const part = groups.size === 1 ? batch : takeRows(batch, Int32Array.from(g.rows));
-      await this.writerFor(key, g.values).write(part);
+      const w = this.writerFor(key, g.values);
+      if (g.rows === n) await w.write(batch);
+      else if (g.rows >= (g.runs.length / 2) * MIN_RUN_ROWS) {
+        // Long runs are written as slices of the batch: no row is copied.
+        for (let r = 0; r < g.runs.length; r += 2) await w.write(batch.slice(g.runs[r]!, g.runs[r + 1]!));
+      } else {
+        const idx = new Int32Array(g.rows);
+        let at = 0;
+        for (let r = 0; r < g.runs.length; r += 2) for (let i = g.runs[r]!; i < g.runs[r + 1]!; i++) idx[at++] = i;
+        await w.write(takeRows(batch, idx));
+      }
     }
   }
 
@@ -73,6 +106,7 @@ interface PartitionSource {
   /** Child indexes from the batch root to the source column, through structs only. */
   path: number[];
   type: PrimitiveType;
+  transform: string;
   fn: (v: Value) => Value;
 }
 
@@ -80,7 +114,7 @@ function partitionSource(schema: Schema, sourceId: number, name: string, transfo
   const search = (fields: NestedField[], path: number[]): PartitionSource | undefined => {
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
-      if (f.id === sourceId && isPrimitive(f.type)) return { path: [...path, i], type: f.type, fn: transformFunction(transform, f.type) };
+      if (f.id === sourceId && isPrimitive(f.type)) return { path: [...path, i], type: f.type, transform, fn: transformFunction(transform, f.type) };
       if (f.type.kind === 'struct') {
         const found = search(f.type.fields, [...path, i]);
         if (found) return found;
@@ -107,6 +141,63 @@ function partitionColumn(batch: arrow.RecordBatch, s: PartitionSource): (i: numb
   const m = mask;
   return m === undefined ? (i) => s.fn(get(i)) : (i) => s.fn((m[i >> 3]! & (1 << (i & 7))) !== 0 ? get(i) : null);
 }
+
+/** Average rows per run at which a partition's runs are written as slices rather than copied together. */
+const MIN_RUN_ROWS = 32;
+
+const TWO_32 = 4294967296;
+const DAY_US = 86_400_000_000;
+const HOUR_US = 3_600_000_000;
+
+/**
+ * For row i > 0: false when its partition value under this source is surely the same as row i-1's,
+ * read straight from the column's buffers (no value object, no BigInt); true when it may differ, and
+ * then the caller computes the tuple. Only flat columns without nulls get a fast check.
+ */
+function changeDetector(batch: arrow.RecordBatch, s: PartitionSource): (i: number) => boolean {
+  const always = () => true;
+  if (s.path.length !== 1) return always;
+  const data = batch.data.children[s.path[0]!]!;
+  if (data.nullCount > 0) return always;
+  const kind = s.type.kind;
+  if ((kind === 'string' || kind === 'binary') && data.valueOffsets instanceof Int32Array) {
+    // Equal bytes, equal value, whatever the transform.
+    const o = data.valueOffsets;
+    const v = data.values as Uint8Array;
+    return (i) => {
+      const a = o[i - 1]!;
+      const b = o[i]!;
+      const len = o[i + 1]! - b;
+      if (b - a !== len) return true;
+      for (let k = 0; k < len; k++) if (v[a + k] !== v[b + k]) return true;
+      return false;
+    };
+  }
+  const values = data.values as unknown;
+  if (values instanceof BigInt64Array && (values.byteOffset & 3) === 0 && LITTLE_ENDIAN) {
+    const w = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+    const micros = kind === 'timestamp' || kind === 'timestamptz';
+    const transform = s.transform;
+    // day/month/year of a micros timestamp follow its day, hour its hour: compare those, exactly (below 2^53 µs).
+    const unit = micros && (transform === 'day' || transform === 'month' || transform === 'year') ? DAY_US : micros && transform === 'hour' ? HOUR_US : 0;
+    if (unit > 0) {
+      return (i) => {
+        const hiA = w[2 * i - 1]!;
+        const hiB = w[2 * i + 1]!;
+        if (hiA === hiB && w[2 * i - 2] === w[2 * i]) return false;
+        const a = hiA * TWO_32 + (w[2 * i - 2]! >>> 0);
+        const b = hiB * TWO_32 + (w[2 * i]! >>> 0);
+        if (Math.abs(a) > Number.MAX_SAFE_INTEGER || Math.abs(b) > Number.MAX_SAFE_INTEGER) return true;
+        return Math.floor(a / unit) !== Math.floor(b / unit);
+      };
+    }
+    return (i) => w[2 * i - 1] !== w[2 * i + 1] || w[2 * i - 2] !== w[2 * i];
+  }
+  if (values instanceof Int32Array) return (i) => values[i - 1] !== values[i];
+  return always;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // ---- take: rows of a batch by index ----
 

@@ -12,19 +12,17 @@
  *   parquet-file-writer.ts  one file: buffers batches, collects statistics, encodes + uploads on close
  *   parquet-writer.ts       Arrow -> Parquet bytes (parquet-wasm); column-stats.ts the file metrics
  *
- * The ingest hot path keeps its shape: the event buffer fills typed arrays for one batch, and a flush
- * hands that batch to writeDataFiles, which fans it out. Fanning out (and collecting statistics) while
- * the buffer fills was weighed and not taken. Buffer and flush share one JS thread, so moving work from
- * one to the other adds no throughput; only work removed does. Of a flush's CPU for 200 000 campaign
- * events in 9 partitions, Parquet encoding is about half, statistics a fifth, grouping rows by partition
- * under a tenth and copying them into per-partition batches about a tenth (takeData). Statistics are per
- * file and the rolling layer decides where files end, so collecting them early is the same work done
- * sooner plus merging. Fanning out in the buffer would remove only the copy, at the price of the
- * pipeline evaluating the table's partition transforms and keeping one set of growing arrays (and a
- * shared de-duplication table) per partition; the copy was made cheaper instead.
+ * The ingest hot path: the event buffer keeps one set of growing columns per day x event_type as it
+ * fills, and a flush hands the rows over grouped by partition. The fan-out still computes each row's
+ * partition from the table's spec, but only where a row's source values differ from the row before, and
+ * writes a partition that arrives as one long run as a slice of the batch, so nothing is copied between
+ * the buffer and Parquet (a table partitioned otherwise gets its rows copied per partition, as before).
+ * Statistics stay per file (the rolling layer decides where files end), collected in one pass over
+ * each partition's contiguous rows. Parquet encoding is what is left: half of a flush's CPU.
  */
 export * from './parquet-writer.ts';
 export * from './column-stats.ts';
+export { plainColumns } from './dictionary-choice.ts';
 export type { FileWriter, WrittenFile } from './file-writer.ts';
 export { estimateArrowBytes } from './rolling-file-writer.ts';
 export { takeData } from './fanout-writer.ts';

@@ -3,11 +3,13 @@ import * as pw from 'parquet-wasm';
 import { ARROW_EXTENSION_NAME_KEY, ARROW_UUID_EXTENSION, arrowFieldId } from '../arrow/arrow-schema.ts';
 import { LakehouseError, errorMessage } from '../../core/errors.ts';
 import { PARQUET_COMPRESSION, PARQUET_COMPRESSION_DEFAULT } from '../spec/table-properties.ts';
+import { plainColumns } from './dictionary-choice.ts';
 
 /**
  * Arrow batches -> one Parquet file in memory, through parquet-wasm (arrow-rs). The Arrow fields'
  * `PARQUET:field_id` metadata becomes the Parquet field ids; the Arrow schema is also stored in the
- * footer (`ARROW:schema`), as arrow-rs and pyarrow do.
+ * footer (`ARROW:schema`), as arrow-rs and pyarrow do. Columns that are mostly distinct values are
+ * written without a dictionary (dictionary-choice.ts).
  */
 
 /** Iceberg `write.parquet.compression-codec` values (Java names, lower case). */
@@ -61,6 +63,7 @@ export function writeParquetBytes(batches: arrow.RecordBatch[], arrowSchema: arr
   let props = new pw.WriterPropertiesBuilder().setCompression(codec).setCreatedBy('lakehouse (parquet-wasm / arrow-rs)');
   if (opts.rowGroupSize !== undefined) props = props.setMaxRowGroupSize(opts.rowGroupSize);
   if (opts.rowGroupBytes !== undefined) props = props.setMaxRowGroupBytes(opts.rowGroupBytes);
+  for (const name of plainColumns(batches, arrowSchema)) props = props.setColumnDictionaryEnabled(name, false);
   let bytes: Uint8Array;
   try {
     // writeParquet takes ownership of both wasm objects, so nothing is left to free.

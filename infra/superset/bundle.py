@@ -5,7 +5,8 @@ Two things are added on the way, so the YAML stays short and readable:
 - each chart gets a `query_context` derived from its params, so `GET /api/v1/chart/<id>/data/` (and
   reports, alerts, tests) return the chart's rows without the chart being saved in the browser first.
   The rows are the chart's query result before the browser's pivoting, one row per group.
-The database URI can be replaced (another engine that exposes schema `lakehouse`).
+The database URI can be replaced, and with it the datasets' source: on an engine without the DuckDB
+views (Trino), each dataset becomes a virtual one whose SQL gives the same columns (trino_datasets.py).
 
 Usage: python bundle.py BUNDLE_DIR OUT.zip [--database-uri URI]
 """
@@ -101,8 +102,11 @@ def query_context(params: dict[str, Any]) -> str:
     }, sort_keys=True)
 
 
-def build(bundle_dir: str, database_uri: str | None = None) -> dict[str, str]:
-    """The bundle as {path below the zip's top folder: YAML text}, as Superset's importer takes it."""
+def build(bundle_dir: str, database_uri: str | None = None, dataset_sql: dict[str, str] | None = None,
+          schema: str | None = None) -> dict[str, str]:
+    """The bundle as {path below the zip's top folder: YAML text}, as Superset's importer takes it.
+
+    `dataset_sql` ({table_name: SELECT}) turns those datasets into virtual ones in `schema`."""
     docs = load(bundle_dir)
     charts = {d["uuid"]: d for p, d in docs.items() if p.startswith("charts/")}
     out: dict[str, str] = {}
@@ -114,6 +118,8 @@ def build(bundle_dir: str, database_uri: str | None = None) -> dict[str, str]:
             doc["position"] = position(doc["dashboard_title"], doc.pop("layout"), charts)
         elif path.startswith("databases/") and database_uri:
             doc = {**doc, "sqlalchemy_uri": database_uri}
+        elif path.startswith("datasets/") and dataset_sql and doc["table_name"] in dataset_sql:
+            doc = {**doc, "sql": dataset_sql[doc["table_name"]], "schema": schema or doc["schema"]}
         out[path] = yaml.safe_dump(doc, sort_keys=False)
     return out
 

@@ -3,7 +3,8 @@ current snapshot.
 
 Superset opens a new database connection for each query (NullPool), and superset_config.py runs
 `install(con)` on each new DuckDB connection (a SQLAlchemy "connect" event). So every query reads the
-snapshot the catalog points at when the query starts: no copy of the data, no refresh step, and no
+snapshot the catalog points at when the query starts: no copy of the table (only a rollup derived from
+that very snapshot, below), no refresh step, and no
 guessing of the newest metadata file from a folder listing (a file the catalog never committed, e.g.
 one written by a commit that lost its race, must not be read).
 
@@ -11,13 +12,25 @@ Per connection the catalog is asked for the tables' metadata locations (one read
 one REST `loadTable` per table) and each becomes a connection variable; the views, in schema `lakehouse`
 of a database shared by the process's connections, read `iceberg_scan(getvariable(...))`:
 
-  campaign_metrics            iceberg_scan of the metrics table; timestamps as UTC wall time; a dimension
-                              the table was created without (platform, country, channel) reads as NULL
+  campaign_metrics            the metrics table; timestamps as UTC wall time; a dimension the table was
+                              created without (platform, country, channel) reads as 'all' (every row of
+                              such a table covers all platforms, countries or channels)
   campaign_metrics_last_15m   the rows whose window starts within 15 minutes of the newest window_end
                               (the "last 15 minutes of data": demo and replayed data may lie in the past)
+  campaign_metrics_rollup,    the same two over the metrics table summed over its dimensions, one row per
+  campaign_metrics_last_15m_rollup   window and campaign (dimensions 'all'), in memory (below)
   campaign_events             the columns the health dashboard needs, plus `late`
   ingest_commits              one row per ingest commit, from the events table's snapshot summaries
   ingest_dead_letters         dead letters per commit and reason, from the same summaries
+
+Every chart of Campaign Performance aggregates the whole metrics table, which with the platform, country
+and channel dimensions holds almost a row per event (850 k rows for 1 M events). So the table is rolled
+up over its dimensions into memory once per snapshot and process: a metadata location names one snapshot
+forever, so a rollup keyed by it is never stale, and the first query after a commit builds the new one
+(one scan; the queries that arrive meanwhile wait for it rather than scan too). `route()`, Superset's
+SQL_QUERY_MUTATOR, sends a query to the rollup views when the rollup answers it exactly: it names no
+dimension, no `complete` or `processed_at`, no `*`, calls no function but sums (and the arithmetic and
+time bucketing around them), and sums each measure on its own; any other query reads the Iceberg files.
 
 A table that does not exist yet reads as an empty view of the same columns, so a chart shows Superset's
 "No results" instead of an error. The settings come from the JSON file named by
@@ -26,9 +39,12 @@ $LAKEHOUSE_SUPERSET_CATALOG, which `lakehouse dashboard up` writes (mode 0600: i
 from __future__ import annotations
 
 import json
+import re
 import os
 import sqlite3
+import itertools
 import threading
+import time
 import urllib.parse
 import urllib.request
 from typing import Any, Callable
@@ -56,6 +72,19 @@ COMMITS_COLUMNS = [
     ("dead_lettered", "BIGINT"), ("duplicates", "BIGINT"),
 ]
 DEAD_LETTERS_COLUMNS = [("committed_at", "TIMESTAMP"), ("reason", "VARCHAR"), ("letters", "BIGINT")]
+
+# The metrics table's optional grouping dimensions (`metrics run --dimensions`). In a table created without
+# one, every row covers all of its values: the column reads as 'all', so the dashboard's filter for it offers
+# the one honest choice instead of an empty (NULL) one.
+DIMENSIONS = ("platform", "country", "channel")
+ALL = "all"
+
+# The schema of the per-snapshot rollups of the metrics table, beside `lakehouse` in the shared database.
+ROLLUPS = "lakehouse_snapshots"
+# A rollup that is not the current snapshot's and that no connection chose for this long is dropped. A
+# query connection reads its rollup within milliseconds of choosing it (Superset opens one per query).
+ROLLUP_IDLE_SECONDS = 60.0
+MEASURES = ("impressions", "clicks", "conversions", "revenue", "spend")
 
 # Summary keys ingest writes (domain/ingest-summary-keys.ts).
 CONSUMED_KEY = "lakehouse.ingest.consumed"
@@ -183,13 +212,18 @@ def empty_view(name: str, columns: list[tuple[str, str]]) -> str:
     return f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS SELECT {cols} WHERE false"
 
 
-def scan_view(name: str, columns: list[tuple[str, str]], var: str, present: frozenset[str], extra: str = "") -> str:
+def select_list(columns: list[tuple[str, str]], present: frozenset[str], dimensions_as_all: bool = False) -> str:
+    """The columns of an Iceberg scan as the views show them: UTC wall-clock timestamps, a missing column
+    as NULL (a missing dimension of the metrics table as 'all')."""
     def expr(c: str, t: str) -> str:
         if c not in present:
-            return f"NULL::{t} AS {c}"
+            return f"{q(ALL)}::{t} AS {c}" if dimensions_as_all and c in DIMENSIONS else f"NULL::{t} AS {c}"
         return f"{c}::{t} AS {c}" if t == "TIMESTAMP" else c
-    cols = ", ".join(expr(c, t) for c, t in columns)
-    return f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS SELECT {cols}{extra} FROM iceberg_scan(getvariable({q(var)}))"
+    return ", ".join(expr(c, t) for c, t in columns)
+
+
+def scan_view(name: str, columns: list[tuple[str, str]], var: str, present: frozenset[str], extra: str = "", dimensions_as_all: bool = False) -> str:
+    return f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS SELECT {select_list(columns, present, dimensions_as_all)}{extra} FROM iceberg_scan(getvariable({q(var)}))"
 
 
 def summary_views(var: str) -> list[str]:
@@ -228,17 +262,88 @@ def variable(table: str) -> str:
     return f"lakehouse_{table}_location"
 
 
+def rollup_variable(table: str) -> str:
+    return f"lakehouse_{table}_rollup"
+
+
+# ---- the metrics table summed over its dimensions, in memory once per snapshot ----
+
+def rollup_select(location: str, present: frozenset[str]) -> str:
+    """One row per window and campaign, the same columns as the campaign_metrics view: measures summed
+    (integers stay BIGINT), dimensions 'all', complete when every summed row was, the latest processed_at."""
+    def expr(c: str, t: str) -> str:
+        if c in DIMENSIONS:
+            return f"{q(ALL)}::{t} AS {c}"
+        if c in MEASURES:
+            return f"sum({c})::{t} AS {c}"
+        if c == "complete":
+            return "bool_and(complete) AS complete"
+        if c == "processed_at":
+            return "max(processed_at) AS processed_at"
+        return c
+    return (f"SELECT {', '.join(expr(c, t) for c, t in METRICS_COLUMNS)} FROM (SELECT {select_list(METRICS_COLUMNS, present)} "
+            f"FROM iceberg_scan({q(location)})) GROUP BY window_start, window_end, campaign_id")
+
+
+# location -> {"relation": table name, "used": time.monotonic() of the last connection that chose it,
+#              "ready": set once built (or failed), "error": the build's exception}
+_rollups: dict[str, dict[str, Any]] = {}
+_rollup_ids = itertools.count(1)
+
+
+def snapshot_rollup(con: Any, location: str, present: frozenset[str]) -> str:
+    """The name of the in-memory rollup of the metrics table at `location` (a metadata file: one
+    snapshot), built by the first connection that needs it; connections arriving meanwhile wait for that
+    build instead of scanning the same files again."""
+    with _lock:
+        entry = _rollups.get(location)
+        build = entry is None
+        if build:
+            entry = {"relation": f"{ROLLUPS}.metrics_{next(_rollup_ids)}", "ready": threading.Event(), "error": None}
+            _rollups[location] = entry
+        entry["used"] = time.monotonic()
+    if not build:
+        entry["ready"].wait()
+        if entry["error"] is not None:
+            raise LakehouseViewsError(f"cannot read the metrics table at {location}: {entry['error']}") from entry["error"]
+        return entry["relation"]
+    try:
+        con.execute(f"CREATE TABLE {entry['relation']} AS {rollup_select(location, present)}")
+    except Exception as e:
+        entry["error"] = e
+        with _lock:
+            _rollups.pop(location, None)
+        raise
+    finally:
+        entry["ready"].set()
+    drop_idle_rollups(con, location)
+    return entry["relation"]
+
+
+def drop_idle_rollups(con: Any, current: str) -> None:
+    now = time.monotonic()
+    with _lock:
+        idle = [loc for loc, e in _rollups.items()
+                if loc != current and e["ready"].is_set() and now - e["used"] > ROLLUP_IDLE_SECONDS]
+        relations = [_rollups.pop(loc)["relation"] for loc in idle]
+    for relation in relations:
+        con.execute(f"DROP TABLE IF EXISTS {relation}")
+
+
 def define_views(con: Any, locations: dict[str, str | None], columns: dict[str, frozenset[str]], events_table: str, metrics_table: str) -> None:
     """(Re)defines the views on the process's shared database; `con` has the location variables set."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     statements: list[str] = []
     if locations[metrics_table]:
-        statements.append(scan_view("campaign_metrics", METRICS_COLUMNS, variable(metrics_table), columns[metrics_table]))
+        statements.append(scan_view("campaign_metrics", METRICS_COLUMNS, variable(metrics_table), columns[metrics_table], dimensions_as_all=True))
+        statements.append(f"CREATE OR REPLACE VIEW {SCHEMA}.campaign_metrics_rollup AS SELECT * FROM query_table(getvariable({q(rollup_variable(metrics_table))}))")
     else:
         statements.append(empty_view("campaign_metrics", METRICS_COLUMNS))
-    statements.append(
-        f"CREATE OR REPLACE VIEW {SCHEMA}.campaign_metrics_last_15m AS SELECT * FROM {SCHEMA}.campaign_metrics "
-        f"WHERE window_start >= (SELECT max(window_end) FROM {SCHEMA}.campaign_metrics) - INTERVAL 15 MINUTE")
+        statements.append(empty_view("campaign_metrics_rollup", METRICS_COLUMNS))
+    for source in ("campaign_metrics", "campaign_metrics_rollup"):
+        statements.append(
+            f"CREATE OR REPLACE VIEW {SCHEMA}.{source.replace('campaign_metrics', 'campaign_metrics_last_15m')} AS SELECT * FROM {SCHEMA}.{source} "
+            f"WHERE window_start >= (SELECT max(window_end) FROM {SCHEMA}.{source}) - INTERVAL 15 MINUTE")
     if locations[events_table]:
         late = f", processed_at - event_time > {LATE_AFTER} AS late"
         statements.append(scan_view("campaign_events", EVENTS_COLUMNS, variable(events_table), columns[events_table], late))
@@ -283,6 +388,8 @@ def install(con: Any, open_anchor: Callable[[], Any], cfg: dict[str, Any] | None
             # not: closing a connection closes its cursors).
             anchor = raw_connection(open_anchor())
             load_extensions(anchor)
+            anchor.execute(f"CREATE SCHEMA IF NOT EXISTS {ROLLUPS}")
+            _rollups.clear()
             _shared.update(pid=os.getpid(), anchor=anchor, shape=None, s3=None)
         anchor = _shared["anchor"]
         # Object storage settings are read again on every connection: `lakehouse dashboard up` may point
@@ -294,14 +401,61 @@ def install(con: Any, open_anchor: Callable[[], Any], cfg: dict[str, Any] | None
             _shared["s3"] = props
         anchor = _shared["anchor"]
         columns = {t: table_columns(anchor, loc) for t, loc in locations.items() if loc}
+    # The rollup's timestamps are cast to UTC wall time when it is built, on this connection.
+    raw.execute("SET TimeZone = 'UTC'")
+    rollup = snapshot_rollup(raw, locations[metrics_table], columns[metrics_table]) if locations[metrics_table] else None
+    with _lock:
         shape = tuple(sorted((t, tuple(sorted(c))) for t, c in columns.items()))
         if shape != _shared["shape"]:
             for t, loc in locations.items():
                 if loc:
                     anchor.execute(f"SET VARIABLE {variable(t)} = {q(loc)}")
+            if rollup:
+                # A view is bound when it is created, so the anchor needs a rollup to name too.
+                anchor.execute(f"SET VARIABLE {rollup_variable(metrics_table)} = {q(rollup)}")
             define_views(anchor, locations, columns, events_table, metrics_table)
             _shared["shape"] = shape
-    raw.execute("SET TimeZone = 'UTC'")
     for t, loc in locations.items():
         if loc:
             raw.execute(f"SET VARIABLE {variable(t)} = {q(loc)}")
+    if rollup:
+        raw.execute(f"SET VARIABLE {rollup_variable(metrics_table)} = {q(rollup)}")
+
+
+# ---- routing: which queries the rollup answers exactly ----
+
+ROLLUP_TABLES = re.compile(r'(?<![\w".])(lakehouse|"lakehouse")\.("?)(campaign_metrics(?:_last_15m)?)\2(?![\w"])', re.IGNORECASE)
+# Columns the rollup has summed away (or only 'all', bool_and, max): a query naming one needs every row.
+ROLLED_UP_COLUMNS = re.compile(r'\b(platform|country|channel|complete|processed_at)\b', re.IGNORECASE)
+# `SELECT *`, `t.*`: every column, so every row.
+STAR = re.compile(r'(\bselect\s+(distinct\s+)?|,\s*)("?\w+"?\.)?\*', re.IGNORECASE)
+CALL = re.compile(r'\b(\w+)\s*\(')
+MEASURE = re.compile(r'\b(' + "|".join(MEASURES) + r')\b', re.IGNORECASE)
+SUM_OF_MEASURE = re.compile(r'\bsum\s*\(\s*"?(' + "|".join(MEASURES) + r')"?\s*\)', re.IGNORECASE)
+ALIAS = re.compile(r'\bas\s+"?(\w+)"?', re.IGNORECASE)
+ORDER_BY = re.compile(r'\border\s+by\s+"?(\w+)"?', re.IGNORECASE)
+# What a query may call and still be answered exactly from per-window, per-campaign sums: sums, the
+# arithmetic around them, time bucketing and casts (and the keywords that precede a parenthesis).
+# COUNT, AVG, MIN, MAX and the rest would see fewer, bigger rows, so they read the full table. A measure
+# may only appear summed on its own, SUM(clicks): SUM(clicks / impressions) or WHERE clicks > 0 would
+# compute over per-window sums instead of rows.
+ROLLUP_SAFE_CALLS = frozenset({
+    "sum", "nullif", "coalesce", "cast", "try_cast", "date_trunc", "round", "abs",
+    "in", "and", "or", "not", "from", "join", "on", "as", "select", "where", "exists", "with",
+})
+
+
+def route(sql: str) -> str:
+    """Superset's SQL_QUERY_MUTATOR for the DuckDB database: `sql` with the metrics views replaced by their
+    rollups when that gives the same answer (see the module's docstring), else `sql` unchanged."""
+    if not ROLLUP_TABLES.search(sql) or ROLLED_UP_COLUMNS.search(sql) or STAR.search(sql):
+        return sql
+    if any(name.lower() not in ROLLUP_SAFE_CALLS for name in CALL.findall(sql)):
+        return sql
+    aliases = {a.lower() for a in ALIAS.findall(sql)}
+    rest = ALIAS.sub("AS _", SUM_OF_MEASURE.sub("SUM(_)", sql))
+    # ORDER BY an output column (Superset orders by the metric's label) sorts what was computed above.
+    rest = ORDER_BY.sub(lambda m: "ORDER BY _" if m.group(1).lower() in aliases else m.group(0), rest)
+    if MEASURE.search(rest):
+        return sql
+    return ROLLUP_TABLES.sub(lambda m: f"{m.group(1)}.{m.group(2)}{m.group(3)}_rollup{m.group(2)}", sql)

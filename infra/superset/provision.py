@@ -2,6 +2,7 @@
 CLI call pays ~10 s of start-up on two cores): `db upgrade`, `init` (roles), the `admin` and `viewer`
 users with the passwords from secrets.json, and the import of the bundle (overwrite: re-importing
 replaces every object in place, keyed by uuid, so it changes nothing when the bundle did not change).
+With a trino:// database URI the datasets become Trino SQL over the catalog's tables (trino_datasets.py).
 
 Run with SUPERSET_CONFIG_PATH and LAKEHOUSE_SUPERSET_STATE set; argv: BUNDLE_DIR [--database-uri URI].
 Prints one JSON line: the dashboards (id, title, slug) and the database URI imported.
@@ -37,7 +38,7 @@ def main(argv: list[str]) -> None:
         from flask_migrate import upgrade
         from superset import security_manager as sm
         from superset.extensions import appbuilder
-        from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
+        from superset.commands.importers.v1.assets import ImportAssetsCommand
         from superset.extensions import db
         from superset.models.core import Database
         from superset.models.dashboard import Dashboard
@@ -65,10 +66,19 @@ def main(argv: list[str]) -> None:
             return user
 
         admin = ensure_user("admin", ["Admin"], secrets["admin_password"])
-        contents = bundle.build(bundle_dir, database_uri)
+        dataset_sql, schema = None, None
+        if database_uri and database_uri.startswith("trino"):
+            import trino_datasets
+            with open(os.environ["LAKEHOUSE_SUPERSET_CATALOG"], encoding="utf-8") as f:
+                catalog = json.load(f)
+            dataset_sql, schema = trino_datasets.from_uri(database_uri, catalog), catalog.get("namespace")
+        contents = bundle.build(bundle_dir, database_uri, dataset_sql, schema)
+        # The assets importer (metadata type `assets`), not the dashboard one: the dashboard importer
+        # overwrites the dashboards only and keeps an existing database, datasets and charts as they are,
+        # so a changed database URI or dataset would never reach a Superset that already has them.
         with app.test_request_context():
             g.user = admin
-            ImportDashboardsCommand(contents, overwrite=True).run()
+            ImportAssetsCommand(contents).run()
 
         # The viewer reads the lakehouse database's datasets and dashboards (Gamma: no SQL Lab, no
         # editing of dashboards it does not own).

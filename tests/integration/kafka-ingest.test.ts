@@ -14,6 +14,8 @@ import { positionKey } from '../../pipeline/source.ts';
 import { canonicalRows } from '../interop/canonical.ts';
 import { highWatermarks, requireKafkaBrokers, until, useKafkaTestEnv } from '../support/kafka-test-kit.ts';
 import { readWithPyIceberg } from '../interop/readers.ts';
+import { appendFileSync } from 'node:fs';
+import { createLogger, type Logger } from '../../core/log.ts';
 
 /**
  * Kafka -> Ingestor -> Iceberg end to end against the real broker (infra/services/kafka.sh): generated
@@ -32,6 +34,11 @@ const NOW = Date.UTC(2026, 10, 5, 12, 0, 0);
 const NOW_MICROS = BigInt(NOW) * 1000n;
 const MESSAGES = 3000;
 const PARTITIONS = 3;
+
+/** LAKEHOUSE_TEST_LOG=FILE: the sources' and ingestors' debug lines go to FILE (for a stall that only shows under load). */
+const testLog: Logger | undefined = process.env.LAKEHOUSE_TEST_LOG
+  ? createLogger({ level: 'debug', write: (line: string) => appendFileSync(process.env.LAKEHOUSE_TEST_LOG!, line) })
+  : undefined;
 
 const unique = (what: string) => `lakehouse-test-${what}-${randomBytes(4).toString('hex')}`;
 
@@ -90,14 +97,16 @@ async function loadTable(s: Scenario): Promise<Table> {
 function startIngest(s: Scenario, over: Partial<IngestorOptions> = {}): { ingest: Promise<Ingestor>; run: Promise<IngestStats>; stop: () => void } {
   const abort = new AbortController();
   let ingest!: Ingestor;
+  const log = testLog?.child({ run: randomBytes(2).toString('hex') });
   const source = createKafkaSource({
+    log,
     brokers, topic: s.topic, group: s.group, heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000, maxWaitTimeMs: 200,
     positionsFor: () => ingest.positionsFor(),
     onAssignment: () => ingest.discardUncommitted(),
   });
   const deadLetters = new KafkaDeadLetterSink({ brokers, topic: s.dlqTopic });
   const ready = loadTable(s).then((table) => {
-    ingest = new Ingestor({ table, source, group: s.group, deadLetters, now: () => NOW, flushRows: 1000, flushIntervalMs: 300, ...over });
+    ingest = new Ingestor({ table, source, group: s.group, deadLetters, log, now: () => NOW, flushRows: 1000, flushIntervalMs: 300, ...over });
     return ingest;
   });
   const run = ready.then((i) => i.run(abort.signal)).finally(async () => {

@@ -259,6 +259,31 @@ describe('KafkaSource', () => {
     for (let p = 0; p < PARTITIONS; p++) expect(byPartition.get(p)).toEqual(range(0, PER_PARTITION));
   });
 
+  it('reseek() gives back the queued records of partitions without a table position, from where kafkajs started them', async () => {
+    // The stall of a two-member ingest: a member reseeks (another writer committed part of its flush),
+    // the queue is dropped, and a partition the table has no position for must be fetched again.
+    const topic = await createTopic();
+    await produce(topic);
+    const positions = new Map([[positionKey(topic, 1), 5n]]);
+    const s = source(topic, unique('group'), { positionsFor: async () => positions });
+    await s.start(new Map());
+    await until('every record to be queued', () => s.queued.records >= 2 * PER_PARTITION + 15);
+    const before = offsetsByPartition(await s.poll(7, 0));
+    expect([...before.values()].flat()).toHaveLength(7);
+    s.reseek();
+    // The table moved on for partition 1 meanwhile; partitions 0 and 2 still have no position.
+    positions.set(positionKey(topic, 1), 12n);
+    const byPartition = offsetsByPartition(await pollExactly(s, 2 * PER_PARTITION + 8));
+    expect(byPartition.get(0)).toEqual(range(0, PER_PARTITION));
+    expect(byPartition.get(1)).toEqual(range(12, PER_PARTITION));
+    expect(byPartition.get(2)).toEqual(range(0, PER_PARTITION));
+    // A second reseek still knows where they started.
+    s.reseek();
+    const again = offsetsByPartition(await pollExactly(s, 2 * PER_PARTITION + 8));
+    expect(again.get(0)).toEqual(range(0, PER_PARTITION));
+    expect(again.get(2)).toEqual(range(0, PER_PARTITION));
+  });
+
   it('start() on a missing topic or an unreachable broker fails with a sentence', async () => {
     const missing = unique('missing');
     const err1 = await source(missing, unique('group')).start(new Map()).catch((e: unknown) => e);

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { REPO_ROOT, VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readWithPyIceberg, readWithPyIcebergRest, sqliteCatalogUri, warehouseUri } from '../interop/readers.ts';
 import { requireS3Settings } from '../support/s3-settings.ts';
-import { eventRows, expectSameRows, expectedCampaignCharts, expectedHealthCharts, metricsRows } from '../support/dashboard-oracle.ts';
+import { eventRows, expectSameRows, expectedCampaignCharts, expectedHealthCharts, metricsRows, sumBy } from '../support/dashboard-oracle.ts';
 import { SUPERSET_START_TIMEOUT_MS, SupersetClient, type UpInfo, freePort, lakehouse, lakehouseOk, passwords } from '../support/superset-kit.ts';
 
 let dir: string;
@@ -58,6 +58,20 @@ async function expectCampaignChartsMatch(metricLines: string[]): Promise<void> {
     const got = await admin.chartData(ids.get(name)!);
     expectSameRows(name, got.data, rows);
   }
+}
+
+interface AdHocResult { data: Record<string, unknown>[]; query: string; error?: string | null }
+
+/** An ad-hoc query of the campaign_metrics dataset through Superset's chart-data API, as a native filter or Explore sends it. */
+async function datasetQuery(query: { columns: string[]; metrics: string[]; filters?: { col: string; op: string; val: unknown }[] }): Promise<AdHocResult> {
+  const datasets = await admin.json<{ result: { id: number; table_name: string }[] }>('/api/v1/dataset/?q=(page_size:100)');
+  const id = datasets.result.find((d) => d.table_name === 'campaign_metrics')!.id;
+  const body = await admin.json<{ result: AdHocResult[] }>('/api/v1/chart/data', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ datasource: { id, type: 'table' }, result_format: 'json', result_type: 'full', queries: [{ filters: [], row_limit: 10000, ...query }] }),
+  });
+  expect(body.result[0]!.error ?? null).toBeNull();
+  return body.result[0]!;
 }
 
 async function expectChartsMatchPyIceberg(): Promise<void> {
@@ -117,14 +131,56 @@ describe('lakehouse dashboard on a SQLite catalog', () => {
   it('new events and a metrics run show up through the API with no re-import and no restart', async () => {
     const ids = await chartIds('Campaign Performance');
     const before = await admin.chartData(ids.get('Revenue by campaign')!);
+    // The same snapshot again: Superset's result cache answers, with the same rows.
+    const again = await admin.chartData(ids.get('Revenue by campaign')!);
+    expect(again).toMatchObject({ is_cached: true, data: before.data });
     const pidBefore = info.pid;
     await ingestBatch('events-2', 8, 1500);
     await runMetrics();
+    // A new snapshot is a new cache key: no timeout to wait for.
     const after = await admin.chartData(ids.get('Revenue by campaign')!);
+    expect(after.is_cached ?? false).toBe(false);
     expect(after.data).not.toEqual(before.data);
     await expectChartsMatchPyIceberg();
     const status = JSON.parse(await lakehouseOk([...flags, '--json', 'dashboard', 'status'], { cwd: dir })) as { running: boolean; pid: number };
     expect(status).toMatchObject({ running: true, pid: pidBefore });
+  });
+
+  it('a platform filter reads every row of the table: revenue by campaign for one platform equals PyIceberg\'s rows of that platform', async () => {
+    const rows = metricsRows(await readWithPyIceberg(table('campaign_metrics')));
+    const platform = rows[0]!.platform!;
+    const got = await datasetQuery({ columns: ['campaign_id'], metrics: ['revenue'], filters: [{ col: 'platform', op: 'IN', val: [platform] }] });
+    expectSameRows('revenue by campaign, one platform', got.data,
+      [...sumBy(rows.filter((r) => r.platform === platform), (r) => r.campaign)].map(([c, s]) => ({ campaign_id: c, revenue: s.revenue })));
+    // The unfiltered charts read the per-snapshot rollup without dimensions, a filtered query the table itself.
+    expect(got.query).toMatch(/lakehouse\.campaign_metrics\b(?!_rollup)/);
+    const revenue = (await chartIds('Campaign Performance')).get('Revenue by campaign')!;
+    const sql = await admin.json<{ result: { query: string }[] }>(`/api/v1/chart/${revenue}/data/?type=query`);
+    expect(sql.result[0]!.query).toMatch(/lakehouse\.campaign_metrics_rollup\b/);
+  });
+
+  it('COUNT, MAX and SELECT * over campaign_metrics in SQL Lab see every row of the table, not the rollup of its sums', async () => {
+    const rows = metricsRows(await readWithPyIceberg(table('campaign_metrics')));
+    const database = (await admin.json<{ result: { id: number }[] }>('/api/v1/database/')).result[0]!.id;
+    const sql = async (text: string) => (await admin.json<{ data: Record<string, unknown>[] }>('/api/v1/sqllab/execute/', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ database_id: database, sql: text, runAsync: false }),
+    })).data;
+    expect(await sql('SELECT COUNT(*) AS n, MAX(impressions) AS m FROM lakehouse.campaign_metrics')).toEqual([{ n: rows.length, m: Math.max(...rows.map((r) => r.impressions)) }]);
+    expect((await sql('SELECT * FROM lakehouse.campaign_metrics LIMIT 100000')).length).toBe(rows.length);
+  });
+
+  it('a metrics table without dimensions: platform, country and channel read as "all", and every Campaign Performance chart equals PyIceberg\'s read', async () => {
+    await lakehouseOk([...flags, 'metrics', 'run', '--table', 'campaign_metrics_plain', '--window', '1m'], { cwd: dir });
+    await lakehouseOk([...flags, '--json', 'dashboard', 'up', '--port', String(port), '--table', 'campaign_metrics_plain'], { cwd: dir });
+    try {
+      const rows = metricsRows(await readWithPyIceberg(table('campaign_metrics_plain')));
+      expect(rows[0]!.platform).toBeUndefined();
+      const got = await datasetQuery({ columns: ['platform', 'country', 'channel'], metrics: ['revenue'] });
+      expectSameRows('revenue by dimensions', got.data, [{ platform: 'all', country: 'all', channel: 'all', revenue: rows.reduce((a, r) => a + r.revenue, 0) }]);
+      await expectCampaignChartsMatch(await readWithPyIceberg(table('campaign_metrics_plain')));
+    } finally {
+      await lakehouseOk([...flags, '--json', 'dashboard', 'up', '--port', String(port)], { cwd: dir });
+    }
   });
 
   it('freshness is now minus the newest committed event_time', async () => {
@@ -135,6 +191,8 @@ describe('lakehouse dashboard on a SQLite catalog', () => {
     const got = await admin.chartData(ids.get('Freshness (s)')!);
     const to = Date.now();
     const seconds = got.data[0]!.freshness_seconds as number;
+    // It reads the clock, so it is never served from the result cache (which holds the snapshot, not the time).
+    expect(got.is_cached ?? false).toBe(false);
     expect(seconds).toBeGreaterThanOrEqual((from - newest) / 1000 - 1);
     expect(seconds).toBeLessThanOrEqual((to - newest) / 1000 + 1);
   });

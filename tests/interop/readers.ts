@@ -289,6 +289,12 @@ export async function pyicebergMetadata(opts: CatalogTableRef | { metadata: stri
   return (await verify(args, what)) as PyIcebergMetadata;
 }
 
+/** Metadata as PyIceberg loads it through an Iceberg REST catalog. */
+export async function pyicebergMetadataRest(opts: Pick<PyIcebergRestReadOptions, 'uri' | 'table' | 'properties'>): Promise<PyIcebergMetadata> {
+  const args = ['metadata', '--reader', 'pyiceberg', '--rest-uri', opts.uri, '--table', opts.table, ...propertyArgs(opts.properties)];
+  return (await verify(args, `PyIceberg loading ${opts.table} from the REST catalog at ${opts.uri}`)) as PyIcebergMetadata;
+}
+
 export interface PartitionFieldInput {
   /** Source column name (dotted for nested fields) or field id. */
   source: string | number;

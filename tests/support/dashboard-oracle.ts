@@ -17,6 +17,10 @@ export interface MetricsRow {
   conversions: number;
   revenue: number;
   spend: number;
+  /** The dimensions a table was created with (`metrics run --dimensions`); absent otherwise. */
+  platform?: string;
+  country?: string;
+  channel?: string;
 }
 
 export interface EventRow { eventTimeMs: number; processedAtMs: number }
@@ -38,6 +42,8 @@ export function metricsRows(lines: string[]): MetricsRow[] {
       windowStartMs: Number(BigInt(r.window_start!) / 1000n), windowEndMs: Number(BigInt(r.window_end!) / 1000n), campaign: r.campaign_id!,
       impressions: Number(r.impressions), clicks: Number(r.clicks), conversions: Number(r.conversions),
       revenue: double(r.revenue), spend: double(r.spend),
+      ...(r.platform !== undefined ? { platform: r.platform } : {}), ...(r.country !== undefined ? { country: r.country } : {}),
+      ...(r.channel !== undefined ? { channel: r.channel } : {}),
     };
   });
 }
@@ -53,7 +59,7 @@ const ratio = (num: number, den: number, scale = 1) => (den === 0 ? null : (scal
 
 interface Sums { impressions: number; clicks: number; conversions: number; revenue: number; spend: number }
 
-function sumBy(rows: MetricsRow[], key: (r: MetricsRow) => string): Map<string, Sums> {
+export function sumBy(rows: MetricsRow[], key: (r: MetricsRow) => string): Map<string, Sums> {
   const out = new Map<string, Sums>();
   for (const r of rows) {
     const k = key(r);
@@ -126,14 +132,17 @@ export function expectedHealthCharts(snapshots: PyIcebergSnapshot[], events: Eve
   };
 }
 
-function round(v: unknown): unknown {
+function round(v: unknown, digits: number): unknown {
   if (typeof v !== 'number' || Number.isInteger(v)) return v;
-  return Number(v.toPrecision(9));
+  return Number(v.toPrecision(digits));
 }
 
-/** Rows as sorted "column=value" strings, doubles rounded, so row order and summation order do not matter. */
-export function canonicalChartRows(rows: Row[] | Record<string, unknown>[]): string[] {
-  return rows.map((r) => Object.keys(r).sort().map((k) => `${k}=${JSON.stringify(round(r[k]))}`).join(' ')).sort();
+/**
+ * Rows as sorted "column=value" strings, doubles rounded to `digits` significant digits, so row order and
+ * summation order do not matter.
+ */
+export function canonicalChartRows(rows: Row[] | Record<string, unknown>[], digits = 9): string[] {
+  return rows.map((r) => Object.keys(r).sort().map((k) => `${k}=${JSON.stringify(round(r[k], digits))}`).join(' ')).sort();
 }
 
 export function expectSameRows(chart: string, actual: Record<string, unknown>[], expected: Row[]): void {

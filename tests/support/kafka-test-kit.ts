@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
 import { type Warehouse, openWarehouse } from '../interop/helpers.ts';
 import { VENV_TIMEOUT_MS, ensureVenv } from '../interop/readers.ts';
@@ -40,6 +40,32 @@ export async function until(what: string, cond: () => boolean | Promise<boolean>
 export async function highWatermarks(admin: Admin, topic: string): Promise<Map<string, bigint>> {
   const offsets = await admin.fetchTopicOffsets(topic);
   return new Map(offsets.map((o) => [positionKey(topic, o.partition), BigInt(o.high)]));
+}
+
+/** Every record of `topic` up to its high watermarks now, read by a consumer of a fresh group. */
+export async function readWholeTopic(kafka: Kafka, topic: string): Promise<KafkaMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await highWatermarks(admin, topic);
+  await admin.disconnect();
+  const out: KafkaMessage[] = [];
+  const next = new Map<string, bigint>();
+  const consumer = kafka.consumer({ groupId: `read-${topic}-${Date.now()}-${Math.random().toString(16).slice(2)}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const key = positionKey(topic, partition);
+        if (BigInt(message.offset) < (ends.get(key) ?? 0n)) out.push(message);
+        next.set(key, BigInt(message.offset) + 1n);
+      },
+    });
+    await until(`reading ${topic} to its end`, () => [...ends].every(([k, end]) => end === 0n || (next.get(k) ?? 0n) >= end), 120_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
 }
 
 /** Deletes those of `topics` that exist (an afterAll clean-up), then disconnects the admin. */

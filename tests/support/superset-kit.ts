@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT } from '../interop/readers.ts';
@@ -60,6 +61,8 @@ export interface ChartResult {
   rowcount: number;
   data: Record<string, unknown>[];
   error?: string | null;
+  /** Served from Superset's result cache (keyed by the tables' snapshots). */
+  is_cached?: boolean | null;
 }
 
 export class SupersetClient {
@@ -108,9 +111,22 @@ export class SupersetClient {
     return new Map(body.result.map((c) => [c.slice_name, c.id]));
   }
 
-  /** The chart's rows through its saved query (what reports and the API serve), at the current snapshot. */
+  /** The chart's rows through its saved query as the dashboard asks (through the result cache), at the current snapshot. */
   async chartData(id: number): Promise<ChartResult> {
-    const body = await this.json<{ result: ChartResult[] }>(`/api/v1/chart/${id}/data/?force=true`);
+    const body = await this.json<{ result: ChartResult[] }>(`/api/v1/chart/${id}/data/`);
     return body.result[0]!;
   }
+}
+
+/** A CLI config file in `dir` for the REST catalog at `uri` (table files on S3 with `properties`), and the flags that pick it. */
+export async function restCatalogFlags(dir: string, uri: string, properties: Record<string, string>): Promise<string[]> {
+  const config = path.join(dir, 'rest.config.json');
+  await writeFile(config, JSON.stringify({ catalogs: { rest: { type: 'rest', uri, ...properties } } }));
+  return ['--config', config, '--catalog', 'rest'];
+}
+
+/** Drops a test namespace's campaign_events and campaign_metrics (with their files) and the namespace. */
+export async function dropDashboardNamespace(rest: string[], ns: string, cwd: string): Promise<void> {
+  for (const t of ['campaign_metrics', 'campaign_events']) await lakehouse([...rest, 'tables', 'drop', `${ns}.${t}`, '--purge'], { cwd });
+  await lakehouse([...rest, 'namespaces', 'drop', ns], { cwd });
 }

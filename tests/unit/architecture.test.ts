@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
  * Tests are outside the plan: they may open any room to test it.
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const FOLDERS = ['core', 'domain', 'iceberg', 'catalog', 'pipeline', 'sql', 'maintenance', 'dashboard', 'cli', 'bench', 'examples'];
+const FOLDERS = ['core', 'domain', 'iceberg', 'catalog', 'pipeline', 'sql', 'maintenance', 'dashboard', 'stack', 'cli', 'bench', 'examples'];
 
 /** What each top-level folder may import from the project (itself included). */
 const ALLOWED: Record<string, string[]> = {
@@ -27,8 +27,11 @@ const ALLOWED: Record<string, string[]> = {
   maintenance: ['core', 'iceberg', 'catalog', 'domain', 'pipeline', 'maintenance'],
   // Runs Superset (a Python server) over the tables; it is handed the catalog's settings as data.
   dashboard: ['core', 'dashboard'],
-  cli: ['core', 'iceberg', 'catalog', 'domain', 'pipeline', 'sql', 'maintenance', 'dashboard', 'cli'],
-  bench: ['core', 'iceberg', 'catalog', 'domain', 'pipeline', 'sql', 'maintenance', 'dashboard', 'cli', 'bench'],
+  // The live stack: starts the servers and the supervised lakehouse processes (as `bin/lakehouse` commands,
+  // not imports) and reads the pipeline's vital signs from the table and Kafka; only cli/ imports it.
+  stack: ['core', 'iceberg', 'catalog', 'domain', 'pipeline', 'stack'],
+  cli: ['core', 'iceberg', 'catalog', 'domain', 'pipeline', 'sql', 'maintenance', 'dashboard', 'stack', 'cli'],
+  bench: ['core', 'iceberg', 'catalog', 'domain', 'pipeline', 'sql', 'maintenance', 'dashboard', 'stack', 'cli', 'bench'],
   examples: ['core', 'iceberg', 'catalog', 'domain', 'examples'],
 };
 

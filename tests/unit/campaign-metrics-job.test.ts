@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,9 @@ import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { rowsToRecordBatch, type TableIdentifier, Schema, Table, type TableRequirement, type TableUpdate, T } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
 import { mergeWindows, rebuildMetrics, runMetrics, unionRanges } from '../../sql/campaign-metrics-job.ts';
+import { EVENT_INDEX_KEY, FingerprintRun } from '../../sql/event-index.ts';
+import { toLocalPath } from '../../iceberg/io/index.ts';
+import { maintainOnce, maintenanceSteps } from '../../maintenance/maintain.ts';
 
 /**
  * The metrics job's own behaviour: idempotence, crash safety, races with other writers, clear errors.
@@ -33,6 +36,17 @@ function event(i: number, minute: number, type = 'impression', extra: Record<str
 
 async function events(): Promise<Table> {
   return new Table(catalog, await catalog.loadTable(EVENTS));
+}
+
+/** Rewrites every campaign_events file into one (a `replace` snapshot: same rows, new files). */
+async function compactEvents(): Promise<void> {
+  const t = await events();
+  const files = (await t.planFiles()).files;
+  const merged = await t.writeDataFiles([rowsToRecordBatch(campaignEventsSchema, await t.readRows())]);
+  const op = t.newRewrite();
+  for (const f of files) op.deleteFile(f);
+  for (const f of merged) op.addFile(f);
+  await op.commit();
 }
 
 async function append(rows: Record<string, unknown>[]): Promise<void> {
@@ -144,14 +158,7 @@ describe('metrics run', () => {
     await append([event(1, 0)]);
     await append([event(2, 0, 'click')]);
     await runMetrics({ catalog, allowedLatenessMs: 0 });
-    const t = await events();
-    const files = (await t.planFiles()).files;
-    const rows = await t.readRows();
-    const merged = await t.writeDataFiles([rowsToRecordBatch(campaignEventsSchema, rows)]);
-    const op = t.newRewrite();
-    for (const f of files) op.deleteFile(f);
-    for (const f of merged) op.addFile(f);
-    await op.commit();
+    await compactEvents();
     const r = await runMetrics({ catalog, allowedLatenessMs: 0 });
     expect(r.mode).toBe('noop');
     expect(await snapshotCount(METRICS)).toBe(1);
@@ -214,6 +221,210 @@ function interceptingCatalog(inner: SqlCatalog, table: TableIdentifier, before: 
     },
   });
 }
+
+/** The event index manifest the metrics table's current snapshot points at (local path), and its JSON. */
+async function indexManifest(): Promise<{ path: string; json: { 'id-files': { path: string; count: number }[]; 'loser-files': { path: string; count: number }[] } }> {
+  const snap = new Table(catalog, await catalog.loadTable(METRICS)).currentSnapshot()!;
+  const p = toLocalPath(snap.summary[EVENT_INDEX_KEY]!);
+  return { path: p, json: JSON.parse(readFileSync(p, 'utf8')) };
+}
+
+const losersIn = (m: { 'loser-files': { count: number }[] }) => m['loser-files'].reduce((n, f) => n + f.count, 0);
+
+describe('event index', () => {
+  it('sorts fingerprints, drops repeats and finds exactly the ones it holds', () => {
+    const words = new Uint32Array([5, 1, 1, 1, 0, 9, 9, 9, 5, 1, 1, 0, 5, 1, 1, 1, 0xffffffff, 0, 0, 0, 0, 9, 9, 8]);
+    const run = FingerprintRun.sort(words, 6);
+    expect(run.count).toBe(5);
+    expect(run.has(5, 1, 1, 1)).toBe(true);
+    expect(run.has(0, 9, 9, 8)).toBe(true);
+    expect(run.has(0xffffffff, 0, 0, 0)).toBe(true);
+    expect(run.has(5, 1, 1, 2)).toBe(false);
+    expect(FingerprintRun.parse(run.bytes(), 5).has(5, 1, 1, 0)).toBe(true);
+    expect(() => FingerprintRun.parse(run.bytes(), 4)).toThrow(/wrong size/);
+  });
+
+  it('sorts like a plain sort of the 128-bit values, also with many fingerprints in one bucket', () => {
+    let x = 12345;
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+    const n = 5000;
+    const words = new Uint32Array(n * 4);
+    for (let i = 0; i < n; i++) {
+      const copy = i > 10 && i % 7 === 0 ? (i - 10) * 4 : -1;
+      for (let k = 0; k < 4; k++) words[i * 4 + k] = copy >= 0 ? words[copy + k]! : k === 0 && i % 2 ? rnd() & 0xfff : rnd();
+    }
+    const hex = (w: Uint32Array, i: number) => [0, 1, 2, 3].map((k) => w[i * 4 + k]!.toString(16).padStart(8, '0')).join('');
+    const expected = [...new Set(Array.from({ length: n }, (_, i) => hex(words, i)))].sort();
+    const run = FingerprintRun.sort(words, n);
+    const got = Array.from({ length: run.count }, (_, i) => hex(run.buffer.subarray(4), i));
+    expect(got).toEqual(expected);
+  });
+
+  it('a re-sent id older than any horizon (different content, later processed_at) changes nothing: incremental, its window untouched', async () => {
+    await append([event(1, 0), event(2, 1, 'click'), event(3, 40), event(4, 45)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    // e-1 again, in another campaign and another window, ingested later: the first copy still counts.
+    await append([event(1, 20, 'click', { campaign_id: 'c-9' }), event(5, 45)]);
+    const r = await runMetrics({ catalog, allowedLatenessMs: 0 });
+    expect(r.mode).toBe('incremental');
+    expect(r.windowsRecomputed).toBe(1);
+    expect((await metricRows(catalog)).some((row) => row.includes('c-9'))).toBe(false);
+    expect(losersIn((await indexManifest()).json)).toBe(1);
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
+  it('a late event in an old window: incremental, that window recomputed from its files', async () => {
+    await append([event(1, 0), event(2, 30), event(3, 60, 'click'), event(4, 90)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    await append([event(5, 2, 'click'), event(6, 91)]);
+    const r = await runMetrics({ catalog, allowedLatenessMs: 0 });
+    expect(r.mode).toBe('incremental');
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
+  it('copies of a new id within one commit: the SQL picks one, the other joins the losers, and a later copy loses too', async () => {
+    await append([event(1, 0)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    await append([event(7, 10), event(7, 25, 'click', { campaign_id: 'c-8' })]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
+    expect(losersIn((await indexManifest()).json)).toBe(1);
+    await append([event(7, 3, 'conversion'), event(8, 30)]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
+    expect(losersIn((await indexManifest()).json)).toBe(2);
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
+  it('a compaction between runs: the next run is incremental and re-sent ids still lose', async () => {
+    await append([event(1, 0), event(2, 10)]);
+    await append([event(3, 20, 'click')]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    await compactEvents();
+    await append([event(2, 50, 'conversion'), event(4, 21)]);
+    const r = await runMetrics({ catalog, allowedLatenessMs: 0 });
+    expect(r.mode).toBe('incremental');
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
+  it('after the recorded events snapshot expired: a full run (new index), then incremental again', async () => {
+    await append([event(1, 0)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    await append([event(2, 5)]);
+    await append([event(1, 30, 'click')]);
+    await (await events()).expireSnapshots({ olderThanMs: Date.now() + 1000, retainLast: 1 });
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('full');
+    await append([event(1, 40), event(3, 41)]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
+  it.each([
+    ['a missing index manifest', async () => rmSync((await indexManifest()).path)],
+    ['a corrupt fingerprint file', async () => writeFileSync(toLocalPath((await indexManifest()).json['id-files'][0]!.path), 'not an index')],
+  ])('%s means a full run, and the result is still right', async (_what, damage) => {
+    await append([event(1, 0), event(2, 5)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    await damage();
+    await append([event(1, 30, 'click'), event(3, 31)]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('full');
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
+  it('a new copy ingested before the indexed rows (skewed clock) may count: a full run decides', async () => {
+    await append([event(1, 0), event(2, 5)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    await append([event(1, 30, 'click', { processed_at: BASE })]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('full');
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
+  it('an events snapshot that removed rows means a full run', async () => {
+    await append([event(1, 0), event(2, 5)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    await (await events()).overwrite('true', [rowsToRecordBatch(campaignEventsSchema, [event(2, 5), event(3, 9)])]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('full');
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+
+  it('many incremental runs merge the fingerprint and loser files and stay equal to a full run', async () => {
+    await append([event(0, 0)]);
+    await runMetrics({ catalog, allowedLatenessMs: 0 });
+    for (let i = 1; i <= 10; i++) {
+      await append([event(i, i * 3, i % 3 ? 'impression' : 'click'), event(i - 1, i, 'conversion')]);
+      expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
+    }
+    const { json } = await indexManifest();
+    expect(json['id-files'].length).toBeLessThanOrEqual(8);
+    expect(json['loser-files'].length).toBeLessThanOrEqual(8);
+    expect(losersIn(json)).toBe(10);
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+});
+
+describe('event index clean-up by lakehouse maintain', () => {
+  /** Every file in the metrics table's event-index folder (local paths), sorted. */
+  async function indexFolder(): Promise<string[]> {
+    const dirPath = path.join(toLocalPath((await catalog.loadTable(METRICS)).metadata.location), 'event-index');
+    return readdirSync(dirPath).map((n) => path.join(dirPath, n)).sort();
+  }
+  /** What the kept snapshots' manifests list, read straight from their JSON: the files that must stay. */
+  async function referenced(): Promise<string[]> {
+    const out = new Set<string>();
+    for (const s of (await catalog.loadTable(METRICS)).metadata.snapshots) {
+      if (s.summary[EVENT_INDEX_KEY] === undefined) continue; // a compaction's
+      const m = toLocalPath(s.summary[EVENT_INDEX_KEY]);
+      const json = JSON.parse(readFileSync(m, 'utf8')) as { 'id-files': { path: string }[]; 'loser-files': { path: string }[] };
+      out.add(m);
+      for (const f of [...json['id-files'], ...json['loser-files']]) out.add(toLocalPath(f.path));
+    }
+    return [...out].sort();
+  }
+  const maintainMetrics = (opts: { orphanAgeMs?: number; dryRun?: boolean; expire?: boolean } = {}) => maintainOnce({
+    catalog, tables: [METRICS], dryRun: opts.dryRun,
+    steps: maintenanceSteps({ expire: opts.expire ? { olderThanMs: Date.now() + 60_000, retainLast: 3 } : { retainLast: 1000 }, orphanAgeMs: opts.orphanAgeMs }),
+  });
+  const stepReport = (pass: Awaited<ReturnType<typeof maintainOnce>>, name: string) => pass.steps.find((s) => s.step === name)!;
+
+  it('deletes the index files no kept snapshot uses once old enough, keeps the rest, and the next run is still incremental and right', async () => {
+    await append([event(0, 0), event(1, 1)]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('full');
+    for (let i = 2; i < 5; i++) {
+      await append([event(i, i * 3), event(i - 1, i, 'click')]);
+      expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
+    }
+    await (await events()).overwrite('true', [rowsToRecordBatch(campaignEventsSchema, [event(2, 5), event(3, 9), event(7, 12)])]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('full');
+    await append([event(8, 20), event(2, 21, 'conversion')]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
+    const before = await indexFolder();
+
+    // Expiry keeps the three newest snapshots (the pass's compaction and the last two metrics runs); under the default 3-day age every unused index file is too young to go.
+    const young = await maintainMetrics({ expire: true });
+    expect(young.steps.every((s) => s.outcome === 'ok')).toBe(true);
+    expect(stepReport(young, 'expire').report).toMatchObject({ snapshotsExpired: expect.any(Number) });
+    const keep = await referenced();
+    // A kept snapshot that is not the current one keeps its index too.
+    expect(keep.filter((f) => f.endsWith('.index.json')).length).toBe(2);
+    const unused = before.filter((f) => !keep.includes(f));
+    expect(unused.length).toBeGreaterThan(0);
+    expect(stepReport(young, 'remove-event-index').report).toMatchObject({ metricsTable: true, filesListed: before.length, unused: 0, keptTooNew: unused.length });
+    expect(await indexFolder()).toEqual(before);
+
+    // A dry run with no age guard names them and deletes nothing.
+    const dry = await maintainMetrics({ orphanAgeMs: 0, dryRun: true });
+    expect(stepReport(dry, 'remove-event-index').report).toMatchObject({ unused: unused.length, keptTooNew: 0 });
+    expect(await indexFolder()).toEqual(before);
+
+    const pass = await maintainMetrics({ orphanAgeMs: 0 });
+    expect(stepReport(pass, 'remove-event-index')).toMatchObject({ outcome: 'ok', report: { unused: unused.length, filesReferenced: keep.length } });
+    expect(await indexFolder()).toEqual(keep);
+    for (const f of unused) expect(existsSync(f)).toBe(false);
+
+    // The index the current snapshot points at is whole: the next run is incremental and equal to a full one.
+    await append([event(9, 30), event(8, 31, 'click')]);
+    expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
+    expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+});
 
 describe('metrics races and crashes', () => {
   it('an ingest commit landing during a run is picked up by the next run, nothing lost', async () => {

@@ -25,11 +25,20 @@ beforeAll(ensureBuilt, 300_000);
 
 describe('the compiled package', () => {
   it('loads every module of dist/ with plain Node (no loader, no transform)', async () => {
-    // cli/main.js is the entry script: importing it runs the CLI. Its commands are imported directly.
-    const files = modules(path.join(REPO_ROOT, 'dist')).filter((f) => !f.endsWith(`${path.sep}cli${path.sep}main.js`));
+    // cli/main.js and stack/supervisor-main.js are entry scripts: importing one runs it. The CLI's commands
+    // are imported directly; the supervisor's entry is started as its own process below.
+    const entries = [path.join('cli', 'main.js'), path.join('stack', 'supervisor-main.js')].map((e) => `${path.sep}${e}`);
+    const files = modules(path.join(REPO_ROOT, 'dist')).filter((f) => !entries.some((e) => f.endsWith(e)));
     expect(files.length).toBeGreaterThan(100);
     const script = `for (const f of ${JSON.stringify(files)}) await import(f);`;
     const { stderr } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
     expect(stderr).toBe('');
+  }, 120_000);
+
+  it('starts the stack supervisor\'s entry with plain Node: without a spec file it says how to call it and exits 2', async () => {
+    const entry = path.join(REPO_ROOT, 'dist', 'stack', 'supervisor-main.js');
+    const failure = await run(process.execPath, [entry], { cwd: REPO_ROOT }).then(() => null, (e: { code?: number; stderr?: string }) => e);
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toContain('usage: supervisor-main <spec.json>');
   }, 120_000);
 });

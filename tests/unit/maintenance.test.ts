@@ -49,6 +49,18 @@ describe('expiry keeps what the metrics job reads next', () => {
     expect(events.metadata.snapshots).toHaveLength(3);
   });
 
+  it('a metrics table keeps its newest snapshot recording the events snapshot, with every snapshot after it', async () => {
+    const metrics = await table('own_metrics', { [SOURCE_TABLE_PROPERTY]: 'ns.events' });
+    await append(metrics, 1, { [SOURCE_SNAPSHOT_KEY]: '1' });
+    const recorded = await append(metrics, 2, { [SOURCE_SNAPSHOT_KEY]: '2' });
+    await append(metrics, 3);
+    await append(metrics, 4);
+    const r = await expireKeepingWriters(catalog, metrics, { olderThanMs: Date.now() + 60_000, retainLast: 1 });
+    expect(r.expiredSnapshotIds).toHaveLength(1);
+    await metrics.refresh();
+    expect(metrics.metadata.snapshots.map((s) => s.snapshotId)).toContain(recorded.snapshotId);
+  });
+
   it('without a metrics table only the usual rules apply', async () => {
     const events = await table('alone');
     for (let i = 0; i < 4; i++) await append(events, i);
@@ -69,8 +81,8 @@ describe('a maintenance pass', () => {
     const pass = await maintainOnce({ catalog, tables: [], steps: [broken, ...maintenanceSteps(), noting], metrics });
     expect(seen).toEqual(['broken ns.a', 'note ns.a', 'broken ns.b', 'note ns.b']);
     expect(pass.steps.map((s) => `${s.table} ${s.step} ${s.outcome}`)).toEqual([
-      'ns.a broken failed', 'ns.a compact ok', 'ns.a rewrite-manifests ok', 'ns.a expire ok', 'ns.a remove-orphans ok', 'ns.a note ok',
-      'ns.b broken failed', 'ns.b compact ok', 'ns.b rewrite-manifests ok', 'ns.b expire ok', 'ns.b remove-orphans ok', 'ns.b note ok',
+      'ns.a broken failed', 'ns.a compact ok', 'ns.a rewrite-manifests ok', 'ns.a expire ok', 'ns.a remove-event-index ok', 'ns.a remove-orphans ok', 'ns.a note ok',
+      'ns.b broken failed', 'ns.b compact ok', 'ns.b rewrite-manifests ok', 'ns.b expire ok', 'ns.b remove-event-index ok', 'ns.b remove-orphans ok', 'ns.b note ok',
     ]);
     expect(pass.steps[0]!.error).toEqual({ code: 'IO_ERROR', message: 'disk on fire' });
     expect(pass.steps[1]!.report).toMatchObject({ filesRemoved: 3, filesAdded: 1 });
@@ -86,7 +98,7 @@ describe('a maintenance pass', () => {
     abort.abort();
     const pass = await maintainOnce({ catalog, tables: [a.identifier], steps: maintenanceSteps(), signal: abort.signal });
     expect(pass.stopped).toBe(true);
-    expect(pass.steps.map((s) => s.outcome)).toEqual(['skipped', 'skipped', 'skipped', 'skipped']);
+    expect(pass.steps.map((s) => s.outcome)).toEqual(['skipped', 'skipped', 'skipped', 'skipped', 'skipped']);
     await a.refresh();
     expect(a.metadata.snapshots).toHaveLength(3);
   });
@@ -98,7 +110,8 @@ describe('a maintenance pass', () => {
     expect(pass.steps[0]!.report).toMatchObject({ groupsPlanned: 1, filesPlanned: 3, filesRemoved: 0 });
     expect(pass.steps[1]!.report).toMatchObject({ manifestsBefore: 3, replaced: 3, created: 1 });
     expect(pass.steps[2]!.report).toMatchObject({ snapshotsExpired: 2 });
-    expect(pass.steps[3]!.report).toMatchObject({ orphans: 0 });
+    expect(pass.steps[3]!.report).toMatchObject({ metricsTable: false, unused: 0 });
+    expect(pass.steps[4]!.report).toMatchObject({ orphans: 0 });
     await a.refresh();
     expect(a.metadata.snapshots).toHaveLength(3);
   });

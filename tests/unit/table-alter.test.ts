@@ -6,7 +6,8 @@ import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { LakehouseError } from '../../core/errors.ts';
 import {
   planPartitionChange, planPropertyChange, planSchemaChange, resolveColumn, rowsToRecordBatch, Schema, T, Table,
-  type PartitionChange, type PropertyChange, type SchemaChange,
+  type PartitionChange, type PropertyChange, type SchemaChange, type CatalogPort, type TableIdentifier, type TableRequirement,
+  type TableUpdate, CommitStateUnknownError, currentSchema,
 } from '../../iceberg/index.ts';
 
 /**
@@ -205,5 +206,73 @@ describe('property changes', () => {
     await t.alter(propChange({ kind: 'unset-property', key: 'owner' }));
     expect(t.metadata.properties.owner).toBeUndefined();
     await expect(t.alter(propChange({ kind: 'set-property', key: 'format-version', value: '3' }))).rejects.toThrow(/format version/);
+  });
+});
+
+describe('an unknown commit outcome', () => {
+  /** The SQL catalog, except that the next commit reports an unknown outcome, after landing or before. */
+  function unknownOnce(landed: boolean): CatalogPort & { commits: number } {
+    let armed = true;
+    const port = {
+      name: catalog.name,
+      commits: 0,
+      loadTable: (id: TableIdentifier) => catalog.loadTable(id),
+      async commitTable(id: TableIdentifier, requirements: TableRequirement[], updates: TableUpdate[]) {
+        const fail = armed;
+        armed = false;
+        if (fail && !landed) throw new CommitStateUnknownError('timeout before the catalog got the request');
+        const r = await catalog.commitTable(id, requirements, updates);
+        port.commits++;
+        if (fail) throw new CommitStateUnknownError('timeout after the catalog applied the commit');
+        return r;
+      },
+    };
+    return port;
+  }
+
+  it('a change that landed counts as committed, and is not applied twice', async () => {
+    const made = await newTable(false);
+    const port = unknownOnce(true);
+    const t = new Table(port, await catalog.loadTable(made.identifier));
+    const r = await t.alter(schemaChange({ kind: 'add-column', name: 'note', type: T.string() }));
+    expect(r.committed).toBe(true);
+    expect(port.commits).toBe(1);
+    const reloaded = await catalog.loadTable(made.identifier);
+    expect(reloaded.metadata.schemas.map((s) => s.schemaId)).toEqual([0, 1]);
+    expect(reloaded.metadata.metadataLog).toHaveLength(1);
+    expect(currentSchema(reloaded.metadata).fields.filter((f) => f.name === 'note')).toHaveLength(1);
+    // A rename that landed: without the check the second attempt would fail on the missing old name.
+    const p2 = unknownOnce(true);
+    const t2 = new Table(p2, reloaded);
+    expect((await t2.alter(schemaChange({ kind: 'rename-column', name: 'note', newName: 'remark' })))).toMatchObject({ committed: true });
+    expect(p2.commits).toBe(1);
+    expect(currentSchema((await catalog.loadTable(made.identifier)).metadata).findFieldByName('remark')?.id).toBe(7);
+  });
+
+  it('a change that did not land is sent again, once', async () => {
+    const made = await newTable(false);
+    const port = unknownOnce(false);
+    const t = new Table(port, await catalog.loadTable(made.identifier));
+    expect(await t.alter(propChange({ kind: 'set-property', key: 'owner', value: 'ads' }))).toMatchObject({ committed: true });
+    expect(port.commits).toBe(1);
+    expect((await catalog.loadTable(made.identifier)).metadata.properties.owner).toBe('ads');
+  });
+
+  it('another writer\'s change meanwhile: reported as unknown, nothing sent again', async () => {
+    const made = await newTable(false);
+    let armed = true;
+    const port: CatalogPort = {
+      name: catalog.name,
+      loadTable: (id) => catalog.loadTable(id),
+      async commitTable(id, requirements, updates) {
+        if (!armed) throw new Error('sent again');
+        armed = false;
+        await catalog.commitTable(id, [], [{ action: 'set-properties', updates: { other: 'writer' } }]);
+        throw new CommitStateUnknownError('timeout');
+      },
+    };
+    const t = new Table(port, await catalog.loadTable(made.identifier));
+    await expect(t.alter(schemaChange({ kind: 'add-column', name: 'note', type: T.string() }))).rejects.toThrow(/neither the change nor the state it was planned on/);
+    expect(currentSchema((await catalog.loadTable(made.identifier)).metadata).findFieldByName('note')).toBeUndefined();
   });
 });

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { FileIO } from '../iceberg/io/index.ts';
+import { EVENT_INDEX_KEY, type EventIndexFile as IndexFile, type EventIndexManifest as Manifest, eventIndexFolder } from '../domain/event-index-files.ts';
+import type { DataFileCache } from './data-file-cache.ts';
+import type { DuckDb } from './duckdb.ts';
+
+/**
+ * The metrics job's event_id index: what an incremental run needs to know about the rows it does not read.
+ *
+ * - `ids`: a 128-bit fingerprint of every event_id in campaign_events, sorted. A new row whose fingerprint is
+ *   absent carries an id the table never had (a miss is certain). A hit is an id already there: as long as the
+ *   new copy's processed_at is later than every row the index covers (`maxProcessedAt`), it is not the copy
+ *   that counts, and nothing changes but the losers. (A hit that may win sends the run to a full rebuild.)
+ *   Two 128-bit fingerprints of different ids collide with probability about n*m/2^128 per run (1e-27 for
+ *   50 k new ids against 10 M), the argument content-addressed stores rely on.
+ * - `losers`: every copy that does not count (all copies of an id but the first seen), whole rows. A
+ *   recomputed window takes the rows of the files planned for it minus these, so "first seen wins" holds
+ *   without reading the other copies wherever they are.
+ *
+ * Files live under `<metrics table>/event-index/`, named so that orphan removal leaves them alone (it deletes
+ * only files named like table files), and a small JSON manifest lists them; the metrics snapshot summary
+ * points at the manifest, so the index is always the one its snapshot is current with. The fingerprints
+ * come from DuckDB's hash(), which is stable within a DuckDB version but not promised across versions: the
+ * manifest records the version (and the CPU architecture), and another makes the index unusable (a full
+ * rebuild builds a new one).
+ * Files are written once and never changed: a run adds a file of the new ids' fingerprints, and merges them
+ * into one when there are many. Files no kept snapshot points at any more are deleted by table maintenance
+ * (maintenance/event-index-cleanup.ts), once older than the orphan age.
+ */
+
+export { EVENT_INDEX_KEY };
+
+/** The two 64-bit halves of an event_id's fingerprint, as four UINTEGER words in sort order. */
+export function fingerprintWordsSql(column = 'event_id'): string {
+  return `(hash(${column}) >> 32)::UINTEGER AS w0, (hash(${column}) & 4294967295)::UINTEGER AS w1,
+    (hash(${column} || '#') >> 32)::UINTEGER AS w2, (hash(${column} || '#') & 4294967295)::UINTEGER AS w3`;
+}
+
+const MAGIC = 'LHEVIDS1';
+/** Magic (8 bytes), count (uint32 LE), reserved (4 bytes); then count x 4 uint32 LE words. */
+const HEADER_WORDS = 4;
+/** Merge the fingerprint files (the loser files) into one when there are more than this many. */
+export const MAX_INDEX_FILES = 8;
+
+/** An index that cannot be used: missing, unreadable, from another DuckDB or another events snapshot. */
+export class EventIndexUnusable extends Error {}
+
+/** Sorted, distinct fingerprints (4 words each), in a buffer with room for the file header in front. */
+export class FingerprintRun {
+  constructor(readonly buffer: Uint32Array) {}
+
+  get count(): number { return (this.buffer.length - HEADER_WORDS) / 4; }
+
+  has(a: number, b: number, c: number, d: number): boolean {
+    const w = this.buffer;
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const i = HEADER_WORDS + mid * 4;
+      const cmp = w[i]! !== a ? w[i]! - a : w[i + 1]! !== b ? w[i + 1]! - b : w[i + 2]! !== c ? w[i + 2]! - c : w[i + 3]! - d;
+      if (cmp === 0) return true;
+      if (cmp < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return false;
+  }
+
+  /** The file's bytes: the header written into the room kept for it. */
+  bytes(): Uint8Array {
+    const u8 = new Uint8Array(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+    u8.set(new TextEncoder().encode(MAGIC), 0);
+    new DataView(u8.buffer, u8.byteOffset).setUint32(8, this.count, true);
+    return u8;
+  }
+
+  static parse(bytes: Uint8Array, expectedCount: number): FingerprintRun {
+    if (bytes.byteLength !== (HEADER_WORDS + expectedCount * 4) * 4 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC
+      || new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true) !== expectedCount) {
+      throw new EventIndexUnusable('a fingerprint file has the wrong size or header');
+    }
+    // A copy when the bytes are not 4-byte aligned (Buffer pools).
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    return new FingerprintRun(new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4));
+  }
+
+  /**
+   * Sorts `n` fingerprints (words 0..4n of `words`) and drops repeats: a counting sort on the top 20 bits
+   * (fingerprints are uniform, so about n / 2^20 per bucket), then insertion sort within each bucket.
+   */
+  static sort(words: Uint32Array, n: number): FingerprintRun {
+    const BITS = 20;
+    const counts = new Uint32Array((1 << BITS) + 1);
+    for (let i = 0; i < n; i++) counts[(words[i * 4]! >>> (32 - BITS)) + 1]!++;
+    for (let b = 1; b < counts.length; b++) counts[b]! += counts[b - 1]!;
+    const out = new Uint32Array(HEADER_WORDS + n * 4);
+    const next = counts.slice(0, 1 << BITS);
+    for (let i = 0; i < n; i++) {
+      const at = HEADER_WORDS + next[words[i * 4]! >>> (32 - BITS)]!++ * 4;
+      out[at] = words[i * 4]!; out[at + 1] = words[i * 4 + 1]!; out[at + 2] = words[i * 4 + 2]!; out[at + 3] = words[i * 4 + 3]!;
+    }
+    const less = (x: number, y: number) => {
+      for (let k = 0; k < 4; k++) if (out[x + k] !== out[y + k]) return out[x + k]! < out[y + k]!;
+      return false;
+    };
+    const tmp = new Uint32Array(4);
+    for (let b = 0; b < 1 << BITS; b++) {
+      const end = HEADER_WORDS + counts[b + 1]! * 4;
+      for (let i = HEADER_WORDS + counts[b]! * 4 + 4; i < end; i += 4) {
+        let j = i;
+        if (!less(j, j - 4)) continue;
+        tmp.set(out.subarray(i, i + 4));
+        while (j > HEADER_WORDS + counts[b]! * 4) {
+          let smaller = false;
+          for (let k = 0; k < 4; k++) if (tmp[k] !== out[j - 4 + k]) { smaller = tmp[k]! < out[j - 4 + k]!; break; }
+          if (!smaller) break;
+          out.copyWithin(j, j - 4, j);
+          j -= 4;
+        }
+        out.set(tmp, j);
+      }
+    }
+    // Drop repeats in place.
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const src = HEADER_WORDS + i * 4;
+      const prev = HEADER_WORDS + (kept - 1) * 4;
+      if (kept > 0 && out[src] === out[prev] && out[src + 1] === out[prev + 1] && out[src + 2] === out[prev + 2] && out[src + 3] === out[prev + 3]) continue;
+      if (kept !== i) out.copyWithin(HEADER_WORDS + kept * 4, src, src + 4);
+      kept++;
+    }
+    return new FingerprintRun(kept === n ? out : out.subarray(0, HEADER_WORDS + kept * 4));
+  }
+}
+
+/**
+ * Collects fingerprints streamed from DuckDB (`fingerprintWordsSql` columns) into one buffer; `expected`
+ * rows (the files' record counts) sizes it up front, so 10 M ids never need a doubling.
+ */
+export async function collectFingerprints(db: DuckDb, sql: string, expected: number): Promise<FingerprintRun> {
+  let words = new Uint32Array(4 * Math.max(expected, 1024));
+  let n = 0;
+  for await (const [w0, w1, w2, w3] of db.uint32Chunks(sql)) {
+    const m = w0!.length;
+    if ((n + m) * 4 > words.length) {
+      const grown = new Uint32Array(Math.max(words.length * 2, (n + m) * 4));
+      grown.set(words.subarray(0, n * 4));
+      words = grown;
+    }
+    for (let i = 0; i < m; i++) {
+      const at = (n + i) * 4;
+      words[at] = w0![i]!; words[at + 1] = w1![i]!; words[at + 2] = w2![i]!; words[at + 3] = w3![i]!;
+    }
+    n += m;
+  }
+  return FingerprintRun.sort(words, n);
+}
+
+/** An index as loaded for a run. */
+export interface EventIndex {
+  eventsSnapshotId: bigint;
+  maxProcessedAt: bigint | null;
+  idFiles: IndexFile[];
+  ids: FingerprintRun[];
+  loserFiles: IndexFile[];
+  /** Local paths DuckDB can read the losers from (Parquet). */
+  loserLocals: string[];
+}
+
+export function hasFingerprint(runs: readonly FingerprintRun[], a: number, b: number, c: number, d: number): boolean {
+  return runs.some((r) => r.has(a, b, c, d));
+}
+
+/** Loads the index a metrics snapshot points at; EventIndexUnusable when it cannot serve `eventsSnapshotId`. */
+export async function loadEventIndex(io: FileIO, cache: DataFileCache, location: string, eventsSnapshotId: bigint, duckdbVersion: string): Promise<EventIndex> {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(await io.read(location))) as Manifest;
+  } catch (e) {
+    throw new EventIndexUnusable(`its manifest ${location} cannot be read (${(e as Error).message})`);
+  }
+  if (manifest?.format !== 1 || !Array.isArray(manifest['id-files']) || !Array.isArray(manifest['loser-files'])) throw new EventIndexUnusable(`its manifest ${location} is not an event index manifest`);
+  if (manifest['duckdb-version'] !== duckdbVersion) throw new EventIndexUnusable(`it was built by DuckDB ${manifest['duckdb-version']}, this is ${duckdbVersion}`);
+  if (manifest['events-snapshot-id'] !== eventsSnapshotId.toString()) throw new EventIndexUnusable(`it covers events snapshot ${manifest['events-snapshot-id']}, not ${eventsSnapshotId}`);
+  const ids: FingerprintRun[] = [];
+  try {
+    for (const f of manifest['id-files']) ids.push(FingerprintRun.parse(await readFile(await cache.localPath(f.path)), f.count));
+    return {
+      eventsSnapshotId,
+      maxProcessedAt: manifest['max-processed-at-us'] === null ? null : BigInt(manifest['max-processed-at-us']),
+      idFiles: manifest['id-files'],
+      ids,
+      loserFiles: manifest['loser-files'],
+      loserLocals: await cache.localPaths(manifest['loser-files'].map((f) => f.path)),
+    };
+  } catch (e) {
+    if (e instanceof EventIndexUnusable) throw e;
+    throw new EventIndexUnusable(`one of its files cannot be read (${(e as Error).message})`);
+  }
+}
+
+/** What a run writes: the index for the events snapshot its metrics are now current with. */
+export interface EventIndexUpdate {
+  eventsSnapshotId: bigint;
+  maxProcessedAt: bigint | null;
+  /** Fingerprint files kept from the previous index, and those of the ids this run added. */
+  keptIds: IndexFile[];
+  keptRuns: FingerprintRun[];
+  newIds: FingerprintRun | null;
+  /** Loser files kept from the previous index, and a new Parquet file's bytes (the new losers, or all of them when `keptLosers` is empty). */
+  keptLosers: IndexFile[];
+  newLosers: { bytes: Uint8Array; count: number } | null;
+}
+
+/**
+ * Writes the new files and the manifest under `<tableLocation>/event-index/`; returns the manifest's
+ * location and every file written (for clean-up if the commit fails).
+ */
+export async function writeEventIndex(io: FileIO, tableLocation: string, duckdbVersion: string, u: EventIndexUpdate): Promise<{ location: string; written: string[] }> {
+  const dir = eventIndexFolder(tableLocation);
+  const written: string[] = [];
+  const put = async (name: string, bytes: Uint8Array) => {
+    const path = `${dir}/${name}`;
+    await io.write(path, bytes);
+    written.push(path);
+    return path;
+  };
+  let idFiles = [...u.keptIds];
+  let runs = [...u.keptRuns];
+  if (u.newIds && u.newIds.count > 0) runs.push(u.newIds);
+  if (runs.length > MAX_INDEX_FILES) {
+    // Merge everything into one sorted file; the old files stay for older snapshots' manifests.
+    const total = runs.reduce((n, r) => n + r.count, 0);
+    const words = new Uint32Array(total * 4);
+    let at = 0;
+    for (const r of runs) { words.set(r.buffer.subarray(HEADER_WORDS), at); at += r.count * 4; }
+    runs = [FingerprintRun.sort(words, total)];
+    idFiles = [];
+  }
+  for (const r of runs.slice(idFiles.length)) idFiles.push({ path: await put(`${randomUUID()}.ids`, r.bytes()), count: r.count });
+  const loserFiles = [...u.keptLosers];
+  if (u.newLosers) loserFiles.push({ path: await put(`${randomUUID()}.losers`, u.newLosers.bytes), count: u.newLosers.count });
+  const manifest: Manifest = {
+    format: 1,
+    'duckdb-version': duckdbVersion,
+    'events-snapshot-id': u.eventsSnapshotId.toString(),
+    'max-processed-at-us': u.maxProcessedAt === null ? null : u.maxProcessedAt.toString(),
+    'id-files': idFiles,
+    'loser-files': loserFiles,
+  };
+  const location = await put(`${randomUUID()}.index.json`, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
+  return { location, written };
+}
