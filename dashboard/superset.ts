@@ -30,6 +30,8 @@ export const VIEWER_USER = 'viewer';
 const PROVISION_TIMEOUT_MS = 10 * 60_000;
 const START_TIMEOUT_MS = 5 * 60_000;
 const INSTALL_TIMEOUT_MS = 30 * 60_000;
+/** Seconds gunicorn keeps an idle connection open: longer than any client keeps one (Node's fetch: 4 s). */
+const KEEP_ALIVE_SECONDS = 75;
 
 export interface CatalogSettings {
   /** The catalog's name (SQL catalogs store it in every row). */
@@ -301,7 +303,10 @@ async function startServer(venv: string, env: NodeJS.ProcessEnv, stateDir: strin
   const fd = openSync(log, 'a');
   const child = spawn(path.join(venv, 'bin', 'gunicorn'), [
     '--bind', `${HOST}:${port}`, '--workers', String(workers), '--worker-class', 'gthread', '--threads', '4',
-    '--timeout', '120', '--name', 'lakehouse-superset', 'superset.app:create_app()',
+    // gunicorn closes an idle keep-alive connection after 2 s by default, without saying so in a header; a
+    // client that keeps sockets for 4 s (Node's fetch) may reuse one just as it closes ("other side closed").
+    // An idle timeout longer than any client's closes that race.
+    '--timeout', '120', '--keep-alive', String(KEEP_ALIVE_SECONDS), '--name', 'lakehouse-superset', 'superset.app:create_app()',
   ], { env, detached: true, stdio: ['ignore', fd, fd], cwd: stateDir });
   closeSync(fd);
   child.unref();

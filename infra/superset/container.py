@@ -80,7 +80,7 @@ def main() -> None:
     host = env("LAKEHOUSE_SUPERSET_HOST", "0.0.0.0")  # noqa: S104
     os.chdir(state)
     os.execvp("gunicorn", ["gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--worker-class", "gthread", "--threads", "4",
-                           "--timeout", "120", "--name", "lakehouse-superset", "superset.app:create_app()"])
+                           "--timeout", "120", "--keep-alive", "75", "--name", "lakehouse-superset", "superset.app:create_app()"])
 
 
 if __name__ == "__main__":
