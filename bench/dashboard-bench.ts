@@ -12,6 +12,7 @@
  *   DASHBOARD_COMMIT_SECONDS=30        a new metadata file of the metrics table this often while measuring (0: none)
  *   DASHBOARD_DIR=/path                reuse the warehouse a previous run kept (KEEP=1) instead of the setup
  *   DASHBOARD_FORCE=1                  refresh with ?force=true (Superset's default auto-refresh, bypassing the result cache)
+ *   LAKEHOUSE_SUPERSET_WARMER=off      without the chart warmer (infra/superset/chart_warmer.py), to compare
  *
  * Setup (timed, not the measured number): `lakehouse demo -n DASHBOARD_EVENTS` in a temp dir (generated
  * events with invalid, late and duplicate ones, through ingest into campaign_events), then `lakehouse metrics
@@ -109,7 +110,8 @@ async function main(): Promise<void> {
   const warehouse = path.join(dir, 'warehouse');
   const flags = ['--warehouse', warehouse, '--catalog-uri', `sqlite:///${path.join(warehouse, 'catalog.db')}`];
   console.log(`dashboard bench: ${reuse ? 'the warehouse in' : `${EVENTS.toLocaleString('en-US')} events,`} ${dir}; ${VIEWERS} viewers, ` +
-    `${SECONDS} s per mode (${MODES.join(', ')}), a new metrics snapshot every ${COMMIT_SECONDS || '-'} s`);
+    `${SECONDS} s per mode (${MODES.join(', ')}), a new metrics snapshot every ${COMMIT_SECONDS || '-'} s, ` +
+    `chart warmer ${process.env.LAKEHOUSE_SUPERSET_WARMER === 'off' ? 'off' : 'on'}`);
   let pid = 0;
   try {
     if (!reuse) {

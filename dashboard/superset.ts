@@ -307,7 +307,8 @@ async function startServer(venv: string, env: NodeJS.ProcessEnv, stateDir: strin
     // client that keeps sockets for 4 s (Node's fetch) may reuse one just as it closes ("other side closed").
     // An idle timeout longer than any client's closes that race.
     '--timeout', '120', '--keep-alive', String(KEEP_ALIVE_SECONDS), '--name', 'lakehouse-superset', 'superset.app:create_app()',
-  ], { env, detached: true, stdio: ['ignore', fd, fd], cwd: stateDir });
+    // LAKEHOUSE_SUPERSET_WARM_URL: where the chart warmer (infra/superset/chart_warmer.py) asks for each new snapshot's charts.
+  ], { env: { ...env, LAKEHOUSE_SUPERSET_WARM_URL: `http://${HOST}:${port}` }, detached: true, stdio: ['ignore', fd, fd], cwd: stateDir });
   closeSync(fd);
   child.unref();
   const pid = child.pid;

@@ -79,6 +79,8 @@ def main() -> None:
     # container, set LAKEHOUSE_SUPERSET_HOST=127.0.0.1.
     host = env("LAKEHOUSE_SUPERSET_HOST", "0.0.0.0")  # noqa: S104
     os.chdir(state)
+    # The chart warmer (chart_warmer.py) asks this server for each new snapshot's charts.
+    os.environ["LAKEHOUSE_SUPERSET_WARM_URL"] = f"http://127.0.0.1:{port}"
     os.execvp("gunicorn", ["gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                            "--timeout", "120", "--keep-alive", "75", "--name", "lakehouse-superset", "superset.app:create_app()"])
 

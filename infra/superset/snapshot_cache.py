@@ -18,8 +18,9 @@ dataset (its SQL may read anything), a dataset outside schema `lakehouse`, or an
 no per-snapshot key here).
 
 Superset 6.1 has no setting for a data-dependent cache key besides Jinja in a virtual dataset's SQL; the
-datasets here are physical (the views), so `install()` wraps the two methods of QueryContextProcessor that
-answer a query, decide its key and its timeout.
+datasets here are physical (the views), so `install()` wraps the three methods of QueryContextProcessor that
+answer a query, decide its key and its timeout. Answering a cacheable query also records the request for the
+warmer and holds the query's single-flight lock (chart_warmer.py).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import os
 import re
 from typing import Any
 
+import chart_warmer
 import lakehouse_views
 
 # Superset's timeout that means "do not read or write the cache" (superset.constants.CACHE_DISABLED_TIMEOUT).
@@ -68,7 +70,7 @@ def snapshot_key(cfg: dict[str, Any] | None = None) -> dict[str, Any]:
             "locations": {t: found.get(t) for t in tables}}
 
 
-def install() -> None:
+def install(state_dir: str) -> None:
     from superset.common.query_context_processor import QueryContextProcessor
 
     original_payload = QueryContextProcessor.get_df_payload
@@ -79,7 +81,14 @@ def install() -> None:
     def get_df_payload(self: Any, query_obj: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.lakehouse_cacheable = bool(query_obj) and cacheable(self._qc_datasource, query_obj.to_dict())
         try:
-            return original_payload(self, query_obj, *args, **kwargs)
+            if not self.lakehouse_cacheable or self._query_context.force:
+                return original_payload(self, query_obj, *args, **kwargs)
+            chart_warmer.record(state_dir)
+            identity = json.dumps({"query": query_obj.to_dict(), "datasource": self._qc_datasource.uid,
+                                   "snapshots": snapshot_key()}, sort_keys=True, default=str)
+            # An identical query already running: wait for it, then read what it cached.
+            with chart_warmer.single_flight(state_dir, identity):
+                return original_payload(self, query_obj, *args, **kwargs)
         finally:
             self.lakehouse_cacheable = False
 

@@ -84,9 +84,16 @@ DATA_CACHE_CONFIG = snapshot_cache.cache_config(STATE_DIR)
 DASHBOARD_AUTO_REFRESH_MODE = "fetch"
 
 
-def FLASK_APP_MUTATOR(_app: object) -> None:  # noqa: N802 (Superset's name)
+# Each new snapshot's chart results are computed once, right after the commit and before the viewers' next
+# refresh, by replaying the chart-data requests viewers made lately; identical queries never run twice at
+# once (chart_warmer.py).
+import chart_warmer  # noqa: E402
+
+
+def FLASK_APP_MUTATOR(app: object) -> None:  # noqa: N802 (Superset's name)
     # After the app is created: Superset's modules cannot be imported while its configuration loads.
-    snapshot_cache.install()
+    snapshot_cache.install(STATE_DIR)
+    chart_warmer.start(app, STATE_DIR, snapshot_cache.snapshot_key)
 
 
 # Superset's pages load a tracking pixel from scarf.sh; the dashboards stay on this machine, so the

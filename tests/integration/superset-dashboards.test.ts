@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { REPO_ROOT, VENV_TIMEOUT_MS, ensureVenv, pyicebergMetadata, readWithPyIceberg, readWithPyIcebergRest, sqliteCatalogUri, warehouseUri } from '../interop/readers.ts';
 import { requireS3Settings } from '../support/s3-settings.ts';
 import { eventRows, expectSameRows, expectedCampaignCharts, expectedHealthCharts, metricsRows, sumBy } from '../support/dashboard-oracle.ts';
-import { SUPERSET_START_TIMEOUT_MS, SupersetClient, type UpInfo, freePort, lakehouse, lakehouseOk, passwords } from '../support/superset-kit.ts';
+import { type ChartResult, SUPERSET_START_TIMEOUT_MS, SupersetClient, type UpInfo, freePort, lakehouse, lakehouseOk, passwords } from '../support/superset-kit.ts';
 
 let dir: string;
 let warehouse: string;
@@ -72,6 +72,20 @@ async function datasetQuery(query: { columns: string[]; metrics: string[]; filte
   });
   expect(body.result[0]!.error ?? null).toBeNull();
   return body.result[0]!;
+}
+
+/** The chart warmer's lines in superset.log: each names the metadata locations it warmed. */
+async function warmLines(): Promise<string[]> {
+  const log = await readFile(path.join(info.state_dir, 'superset.log'), 'utf8');
+  return log.split('\n').filter((l) => l.includes('chart requests for new snapshots'));
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 async function expectChartsMatchPyIceberg(): Promise<void> {
@@ -137,13 +151,29 @@ describe('lakehouse dashboard on a SQLite catalog', () => {
     const pidBefore = info.pid;
     await ingestBatch('events-2', 8, 1500);
     await runMetrics();
-    // A new snapshot is a new cache key: no timeout to wait for.
+    // A new snapshot is a new cache key: no timeout to wait for. The warmer computes the charts asked for
+    // at the last snapshot as soon as the catalog points at the new one: once it says so, they are cached.
+    const described = JSON.parse(await lakehouseOk([...flags, '--json', 'tables', 'describe', 'campaign_metrics'], { cwd: dir })) as { metadataLocation: string };
+    await waitFor(async () => (await warmLines()).some((l) => l.includes(JSON.stringify(described.metadataLocation))), 'the chart warmer to warm the new snapshot');
     const after = await admin.chartData(ids.get('Revenue by campaign')!);
-    expect(after.is_cached ?? false).toBe(false);
+    expect(after.is_cached).toBe(true);
     expect(after.data).not.toEqual(before.data);
     await expectChartsMatchPyIceberg();
     const status = JSON.parse(await lakehouseOk([...flags, '--json', 'dashboard', 'status'], { cwd: dir })) as { running: boolean; pid: number };
     expect(status).toMatchObject({ running: true, pid: pidBefore });
+  });
+
+  it('identical queries at once compute once: the others wait for it and read its result from the cache', async () => {
+    const datasets = await admin.json<{ result: { id: number; table_name: string }[] }>('/api/v1/dataset/?q=(page_size:100)');
+    const id = datasets.result.find((d) => d.table_name === 'campaign_metrics')!.id;
+    // A query nobody asked before (its row limit), so neither the cache nor the warmer has it.
+    const body = JSON.stringify({ datasource: { id, type: 'table' }, result_format: 'json', result_type: 'full',
+      queries: [{ columns: ['campaign_id', 'platform'], metrics: ['clicks'], filters: [], row_limit: 9973 }] });
+    const answers = await Promise.all(Array.from({ length: 4 }, () => admin.json<{ result: ChartResult[] }>('/api/v1/chart/data', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body,
+    })));
+    expect(answers.map((a) => a.result[0]!.is_cached ?? false).sort()).toEqual([false, true, true, true]);
+    for (const a of answers) expect(a.result[0]!.data).toEqual(answers[0]!.result[0]!.data);
   });
 
   it('a platform filter reads every row of the table: revenue by campaign for one platform equals PyIceberg\'s rows of that platform', async () => {
