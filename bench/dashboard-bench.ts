@@ -150,7 +150,8 @@ async function main(): Promise<void> {
       const committer = (async () => {
         while (COMMIT_SECONDS > 0 && performance.now() + COMMIT_SECONDS * 1000 < deadline) {
           await sleep(COMMIT_SECONDS * 1000);
-          await run(CLI, [...flags, 'tables', 'alter', METRICS_TABLE, 'set-property', 'lakehouse.bench.tick', String(++tick)], dir);
+          // A value no earlier run set (a reused warehouse keeps the last one): an unchanged property commits nothing.
+          await run(CLI, [...flags, 'tables', 'alter', METRICS_TABLE, 'set-property', 'lakehouse.bench.tick', `${Date.now()}-${++tick}`], dir);
           commits++;
         }
       })();
