@@ -212,13 +212,21 @@ def empty_view(name: str, columns: list[tuple[str, str]]) -> str:
     return f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS SELECT {cols} WHERE false"
 
 
-def select_list(columns: list[tuple[str, str]], present: frozenset[str], dimensions_as_all: bool = False, wall_time: bool = True) -> str:
-    """The columns of an Iceberg scan as the views show them: UTC wall-clock timestamps (unless not
-    `wall_time`: as stored), a missing column as NULL (a missing dimension of the metrics table as 'all')."""
+def wall_time(column: str) -> str:
+    """A timestamp (with or without time zone) as UTC wall-clock time, TIMESTAMP: arithmetic on its epoch
+    microseconds. The same values as `::TIMESTAMP` under TimeZone 'UTC', whatever the session's zone, and
+    17 times cheaper: the cast converts each value through the time zone library (1.6 against 0.1 s for two
+    columns of 3.5 M rows), which was most of a scan of the metrics table and of the rollup's build."""
+    return f"make_timestamp(epoch_us({column}))"
+
+
+def select_list(columns: list[tuple[str, str]], present: frozenset[str], dimensions_as_all: bool = False) -> str:
+    """The columns of an Iceberg scan as the views show them: UTC wall-clock timestamps, a missing column
+    as NULL (a missing dimension of the metrics table as 'all')."""
     def expr(c: str, t: str) -> str:
         if c not in present:
             return f"{q(ALL)}::{t} AS {c}" if dimensions_as_all and c in DIMENSIONS else f"NULL::{t} AS {c}"
-        return f"{c}::{t} AS {c}" if t == "TIMESTAMP" and wall_time else c
+        return f"{wall_time(c)} AS {c}" if t == "TIMESTAMP" else c
     return ", ".join(expr(c, t) for c, t in columns)
 
 
@@ -270,28 +278,19 @@ def rollup_variable(table: str) -> str:
 
 def rollup_select(location: str, present: frozenset[str]) -> str:
     """One row per window and campaign, the same columns as the campaign_metrics view: measures summed
-    (integers stay BIGINT), dimensions 'all', complete when every summed row was, the latest processed_at.
-
-    Grouped on the timestamps as stored, then cast to UTC wall time: the cast is one-to-one and keeps the
-    order, so the groups and the max are the same, and the cast (a time zone conversion per value, which
-    made up three quarters of the build: 1.4 against 0.33 s for 3.5 M rows) runs once per group."""
-    def aggregate(c: str, t: str) -> str | None:
+    (integers stay BIGINT), dimensions 'all', complete when every summed row was, the latest processed_at."""
+    def expr(c: str, t: str) -> str:
+        if c in DIMENSIONS:
+            return f"{q(ALL)}::{t} AS {c}"
         if c in MEASURES:
             return f"sum({c})::{t} AS {c}"
         if c == "complete":
             return "bool_and(complete) AS complete"
         if c == "processed_at":
             return "max(processed_at) AS processed_at"
-        return None if c in DIMENSIONS else c
-
-    def outer(c: str, t: str) -> str:
-        if c in DIMENSIONS:
-            return f"{q(ALL)}::{t} AS {c}"
-        return f"{c}::{t} AS {c}" if t == "TIMESTAMP" else c
-    grouped = ", ".join(a for a in (aggregate(c, t) for c, t in METRICS_COLUMNS) if a)
-    return (f"SELECT {', '.join(outer(c, t) for c, t in METRICS_COLUMNS)} FROM (SELECT {grouped} FROM (SELECT "
-            f"{select_list(METRICS_COLUMNS, present, wall_time=False)} FROM iceberg_scan({q(location)})) "
-            "GROUP BY window_start, window_end, campaign_id)")
+        return c
+    return (f"SELECT {', '.join(expr(c, t) for c, t in METRICS_COLUMNS)} FROM (SELECT {select_list(METRICS_COLUMNS, present)} "
+            f"FROM iceberg_scan({q(location)})) GROUP BY window_start, window_end, campaign_id")
 
 
 # location -> {"relation": table name, "used": time.monotonic() of the last connection that chose it,
