@@ -80,22 +80,26 @@ def install(state_dir: str) -> None:
     # A processor handles its request's queries one after another: the query being answered decides.
     def get_df_payload(self: Any, query_obj: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.lakehouse_cacheable = bool(query_obj) and cacheable(self._qc_datasource, query_obj.to_dict())
+        # The catalog is asked once per query (a REST catalog answers with whole metadata files): the lock
+        # and the cache key name the same snapshots.
+        self.lakehouse_snapshots = snapshot_key() if self.lakehouse_cacheable else None
         try:
             if not self.lakehouse_cacheable or self._query_context.force:
                 return original_payload(self, query_obj, *args, **kwargs)
             chart_warmer.record(state_dir)
             identity = json.dumps({"query": query_obj.to_dict(), "datasource": self._qc_datasource.uid,
-                                   "snapshots": snapshot_key()}, sort_keys=True, default=str)
+                                   "snapshots": self.lakehouse_snapshots}, sort_keys=True, default=str)
             # An identical query already running: wait for it, then read what it cached.
             with chart_warmer.single_flight(state_dir, identity):
                 return original_payload(self, query_obj, *args, **kwargs)
         finally:
             self.lakehouse_cacheable = False
+            self.lakehouse_snapshots = None
 
     def query_cache_key(self: Any, query_obj: Any, **kwargs: Any) -> str | None:
         if getattr(self, "lakehouse_cacheable", False):
             # The resolved time bounds too: Superset keys a relative range ("Last day") by its text.
-            kwargs["lakehouse_snapshots"] = {**snapshot_key(), "from": str(query_obj.from_dttm), "to": str(query_obj.to_dttm)}
+            kwargs["lakehouse_snapshots"] = {**(self.lakehouse_snapshots or snapshot_key()), "from": str(query_obj.from_dttm), "to": str(query_obj.to_dttm)}
         return original_key(self, query_obj, **kwargs)
 
     def get_cache_timeout(self: Any) -> int:
