@@ -28,7 +28,12 @@
  *    whose `complete` flag flips), campaign_metrics.sql over every copy of every event_id with a copy in those
  *    windows (materialized), COPY of the result rows in those windows to Parquet. Once, for context: DuckDB recomputing
  *    everything over the plain file of all rows.
- * 4. Checks (a mismatch fails the bench): campaign_metrics_<r> equals DuckDB's result over the plain file
+ * 4. Resident, RUNS times: a second INCREMENT-event commit; in a child, a MetricsRunner (what `metrics run
+ *    --every` uses) first brings campaign_metrics_1 from the full rebuild's snapshot up to the first increment
+ *    (events `main` set back to it), then events `main` moves to the second increment and the runner's next run
+ *    is the one measured: what a live `--every` loop spends per commit. Reference: as in 3, for the second
+ *    increment's windows.
+ * 5. Checks (a mismatch fails the bench): campaign_metrics_<r> equals DuckDB's result over the plain file
  *    (counts, sums rounded to 1e-4, complete flags) after the full rebuild and after the incremental run; the
  *    DuckDB incremental reference agrees with DuckDB's full recompute; the job recomputes no more windows than
  *    the reference (its event_id index knows that a re-sent copy of a known id changes nothing, so fewer).
@@ -52,7 +57,7 @@ import type { Logger } from '../core/log.ts';
 import { DEFAULT_WINDOW, WINDOW_SIZES } from '../domain/campaign-metrics-table.ts';
 import { DataFileCache } from '../sql/data-file-cache.ts';
 import { DuckDb, sqlString, sqlStringList } from '../sql/duckdb.ts';
-import { DEFAULT_ALLOWED_LATENESS_MS, runMetrics } from '../sql/campaign-metrics-job.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, MetricsRunner, type MetricsRunResult, runMetrics } from '../sql/campaign-metrics-job.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const REPO = path.resolve(path.dirname(SELF), '..');
@@ -79,6 +84,12 @@ const CHANNELS = ['search', 'social', 'display', 'video', 'email', 'affiliate'];
 
 type Step =
   | { kind: 'job'; dir: string; metrics: string; threads: number; expectMode: 'full' | 'incremental' }
+  /**
+   * A resident runner (`metrics run --every`): events `main` and the metrics table are set back to before the
+   * first increment; the runner brings the metrics up to it (its first run: cold), then events `main` moves on
+   * to the second increment and the runner's next run is the one measured.
+   */
+  | { kind: 'job-resident'; dir: string; metrics: string; threads: number; metricsBase: string; eventsFirst: string; eventsSecond: string }
   | { kind: 'ref-full'; file: string; out: string; threads: number }
   | { kind: 'ref-inc'; all: string; inc: string; out: string; threads: number; oldWatermark: string };
 
@@ -104,12 +115,13 @@ function statementPhase(sql: string): string {
   if (s.startsWith('SET VARIABLE')) return 'DuckDB: set variables';
   if (s.startsWith('DESCRIBE')) return 'DuckDB: DESCRIBE of the files (schema probe)';
   if (s.includes('unique_events')) return 'DuckDB aggregation (campaign_metrics.sql)';
+  if (s.includes('TEMP VIEW campaign_events') && s.includes('NOT IN')) return 'candidates: a view of the planned files\' rows in the windows, minus losers (read by the SQL)';
   if (s.includes('TEMP VIEW campaign_events')) return 'DuckDB: view over all files';
   if (s.includes('TEMP TABLE new_rows') || s.includes('TEMP TABLE new_ids')) return 'new rows: read the added files';
   if (s.includes('resent_ids')) return 'new rows: ids looked up in the event index';
   if (s.includes('TEMP TABLE losers')) return 'losers: the index\'s, new copies of known ids, those in the windows';
   if (s.includes('TEMP TABLE campaign_events')) return 'candidates: planned files, rows in the windows';
-  if (s.includes('with_losers')) return 'candidates minus losers';
+  if (s.includes('with_losers')) return 'candidates: the rows of ids with a loser in the windows';
   if (s.includes('copy_rank > 1') || s.includes('max(processed_at)')) return 'event index: losers, max processed_at';
   if (s.includes('FROM campaign_metrics_result')) return 'result rows to JS';
   return 'DuckDB: other';
@@ -139,6 +151,8 @@ function timePhases(): { phases: Map<string, number>; notes: string[] } {
   };
   const open = DuckDb.open;
   DuckDb.open = (opts) => timed('DuckDB: open', () => open.call(DuckDb, opts));
+  const { connect } = DuckDb.prototype;
+  DuckDb.prototype.connect = function (this: DuckDb) { return timed('DuckDB: open', () => connect.call(this)); };
   DuckDb.prototype.run = function (this: DuckDb, sql: string) { return timed(statementPhase(sql), () => run.call(this, sql)); };
   DuckDb.prototype.rows = async function (this: DuckDb, sql: string) {
     const out = await timed(statementPhase(sql), () => rows.call(this, sql));
@@ -166,19 +180,15 @@ const stderrLogger: Logger = {
   child() { return stderrLogger; },
 };
 
-async function runJob(step: Extract<Step, { kind: 'job' }>): Promise<StepResult> {
-  const catalog = await catalogAt(step.dir);
+/** Times one run of the job by phase; `expectMode` guards against measuring the wrong kind of run. */
+async function timedRun(run: () => Promise<MetricsRunResult>, expectMode: MetricsRunResult['mode'], what: string): Promise<StepResult> {
   const { phases, notes } = timePhases();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const result = await runMetrics({
-    catalog, metrics: { namespace: NAMESPACE, name: step.metrics }, threads: step.threads,
-    cacheDir: path.join(step.dir, 'cache'), log: stderrLogger,
-  });
+  const result = await run();
   const ms = performance.now() - t0;
   const cpuSeconds = cpuSince(cpu0);
-  await catalog.close();
-  if (result.mode !== step.expectMode) throw new Error(`runMetrics on ${step.metrics} ran as ${result.mode}, the bench expected ${step.expectMode}`);
+  if (result.mode !== expectMode) throw new Error(`${what} ran as ${result.mode}, the bench expected ${expectMode}`);
   const measured = [...phases.values()].reduce((a, b) => a + b, 0);
   return {
     seconds: ms / 1000, cpuSeconds, windows: result.windowsRecomputed,
@@ -186,6 +196,39 @@ async function runJob(step: Extract<Step, { kind: 'job' }>): Promise<StepResult>
     phases: [...phases, ['other: catalog loads, new snapshots\' manifests, Arrow build', ms - measured]],
     watermark: result.watermarkMicros?.toString(),
   };
+}
+
+async function runJob(step: Extract<Step, { kind: 'job' }>): Promise<StepResult> {
+  const catalog = await catalogAt(step.dir);
+  const out = await timedRun(() => runMetrics({
+    catalog, metrics: { namespace: NAMESPACE, name: step.metrics }, threads: step.threads,
+    cacheDir: path.join(step.dir, 'cache'), log: stderrLogger,
+  }), step.expectMode, `runMetrics on ${step.metrics}`);
+  await catalog.close();
+  return out;
+}
+
+async function setMain(catalog: SqlCatalog, id: { namespace: string[]; name: string }, snapshotId: string): Promise<void> {
+  const uuid = (await catalog.loadTable(id)).metadata.tableUuid;
+  await catalog.commitTable(id, [{ type: 'assert-table-uuid', uuid }],
+    [{ action: 'set-snapshot-ref', refName: 'main', ref: { snapshotId: BigInt(snapshotId), type: 'branch' } }]);
+}
+
+async function runResident(step: Extract<Step, { kind: 'job-resident' }>): Promise<StepResult> {
+  const catalog = await catalogAt(step.dir);
+  const metricsId = { namespace: NAMESPACE, name: step.metrics };
+  const eventsId = { namespace: NAMESPACE, name: CAMPAIGN_EVENTS_TABLE };
+  await setMain(catalog, metricsId, step.metricsBase);
+  await setMain(catalog, eventsId, step.eventsFirst);
+  const runner = new MetricsRunner({ catalog, metrics: metricsId, threads: step.threads, cacheDir: path.join(step.dir, 'cache'), log: stderrLogger });
+  const first = await runner.run();
+  if (first.mode !== 'incremental') throw new Error(`the resident runner's first run was ${first.mode}, the bench expected incremental`);
+  await setMain(catalog, eventsId, step.eventsSecond);
+  const out = await timedRun(() => runner.run(), 'incremental', 'the resident runner\'s second run');
+  runner.close();
+  await catalog.close();
+  out.notes!.push(`first (cold) run of the same runner: ${first.seconds.toFixed(2)} s`);
+  return out;
 }
 
 /** The variables sql/campaign_metrics.sql reads, as its header sets them by hand. */
@@ -470,7 +513,7 @@ async function bench(dir: string, cfg: { EVENTS: number; INCREMENT: number; BATC
   const incSpan = Math.max(1, Math.floor((INCREMENT / EVENTS) * SPAN_MS));
   const incCounts: SliceCounts = { resent: 0, late: 0 };
   t = performance.now();
-  await appendSlice(table, buffer, sliceEvents({ seed: 9_000_001, count: INCREMENT, startMs: incStart, spanMs: incSpan, recent, old, oldShare: OLD_DUP_SHARE }, incCounts),
+  const incRows = await appendSlice(table, buffer, sliceEvents({ seed: 9_000_001, count: INCREMENT, startMs: incStart, spanMs: incSpan, recent, old, oldShare: OLD_DUP_SHARE }, incCounts),
     BigInt(incStart + incSpan + 60_000) * 1000n);
   const incAppendSeconds = (performance.now() - t) / 1000;
   const { paths: allFiles, rows: allRows } = await dataFiles(table);
@@ -510,6 +553,38 @@ async function bench(dir: string, cfg: { EVENTS: number; INCREMENT: number; BATC
     checks.push(`${ok ? 'ok' : 'MISMATCH'}: windows recomputed, run ${i + 1}: lakehouse ${run.windows}, DuckDB reference ${incRef[i]!.windows}`);
   }
   const metricsFilesAfterInc = (await metricsFiles(1)).length;
+
+  // ---- resident: a second increment, measured in a runner that has run once before
+  const headOf = async () => currentSnapshot((await catalog.loadTable(eventsId)).metadata)!.snapshotId.toString();
+  const firstHead = await headOf();
+  const inc2Start = incStart + incSpan;
+  const inc2Counts: SliceCounts = { resent: 0, late: 0 };
+  await appendSlice(table, buffer, sliceEvents({ seed: 9_000_002, count: INCREMENT, startMs: inc2Start, spanMs: incSpan, recent: incRows.slice(-RECENT), old, oldShare: OLD_DUP_SHARE }, inc2Counts),
+    BigInt(inc2Start + incSpan + 60_000) * 1000n);
+  const secondHead = await headOf();
+  const { paths: all2Files, rows: all2Rows } = await dataFiles(table);
+  const allSet = new Set(allFiles);
+  const all2Plain = path.join(dir, 'all2.parquet');
+  const inc2Plain = path.join(dir, 'increment2.parquet');
+  await plainParquet(all2Files, all2Plain);
+  await plainParquet(all2Files.filter((f) => !allSet.has(f)), inc2Plain);
+  phase(`second increment appended: ${inc2Counts.resent} re-sends, ${inc2Counts.late} late events`);
+  const resident: StepResult[] = [];
+  const residentRef: StepResult[] = [];
+  const all2RefOut = path.join(dir, 'ref-all2.parquet');
+  const inc2RefOut = path.join(dir, 'ref-increment2.parquet');
+  for (let r = 1; r <= RUNS; r++) {
+    phase(`resident ${r}/${RUNS}: lakehouse (a runner's second run)`);
+    resident.push(await runStep({ kind: 'job-resident', dir, metrics: metricsId(1).name, threads: THREADS, metricsBase: rebuiltSnapshot.toString(), eventsFirst: firstHead, eventsSecond: secondHead }));
+    phase(`resident ${r}/${RUNS}: DuckDB reference (same windows)`);
+    residentRef.push(await runStep({ kind: 'ref-inc', all: all2Plain, inc: inc2Plain, out: inc2RefOut, threads: THREADS, oldWatermark: inc[0]!.watermark! }));
+  }
+  await runStep({ kind: 'ref-full', file: all2Plain, out: all2RefOut, threads: THREADS });
+  check('campaign_metrics_1 after the resident runner\'s runs = DuckDB over all rows', await differences(await metricsRelation(1), `read_parquet(${sqlString(all2RefOut)})`));
+  for (const [i, run] of resident.entries()) {
+    const ok = run.windows <= residentRef[i]!.windows;
+    checks.push(`${ok ? 'ok' : 'MISMATCH'}: windows recomputed, resident run ${i + 1}: lakehouse ${run.windows}, DuckDB reference ${residentRef[i]!.windows}`);
+  }
   await catalog.close();
 
   // ---- report
@@ -525,12 +600,16 @@ async function bench(dir: string, cfg: { EVENTS: number; INCREMENT: number; BATC
   console.log(`| DuckDB: campaign_metrics.sql over one Parquet file, result COPY to Parquet | ${fmt(baseRows)} | ${fmt(fr.windows)} | ${frs.toFixed(2)} | ${cpu(fullRef)} | ${fmt(baseRows / frs)} | 1 | ${mib(fr.maxRssBytes)} |`);
   console.log(`| lakehouse metrics run: incremental after a ${fmt(newRows)}-event commit | ${fmt(newRows)} new of ${fmt(allRows)} | ${fmt(i.windows)} | ${is.toFixed(2)} | ${cpu(inc)} | ${fmt(newRows / is)} new | ${(is / irs).toFixed(2)}x | ${mib(i.maxRssBytes)} |`);
   console.log(`| DuckDB: the same windows over one Parquet file of all rows (+ one of the new rows) | ${fmt(newRows)} new of ${fmt(allRows)} | ${fmt(ir.windows)} | ${irs.toFixed(2)} | ${cpu(incRef)} | ${fmt(newRows / irs)} new | 1 | ${mib(ir.maxRssBytes)} |`);
+  const rs = secs(resident), rrs = secs(residentRef), rm = medianRun(resident), rr = medianRun(residentRef);
+  const new2 = all2Rows - allRows;
+  console.log(`| lakehouse metrics run --every (resident): its next run, after another ${fmt(new2)}-event commit | ${fmt(new2)} new of ${fmt(all2Rows)} | ${fmt(rm.windows)} | ${rs.toFixed(2)} | ${cpu(resident)} | ${fmt(new2 / rs)} new | ${(rs / rrs).toFixed(2)}x | ${mib(rm.maxRssBytes)} |`);
+  console.log(`| DuckDB: the same windows over one Parquet file of all rows (+ one of the new rows) | ${fmt(new2)} new of ${fmt(all2Rows)} | ${fmt(rr.windows)} | ${rrs.toFixed(2)} | ${cpu(residentRef)} | ${fmt(new2 / rrs)} new | 1 | ${mib(rr.maxRssBytes)} |`);
   console.log(`| DuckDB: full recompute over one Parquet file of all rows (context) | ${fmt(allRows)} | ${fmt(allRef.windows)} | ${allRef.seconds.toFixed(2)} | ${allRef.cpuSeconds.toFixed(1)} | ${fmt(allRows / allRef.seconds)} | | ${mib(allRef.maxRssBytes)} |`);
   const list = (runs: StepResult[]) => runs.map((x) => `${x.seconds.toFixed(2)} (${x.cpuSeconds.toFixed(1)} CPU)`).join(', ');
-  console.log(`\nruns, s: full ${list(full)}; DuckDB ${list(fullRef)}; incremental ${list(inc)}; DuckDB same windows ${list(incRef)}`);
+  console.log(`\nruns, s: full ${list(full)}; DuckDB ${list(fullRef)}; incremental ${list(inc)}; DuckDB same windows ${list(incRef)}; resident ${list(resident)}; DuckDB same windows ${list(residentRef)}`);
   console.log(`setup (not measured): ${fmt(baseRows)} events (${baseCounts.late} late, ${baseCounts.resent} re-sends) generated and appended in ${commits} commits in ${setupSeconds.toFixed(1)} s; plain Parquet copy ${plainSeconds.toFixed(1)} s; the increment (${incCounts.late} late, ${incCounts.resent} re-sends) ${incAppendSeconds.toFixed(2)} s.`);
   console.log(`campaign_metrics_1: ${metricsFilesAfterFull} data files after the full rebuild, ${metricsFilesAfterInc} after the incremental run.`);
-  for (const [name, run] of [['full rebuild', f], ['incremental', i]] as const) {
+  for (const [name, run] of [['full rebuild', f], ['incremental', i], ['resident runner\'s next run', rm]] as const) {
     console.log(`\nlakehouse ${name}, median run (${run.seconds.toFixed(2)} s) by phase:`);
     for (const [p, ms] of run.phases!) console.log(`  ${(ms / 1000).toFixed(3).padStart(8)} s  ${p}`);
     for (const n of run.notes ?? []) console.log(`  ${n}`);
@@ -543,7 +622,8 @@ async function bench(dir: string, cfg: { EVENTS: number; INCREMENT: number; BATC
 if (process.argv[2] === '--child') {
   const step = JSON.parse(process.argv[3]!) as Step;
   try {
-    const result = step.kind === 'job' ? await runJob(step) : step.kind === 'ref-full' ? await runRefFull(step) : await runRefIncremental(step);
+    const result = step.kind === 'job' ? await runJob(step) : step.kind === 'job-resident' ? await runResident(step)
+      : step.kind === 'ref-full' ? await runRefFull(step) : await runRefIncremental(step);
     process.send!(result, () => process.exit(0));
   } catch (e) {
     process.stderr.write(`[metrics-bench child] ${step.kind} failed: ${(e as Error)?.stack ?? String(e)}\n`);

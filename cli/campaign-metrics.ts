@@ -8,7 +8,7 @@ import { type LogLevel, type Logger, createLogger } from '../core/log.ts';
 import { CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { CAMPAIGN_METRICS_TABLE, DEFAULT_WINDOW, METRIC_DIMENSIONS, type MetricDimension, WINDOW_SIZES, type WindowSize } from '../domain/campaign-metrics-table.ts';
 import { type MetricsReportModel, buildMetricsReportModel, renderMetricsReport } from '../sql/campaign-metrics-report.ts';
-import { DEFAULT_ALLOWED_LATENESS_MS, WINDOW_PROPERTY, type MetricsJobOptions, type MetricsRunResult, rebuildMetrics, runMetrics } from '../sql/campaign-metrics-job.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, WINDOW_PROPERTY, type MetricsJobOptions, type MetricsRunResult, MetricsRunner, rebuildMetrics, runMetrics } from '../sql/campaign-metrics-job.ts';
 import { globalOptions, tableId, withCatalog } from './context.ts';
 import { duration, positiveInt, time } from './options.ts';
 import { printJson, printTable } from './output.ts';
@@ -49,6 +49,11 @@ The metrics table's snapshot summary records the campaign_events snapshot it is 
 their new (or removed) data files touch, recomputes those windows in full with sql/campaign_metrics.sql
 and replaces them in one overwrite. Compactions cause no work; a run with nothing new commits nothing.
 
+With --every the process stays up and keeps between runs what never changes: DuckDB, the event_id
+index's parsed fingerprint files and the events table's parsed manifests (immutable files, kept by
+path). It still reads the catalog, the metrics snapshot and the index manifest anew every run, so another
+writer (a one-shot run, a rebuild, maintenance) is seen at the next run.
+
 Examples:
   $ lakehouse metrics run
   $ lakehouse metrics run --every 10s --log-level info
@@ -62,7 +67,13 @@ Examples:
           report(await runMetrics(job), g.json ?? false);
           return;
         }
-        await runEvery(o.every, log, async () => report(await runMetrics(job), g.json ?? false));
+        // One runner for every run: it keeps DuckDB, the event index and the manifests between runs.
+        const runner = new MetricsRunner(job);
+        try {
+          await runEvery(o.every, log, async () => report(await runner.run(), g.json ?? false));
+        } finally {
+          runner.close();
+        }
       });
     }));
 

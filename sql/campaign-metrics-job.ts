@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
-import { rowsToRecordBatch, identifierToString, type TableIdentifier, fromBinary, T, alwaysTrue, and, gtEq, lt, or, type Expr, type DataFile, snapshotChanges, snapshotsBetween, Table, ancestorsOf, currentSnapshot, type TableMetadata, CommitStateUnknownError, resolveColumn, snapshotSchema, type Schema } from '../iceberg/index.ts';
+import { rowsToRecordBatch, identifierToString, type TableIdentifier, fromBinary, T, alwaysTrue, and, gtEq, lt, or, type Expr, type DataFile, snapshotChanges, snapshotsBetween, Table, ancestorsOf, currentSnapshot, type TableMetadata, CommitStateUnknownError, resolveColumn, snapshotSchema, type Schema, ManifestCache } from '../iceberg/index.ts';
 import { LakehouseError } from '../core/errors.ts';
 import { CAMPAIGN_EVENTS_TABLE } from '../domain/campaign-events.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
@@ -96,6 +96,38 @@ export async function runMetrics(opts: MetricsJobOptions): Promise<MetricsRunRes
   return runWithRetries(opts, null);
 }
 
+/**
+ * Runs the job again and again in one process (`metrics run --every`), keeping between runs what does not
+ * change: the DuckDB instance (each run works in a connection of its own, so its temp tables and variables
+ * start clean), the parsed fingerprint files of the event index, and the events table's parsed manifests.
+ * All of them are immutable files kept by path, so a run gives exactly what a fresh process would; what a
+ * run cannot trust (the catalog's current metadata, the metrics snapshot and the index it names) it reads
+ * anew every time.
+ */
+export class MetricsRunner {
+  private readonly resident: Resident = { duckdb: null, fingerprints: new Map(), manifests: new ManifestCache() };
+
+  constructor(private readonly opts: MetricsJobOptions) {}
+
+  run(): Promise<MetricsRunResult> {
+    return runWithRetries(this.opts, null, this.resident);
+  }
+
+  close(): void {
+    this.resident.duckdb?.close();
+    this.resident.duckdb = null;
+    this.resident.fingerprints.clear();
+  }
+}
+
+/** What a MetricsRunner keeps from one run to the next. */
+interface Resident {
+  duckdb: DuckDb | null;
+  /** The current index's fingerprint files, by path. */
+  fingerprints: Map<string, FingerprintRun>;
+  manifests: ManifestCache;
+}
+
 /** Recomputes every window overlapping [fromMs, toMs), plus whatever changed since the last run. */
 export async function rebuildMetrics(opts: MetricsJobOptions & { fromMs: number; toMs: number }): Promise<MetricsRunResult> {
   if (!(opts.fromMs < opts.toMs)) {
@@ -111,10 +143,10 @@ class NewerMetricsRunError extends LakehouseError {
   }
 }
 
-async function runWithRetries(opts: MetricsJobOptions, range: { fromMs: number; toMs: number } | null): Promise<MetricsRunResult> {
+async function runWithRetries(opts: MetricsJobOptions, range: { fromMs: number; toMs: number } | null, resident?: Resident): Promise<MetricsRunResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await runOnce(opts, range);
+      return await runOnce(opts, range, resident);
     } catch (e) {
       if (!(e instanceof NewerMetricsRunError) || attempt >= RUN_ATTEMPTS) {
         if (e instanceof NewerMetricsRunError) {
@@ -127,7 +159,7 @@ async function runWithRetries(opts: MetricsJobOptions, range: { fromMs: number; 
   }
 }
 
-async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: number } | null): Promise<MetricsRunResult> {
+async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: number } | null, resident?: Resident): Promise<MetricsRunResult> {
   const started = performance.now();
   const log = opts.log ?? silentLogger;
   const eventsId = opts.events ?? { namespace: NAMESPACE, name: CAMPAIGN_EVENTS_TABLE };
@@ -152,7 +184,8 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
   if (!head && metricsBase === null) return done('noop');
 
   // The watermark comes from the files' event_time upper bounds (manifests only, no data read).
-  const plan = await events.planFiles();
+  const manifestCache = resident?.manifests;
+  const plan = await events.planFiles({ manifestCache });
   const layout = eventsLayout(events);
   const maxEventTime = maxUpperBound(plan.files, layout.eventTime.id);
   const watermark = maxEventTime === null ? null : maxEventTime - lateness;
@@ -182,7 +215,17 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
 
   const cache = new DataFileCache(events.io, opts.cacheDir);
   const indexCache = new DataFileCache(metrics.io, opts.cacheDir);
-  const db = await DuckDb.open({ threads: opts.threads });
+  let db: DuckDb;
+  if (resident) {
+    if (!resident.duckdb) {
+      resident.duckdb = await DuckDb.open({ threads: opts.threads });
+      // Data files are immutable, so their Parquet footers can be kept between runs too.
+      await resident.duckdb.run('SET GLOBAL parquet_metadata_cache = true');
+    }
+    db = await resident.duckdb.connect();
+  } else {
+    db = await DuckDb.open({ threads: opts.threads });
+  }
   const scratch: string[] = [];
   try {
     // The index's fingerprints are DuckDB hash() values: tied to the DuckDB version (and, conservatively, the CPU).
@@ -191,7 +234,7 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
     if (mode !== 'full') {
       try {
         if (recorded.index === null) throw new EventIndexUnusable('the metrics snapshot names none');
-        index = await loadEventIndex(metrics.io, indexCache, recorded.index, recorded.source!, duckdbVersion);
+        index = await loadEventIndex(metrics.io, indexCache, recorded.index, recorded.source!, duckdbVersion, resident?.fingerprints);
       } catch (e) {
         if (!(e instanceof EventIndexUnusable)) throw e;
         fullInstead(`no usable event_id index (${e.message})`);
@@ -223,7 +266,7 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
         return done('noop');
       }
       targets = ranges;
-      const candidates = await events.planFiles({ filter: rangeFilter(layout.eventTime.name, ranges) });
+      const candidates = await events.planFiles({ filter: rangeFilter(layout.eventTime.name, ranges), manifestCache });
       await loadCandidates(db, layout, await cache.localPaths(candidates.files.map((f) => f.filePath)), index!.loserLocals, ranges);
     }
 
@@ -288,6 +331,7 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
       if (!(e instanceof CommitStateUnknownError)) await metrics.io.deleteMany([...files.map((f) => f.filePath), ...(written?.written ?? [])]).catch(() => {});
       throw e;
     }
+    if (resident && written) resident.fingerprints = written.runs;
     log.info('metrics committed', { mode, snapshotId: snapshotId.toString(), windows: windowsRecomputed, rows: rowsWritten, source: head?.snapshotId.toString() });
     return done(mode, { snapshotId, sourceSnapshotId: head?.snapshotId ?? null, windowsRecomputed, rowsWritten, watermarkMicros: watermark });
   } finally {
@@ -460,14 +504,17 @@ async function loadCandidates(db: DuckDb, layout: EventsLayout, candidateLocal: 
   await db.run(`CREATE OR REPLACE TEMP TABLE losers AS ${previous}`);
   await db.run(`CREATE OR REPLACE TEMP TABLE new_losers AS SELECT ${cols} FROM new_rows WHERE event_id IN (SELECT event_id FROM resent_ids)`);
   await db.run('INSERT INTO losers SELECT * FROM new_losers');
-  // Only a loser inside the windows can equal a row read here. The rows of ids that have one are taken out
-  // and put back minus the losers (a multiset difference: of two identical copies one stays), in place, so
-  // the rows are materialized once. event_id is required in campaign_events, so IN never meets a NULL.
+  // Only a loser inside the windows can equal a row read here. The rows of ids that have one are taken aside
+  // and put back minus the losers (a multiset difference: of two identical copies one stays). event_id is
+  // required in campaign_events, so IN and NOT IN never meet a NULL.
   await db.run(`CREATE OR REPLACE TEMP TABLE losers_here AS SELECT * FROM losers WHERE ${rangeSql('event_time', ranges)}`);
-  await db.run(`CREATE OR REPLACE TEMP TABLE campaign_events AS SELECT ${cols} FROM (${eventsScan(layout, candidateLocal)}) WHERE ${rangeSql('event_time', ranges)}`);
-  await db.run(`CREATE OR REPLACE TEMP TABLE with_losers AS SELECT * FROM campaign_events WHERE event_id IN (SELECT event_id FROM losers_here)`);
-  await db.run(`DELETE FROM campaign_events WHERE event_id IN (SELECT event_id FROM losers_here);
-    INSERT INTO campaign_events SELECT * FROM with_losers EXCEPT ALL SELECT * FROM losers_here`);
+  const inWindows = `SELECT ${cols} FROM (${eventsScan(layout, candidateLocal)}) WHERE ${rangeSql('event_time', ranges)}`;
+  await db.run(`CREATE OR REPLACE TEMP TABLE with_losers AS ${inWindows} AND event_id IN (SELECT event_id FROM losers_here)`);
+  // A view, not a table: the SQL reads it three times, and three scans of the files (each reading only the
+  // columns its step needs) cost less than writing every column of their rows into a table once: about 0.6x
+  // the time on the bench's 800 k candidate rows.
+  await db.run(`CREATE OR REPLACE TEMP VIEW campaign_events AS ${inWindows} AND event_id NOT IN (SELECT event_id FROM losers_here)
+    UNION ALL (SELECT * FROM with_losers EXCEPT ALL SELECT * FROM losers_here)`);
 }
 
 /**

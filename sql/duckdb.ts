@@ -1,4 +1,4 @@
-import { DuckDBInstance, DuckDBTypeId, StatementType, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
+import { DuckDBInstance, DuckDBTypeId, DuckDBUIntegerVector, StatementType, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
 import { LakehouseError } from '../core/errors.ts';
 
 /**
@@ -8,7 +8,7 @@ import { LakehouseError } from '../core/errors.ts';
  * DOUBLE as number, VARCHAR as string, BOOLEAN as boolean.
  */
 export class DuckDb {
-  private constructor(private readonly instance: DuckDBInstance, private readonly connection: DuckDBConnection) {}
+  private constructor(private readonly instance: DuckDBInstance, private readonly connection: DuckDBConnection, private readonly ownsInstance = true) {}
 
   /** `config`: DuckDB settings fixed at start-up, e.g. `autoload_known_extensions: 'false'`. */
   static async open(opts: { threads?: number; config?: Record<string, string> } = {}): Promise<DuckDb> {
@@ -18,6 +18,17 @@ export class DuckDb {
     const connection = await instance.connect();
     const db = new DuckDb(instance, connection);
     // Windows are aligned to the UTC epoch, and timestamptz arithmetic must not depend on the host's zone.
+    await db.run("SET TimeZone = 'UTC'");
+    return db;
+  }
+
+  /**
+   * Another connection to the same database, for a long-running process: the instance's loaded extensions
+   * and threads stay, while temp tables, views and variables are the connection's own, so each piece of
+   * work starts clean. Its close() closes only the connection.
+   */
+  async connect(): Promise<DuckDb> {
+    const db = new DuckDb(this.instance, await this.instance.connect(), false);
     await db.run("SET TimeZone = 'UTC'");
     return db;
   }
@@ -92,9 +103,16 @@ export class DuckDb {
       const out: Uint32Array[] = [];
       for (let c = 0; c < columns; c++) {
         const vector = chunk.getColumnVector(c);
-        const values = new Uint32Array(n);
-        for (let i = 0; i < n; i++) values[i] = vector.getItem(i) as number;
-        out.push(values);
+        // The binding's UINTEGER vector holds its values as a Uint32Array (a field its types call private):
+        // copied whole, 4 x 10 M values take milliseconds instead of a getItem() call each.
+        const items = vector instanceof DuckDBUIntegerVector ? (vector as unknown as { items?: unknown }).items : undefined;
+        if (items instanceof Uint32Array && items.length >= n) {
+          out.push(items.slice(0, n));
+        } else {
+          const values = new Uint32Array(n);
+          for (let i = 0; i < n; i++) values[i] = vector.getItem(i) as number;
+          out.push(values);
+        }
       }
       yield out;
     }
@@ -130,7 +148,7 @@ export class DuckDb {
 
   close(): void {
     this.connection.closeSync();
-    this.instance.closeSync();
+    if (this.ownsInstance) this.instance.closeSync();
   }
 }
 

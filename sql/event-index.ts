@@ -52,10 +52,18 @@ export class FingerprintRun {
 
   get count(): number { return (this.buffer.length - HEADER_WORDS) / 4; }
 
+  /** For a large run: where each value of the top 16 bits starts (built on the first lookup). */
+  private starts: Uint32Array | null = null;
+
   has(a: number, b: number, c: number, d: number): boolean {
     const w = this.buffer;
     let lo = 0;
     let hi = this.count;
+    if (hi > 1 << 16) {
+      const starts = this.starts ?? (this.starts = this.bucketStarts());
+      lo = starts[a >>> 16]!;
+      hi = starts[(a >>> 16) + 1]!;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const i = HEADER_WORDS + mid * 4;
@@ -65,6 +73,19 @@ export class FingerprintRun {
       else hi = mid;
     }
     return false;
+  }
+
+  private bucketStarts(): Uint32Array {
+    const w = this.buffer;
+    const n = this.count;
+    const starts = new Uint32Array((1 << 16) + 1);
+    let bucket = 0;
+    for (let i = 0; i < n; i++) {
+      const top = w[HEADER_WORDS + i * 4]! >>> 16;
+      while (bucket <= top) starts[bucket++] = i;
+    }
+    while (bucket <= 1 << 16) starts[bucket++] = n;
+    return starts;
   }
 
   /** The file's bytes: the header written into the room kept for it. */
@@ -86,11 +107,12 @@ export class FingerprintRun {
   }
 
   /**
-   * Sorts `n` fingerprints (words 0..4n of `words`) and drops repeats: a counting sort on the top 20 bits
-   * (fingerprints are uniform, so about n / 2^20 per bucket), then insertion sort within each bucket.
+   * Sorts `n` fingerprints (words 0..4n of `words`) and drops repeats: a counting sort on the top bits
+   * (fingerprints are uniform; about one per bucket, with 2^8 to 2^20 buckets), then insertion sort within
+   * each bucket.
    */
   static sort(words: Uint32Array, n: number): FingerprintRun {
-    const BITS = 20;
+    const BITS = Math.min(20, Math.max(8, Math.ceil(Math.log2(Math.max(n, 1)))));
     const counts = new Uint32Array((1 << BITS) + 1);
     for (let i = 0; i < n; i++) counts[(words[i * 4]! >>> (32 - BITS)) + 1]!++;
     for (let b = 1; b < counts.length; b++) counts[b]! += counts[b - 1]!;
@@ -169,11 +191,16 @@ export interface EventIndex {
 }
 
 export function hasFingerprint(runs: readonly FingerprintRun[], a: number, b: number, c: number, d: number): boolean {
-  return runs.some((r) => r.has(a, b, c, d));
+  for (const r of runs) if (r.has(a, b, c, d)) return true;
+  return false;
 }
 
-/** Loads the index a metrics snapshot points at; EventIndexUnusable when it cannot serve `eventsSnapshotId`. */
-export async function loadEventIndex(io: FileIO, cache: DataFileCache, location: string, eventsSnapshotId: bigint, duckdbVersion: string): Promise<EventIndex> {
+/**
+ * Loads the index a metrics snapshot points at; EventIndexUnusable when it cannot serve `eventsSnapshotId`.
+ * `parsed`: fingerprint files a long-running process kept from earlier runs, by path (a file is written
+ * once and never changed, so a kept parse is exact); it is left holding just this index's files.
+ */
+export async function loadEventIndex(io: FileIO, cache: DataFileCache, location: string, eventsSnapshotId: bigint, duckdbVersion: string, parsed?: Map<string, FingerprintRun>): Promise<EventIndex> {
   let manifest: Manifest;
   try {
     manifest = JSON.parse(new TextDecoder().decode(await io.read(location))) as Manifest;
@@ -185,7 +212,14 @@ export async function loadEventIndex(io: FileIO, cache: DataFileCache, location:
   if (manifest['events-snapshot-id'] !== eventsSnapshotId.toString()) throw new EventIndexUnusable(`it covers events snapshot ${manifest['events-snapshot-id']}, not ${eventsSnapshotId}`);
   const ids: FingerprintRun[] = [];
   try {
-    for (const f of manifest['id-files']) ids.push(FingerprintRun.parse(await readFile(await cache.localPath(f.path)), f.count));
+    for (const f of manifest['id-files']) {
+      const kept = parsed?.get(f.path);
+      ids.push(kept && kept.count === f.count ? kept : FingerprintRun.parse(await readFile(await cache.localPath(f.path)), f.count));
+    }
+    if (parsed) {
+      parsed.clear();
+      manifest['id-files'].forEach((f, i) => parsed.set(f.path, ids[i]!));
+    }
     return {
       eventsSnapshotId,
       maxProcessedAt: manifest['max-processed-at-us'] === null ? null : BigInt(manifest['max-processed-at-us']),
@@ -217,7 +251,7 @@ export interface EventIndexUpdate {
  * Writes the new files and the manifest under `<tableLocation>/event-index/`; returns the manifest's
  * location and every file written (for clean-up if the commit fails).
  */
-export async function writeEventIndex(io: FileIO, tableLocation: string, duckdbVersion: string, u: EventIndexUpdate): Promise<{ location: string; written: string[] }> {
+export async function writeEventIndex(io: FileIO, tableLocation: string, duckdbVersion: string, u: EventIndexUpdate): Promise<{ location: string; written: string[]; runs: Map<string, FingerprintRun> }> {
   const dir = eventIndexFolder(tableLocation);
   const written: string[] = [];
   const put = async (name: string, bytes: Uint8Array) => {
@@ -250,5 +284,5 @@ export async function writeEventIndex(io: FileIO, tableLocation: string, duckdbV
     'loser-files': loserFiles,
   };
   const location = await put(`${randomUUID()}.index.json`, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
-  return { location, written };
+  return { location, written, runs: new Map(idFiles.map((f, i) => [f.path, runs[i]!])) };
 }

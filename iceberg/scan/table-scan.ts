@@ -31,6 +31,44 @@ export interface ScanOptions {
   caseSensitive?: boolean;
   /** Manifests read at once. */
   concurrency?: number;
+  /** Parsed manifest lists and manifests kept from earlier plans (a long-running process). */
+  manifestCache?: ManifestCache;
+}
+
+/**
+ * Parsed manifest lists and manifests, kept between the plans of a long-running process (`metrics run
+ * --every`): Iceberg never rewrites a manifest or manifest-list file in place (a change writes new files), so
+ * a parse cached by path is exact. A manifest's entries are typed with the schema of the snapshot planned,
+ * which is part of its key. At most `capacity` files are kept; the least recently used go first.
+ */
+export class ManifestCache {
+  private readonly parsed = new Map<string, Promise<unknown>>();
+
+  constructor(readonly capacity = 4096) {}
+
+  get size(): number { return this.parsed.size; }
+
+  manifestList(io: FileIO, location: string): Promise<ManifestFile[]> {
+    return this.get(`list ${location}`, () => readManifestList(io, location));
+  }
+
+  liveEntries(io: FileIO, manifest: ManifestFile, schema: Schema): Promise<ManifestEntry[]> {
+    return this.get(`manifest ${schema.schemaId} ${manifest.manifestPath}`, () => liveEntries(io, manifest, schema));
+  }
+
+  private get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let p = this.parsed.get(key) as Promise<T> | undefined;
+    if (p) {
+      this.parsed.delete(key);
+    } else {
+      // A failed read is not kept: the next plan tries again.
+      p = load();
+      p.catch(() => { if (this.parsed.get(key) === p) this.parsed.delete(key); });
+    }
+    this.parsed.set(key, p);
+    while (this.parsed.size > this.capacity) this.parsed.delete(this.parsed.keys().next().value!);
+    return p;
+  }
 }
 
 export interface ScanPlan {
@@ -134,7 +172,8 @@ export async function planFiles(metadata: TableMetadata, io: FileIO, opts: ScanO
   const metrics = { manifestsTotal: 0, manifestsSkipped: 0, filesTotal: 0, filesSkipped: 0 };
   if (!snapshot) return { snapshot, schema, filter, files: [], metrics };
 
-  const manifests = await readManifestList(io, snapshot.manifestList);
+  const cache = opts.manifestCache;
+  const manifests = await (cache ? cache.manifestList(io, snapshot.manifestList) : readManifestList(io, snapshot.manifestList));
   if (manifests.some((m) => m.content === ManifestContent.DELETES && m.addedFilesCount + m.existingFilesCount > 0)) {
     throw new LakehouseError('UNSUPPORTED', `Snapshot ${snapshot.snapshotId} has delete files (merge-on-read row deletes), which lakehouse cannot apply yet; rewrite the table with copy-on-write (e.g. Spark rewrite_data_files) first.`);
   }
@@ -143,7 +182,7 @@ export async function planFiles(metadata: TableMetadata, io: FileIO, opts: ScanO
   metrics.manifestsTotal = data.length;
   const candidates = data.filter((m) => pruner.manifestMightMatch(m));
   metrics.manifestsSkipped = data.length - candidates.length;
-  const perManifest = await mapLimit(candidates, opts.concurrency ?? 8, (m) => liveEntries(io, m, schema));
+  const perManifest = await mapLimit(candidates, opts.concurrency ?? 8, (m) => (cache ? cache.liveEntries(io, m, schema) : liveEntries(io, m, schema)));
   const files: DataFile[] = [];
   for (const entries of perManifest) {
     for (const e of entries) {

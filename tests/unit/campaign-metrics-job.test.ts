@@ -6,7 +6,7 @@ import type { Catalog } from '../../catalog/catalog.ts';
 import { SqlCatalog } from '../../catalog/sql-catalog.ts';
 import { rowsToRecordBatch, type TableIdentifier, Schema, Table, type TableRequirement, type TableUpdate, T } from '../../iceberg/index.ts';
 import { campaignEventsSchema, campaignEventsSpec } from '../../domain/campaign-events.ts';
-import { mergeWindows, rebuildMetrics, runMetrics, unionRanges } from '../../sql/campaign-metrics-job.ts';
+import { MetricsRunner, mergeWindows, rebuildMetrics, runMetrics, unionRanges } from '../../sql/campaign-metrics-job.ts';
 import { EVENT_INDEX_KEY, FingerprintRun } from '../../sql/event-index.ts';
 import { toLocalPath } from '../../iceberg/io/index.ts';
 import { maintainOnce, maintenanceSteps } from '../../maintenance/maintain.ts';
@@ -260,6 +260,24 @@ describe('event index', () => {
     expect(got).toEqual(expected);
   });
 
+  it('finds exactly the fingerprints a large run holds (the lookup that starts from a 16-bit bucket table)', () => {
+    let x = 777;
+    const rnd = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+    const n = 200_000;
+    const words = new Uint32Array(n * 4);
+    // Top words crowd a few buckets and leave most empty, and the extremes 0 and 0xffffffff are present.
+    for (let i = 0; i < n; i++) for (let k = 0; k < 4; k++) words[i * 4 + k] = k === 0 ? (i % 3 === 0 ? rnd() & 0x3ffff : rnd()) : rnd();
+    words.set([0, 0, 0, 0], 0);
+    words.set([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], 4);
+    const run = FingerprintRun.sort(words, n);
+    expect(run.count).toBe(n);
+    for (let i = 0; i < n; i += 97) expect(run.has(words[i * 4]!, words[i * 4 + 1]!, words[i * 4 + 2]!, words[i * 4 + 3]!)).toBe(true);
+    expect(run.has(0, 0, 0, 0)).toBe(true);
+    expect(run.has(0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff)).toBe(true);
+    for (let i = 0; i < n; i += 89) expect(run.has(words[i * 4]!, words[i * 4 + 1]!, words[i * 4 + 2]!, (words[i * 4 + 3]! + 1) >>> 0)).toBe(false);
+    expect(run.has(0xffffffff, 0xffffffff, 0xffffffff, 0xfffffffe)).toBe(false);
+  });
+
   it('a re-sent id older than any horizon (different content, later processed_at) changes nothing: incremental, its window untouched', async () => {
     await append([event(1, 0), event(2, 1, 'click'), event(3, 40), event(4, 45)]);
     await runMetrics({ catalog, allowedLatenessMs: 0 });
@@ -357,6 +375,49 @@ describe('event index', () => {
     expect(json['loser-files'].length).toBeLessThanOrEqual(8);
     expect(losersIn(json)).toBe(10);
     expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+  });
+});
+
+describe('resident runner (metrics run --every)', () => {
+  it('gives what one-shot runs give, across re-sends, late events, compactions, merges, a rebuild and another writer', async () => {
+    const runner = new MetricsRunner({ catalog, allowedLatenessMs: 0 });
+    try {
+      await append([event(0, 0), event(1, 5, 'click')]);
+      expect((await runner.run()).mode).toBe('full');
+      expect((await runner.run()).mode).toBe('noop');
+      for (let i = 2; i <= 12; i++) {
+        // New ids, a late one in the first window, and a re-send of an older id in another campaign.
+        await append([event(i, i * 3, i % 3 ? 'impression' : 'click'), event(100 + i, 1, 'conversion'), event(i - 2, i * 3 + 1, 'click', { campaign_id: 'c-9' })]);
+        if (i === 5) await compactEvents();
+        if (i === 7) expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental'); // another process
+        if (i === 9) expect((await rebuildMetrics({ catalog, allowedLatenessMs: 0, fromMs: Number(BASE / 1000n), toMs: Number(BASE / 1000n) + 3_600_000 })).mode).toBe('rebuild');
+        const r = await runner.run();
+        expect(r.mode, `run ${i}`).toBe(i === 7 || i === 9 ? 'noop' : 'incremental');
+        expect(await metricRows(catalog), `after run ${i}`).toEqual(await fullRun(`full_check_${i}`));
+      }
+      // Past MAX_INDEX_FILES the fingerprint files were merged into one, which the runner kept.
+      expect((await indexManifest()).json['id-files'].length).toBeLessThanOrEqual(8);
+      expect((await metricRows(catalog)).some((row) => row.includes('c-9'))).toBe(false);
+    } finally {
+      runner.close();
+    }
+  });
+
+  it('keeps the parsed fingerprint files between runs (a one-shot run must read them)', async () => {
+    const runner = new MetricsRunner({ catalog, allowedLatenessMs: 0 });
+    try {
+      await append([event(1, 0), event(2, 10)]);
+      expect((await runner.run()).mode).toBe('full');
+      // Take the index's fingerprint files away: a fresh process finds the index unusable, the runner does not need them.
+      const { json } = await indexManifest();
+      for (const f of json['id-files']) rmSync(toLocalPath(f.path));
+      await append([event(3, 20, 'click'), event(1, 30, 'click')]);
+      const r = await runner.run();
+      expect(r.mode).toBe('incremental');
+      expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+    } finally {
+      runner.close();
+    }
   });
 });
 

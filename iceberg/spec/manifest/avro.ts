@@ -65,9 +65,25 @@ function longHook(schema: unknown): avsc.Type | undefined {
   return undefined;
 }
 
-/** An avsc type for a schema, with every long (logical types included) decoding to bigint. */
-export function avroType(schema: AvroSchema): avsc.Type {
-  return avsc.Type.forSchema(schema as avsc.Schema, { typeHook: longHook, wrapUnions: 'auto' });
+/** Types built, by their schema's JSON: avsc generates a type's code, a few ms per manifest schema. */
+const typesBySchema = new Map<string, avsc.Type>();
+const KEPT_TYPES = 64;
+
+/**
+ * An avsc type for a schema, with every long (logical types included) decoding to bigint. Types are
+ * stateless, so one built for the same schema text (every manifest of a table and spec has one) is reused;
+ * the `KEPT_TYPES` most recently used are kept.
+ */
+export function avroType(schema: AvroSchema, text = JSON.stringify(schema)): avsc.Type {
+  let type = typesBySchema.get(text);
+  if (type) {
+    typesBySchema.delete(text);
+  } else {
+    type = avsc.Type.forSchema(schema as avsc.Schema, { typeHook: longHook, wrapUnions: 'auto' });
+    if (typesBySchema.size >= KEPT_TYPES) typesBySchema.delete(typesBySchema.keys().next().value!);
+  }
+  typesBySchema.set(text, type);
+  return type;
 }
 
 // ---- Iceberg type -> Avro schema (spec Appendix A; names as Java `TypeToSchema` gives them) ----
@@ -388,15 +404,16 @@ export function writeContainer(opts: ContainerWriteOptions): Uint8Array {
   if (sync.length !== 16) {
     throw new LakehouseError('INVALID_ARGUMENT', `An Avro sync marker has 16 bytes; got ${sync.length}.`);
   }
+  const schemaText = JSON.stringify(opts.schema);
   let type: avsc.Type;
   try {
-    type = avroType(opts.schema);
+    type = avroType(opts.schema, schemaText);
   } catch (e) {
     throw new LakehouseError('INTERNAL', `Cannot build an Avro type for the schema: ${errorMessage(e)}`, { cause: e });
   }
   const meta: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(opts.metadata ?? {})) meta[k] = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v);
-  meta['avro.schema'] = Buffer.from(JSON.stringify(opts.schema), 'utf8');
+  meta['avro.schema'] = Buffer.from(schemaText, 'utf8');
   meta['avro.codec'] = Buffer.from(codec, 'utf8');
 
   const parts: Buffer[] = [MAGIC, metadataType.toBuffer(meta), sync];
@@ -447,7 +464,7 @@ export function readContainer(bytes: Uint8Array, what: string): ContainerContent
   let type: avsc.Type | undefined;
   try {
     schema = JSON.parse(metadata['avro.schema']!) as AvroSchema;
-    type = avroType(schema);
+    type = avroType(schema, metadata['avro.schema']);
   } catch (e) {
     fail(`its schema is not valid: ${errorMessage(e)}`, e);
   }
