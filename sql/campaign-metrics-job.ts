@@ -109,8 +109,16 @@ export class MetricsRunner {
 
   constructor(private readonly opts: MetricsJobOptions) {}
 
-  run(): Promise<MetricsRunResult> {
-    return runWithRetries(this.opts, null, this.resident);
+  async run(): Promise<MetricsRunResult> {
+    try {
+      return await runWithRetries(this.opts, null, this.resident);
+    } catch (e) {
+      // A failed run may have left DuckDB unusable (a fatal error invalidates the database for good): the
+      // next run starts a new instance rather than failing the same way at every interval.
+      this.resident.duckdb?.close();
+      this.resident.duckdb = null;
+      throw e;
+    }
   }
 
   close(): void {

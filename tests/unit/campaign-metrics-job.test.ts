@@ -403,6 +403,25 @@ describe('resident runner (metrics run --every)', () => {
     }
   });
 
+  it('a run that fails in DuckDB (an unreadable data file) is followed by a good run once the file is back', async () => {
+    const runner = new MetricsRunner({ catalog, allowedLatenessMs: 0 });
+    try {
+      await append([event(1, 0), event(2, 10)]);
+      expect((await runner.run()).mode).toBe('full');
+      await append([event(3, 20, 'click')]);
+      const added = (await events()).currentSnapshot()!;
+      const file = toLocalPath((await (await events()).planFiles({ snapshotId: added.snapshotId })).files.find((f) => f.recordCount === 1 && f.filePath.includes('click'))!.filePath);
+      const bytes = readFileSync(file);
+      writeFileSync(file, bytes.subarray(0, 20));
+      await expect(runner.run()).rejects.toThrow(/DuckDB failed/);
+      writeFileSync(file, bytes);
+      expect((await runner.run()).mode).toBe('incremental');
+      expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+    } finally {
+      runner.close();
+    }
+  });
+
   it('keeps the parsed fingerprint files between runs (a one-shot run must read them)', async () => {
     const runner = new MetricsRunner({ catalog, allowedLatenessMs: 0 });
     try {
