@@ -532,8 +532,7 @@ async function bench(dir: string, cfg: { EVENTS: number; INCREMENT: number; BATC
   for (let r = 1; r <= RUNS; r++) {
     if (r > 1) {
       // Back to the full rebuild's snapshot, so every run does the same work from the same state.
-      await catalog.commitTable(metricsId(1), [{ type: 'assert-table-uuid', uuid: rebuilt.tableUuid }],
-        [{ action: 'set-snapshot-ref', refName: 'main', ref: { snapshotId: rebuiltSnapshot, type: 'branch' } }]);
+      await setMain(catalog, metricsId(1), rebuiltSnapshot.toString());
     }
     phase(`incremental ${r}/${RUNS}: lakehouse`);
     inc.push(await runStep({ kind: 'job', dir, metrics: metricsId(1).name, threads: THREADS, expectMode: 'incremental' }));

@@ -115,16 +115,19 @@ export class MetricsRunner {
     } catch (e) {
       // A failed run may have left DuckDB unusable (a fatal error invalidates the database for good): the
       // next run starts a new instance rather than failing the same way at every interval.
-      this.resident.duckdb?.close();
-      this.resident.duckdb = null;
+      this.closeDuckDb();
       throw e;
     }
   }
 
   close(): void {
+    this.closeDuckDb();
+    this.resident.fingerprints.clear();
+  }
+
+  private closeDuckDb(): void {
     this.resident.duckdb?.close();
     this.resident.duckdb = null;
-    this.resident.fingerprints.clear();
   }
 }
 

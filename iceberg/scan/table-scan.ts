@@ -46,8 +46,6 @@ export class ManifestCache {
 
   constructor(readonly capacity = 4096) {}
 
-  get size(): number { return this.parsed.size; }
-
   manifestList(io: FileIO, location: string): Promise<ManifestFile[]> {
     return this.get(`list ${location}`, () => readManifestList(io, location));
   }

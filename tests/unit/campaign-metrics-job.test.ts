@@ -378,9 +378,18 @@ describe('event index', () => {
 });
 
 describe('resident runner (metrics run --every)', () => {
-  it('gives what one-shot runs give, across re-sends, late events, compactions, merges, a rebuild and another writer', async () => {
+  /** Runs `fn` with a new runner, closed afterwards whatever happens. */
+  async function withRunner(fn: (runner: MetricsRunner) => Promise<void>): Promise<void> {
     const runner = new MetricsRunner({ catalog, allowedLatenessMs: 0 });
     try {
+      await fn(runner);
+    } finally {
+      runner.close();
+    }
+  }
+
+  it('gives what one-shot runs give, across re-sends, late events, compactions, merges, a rebuild and another writer', async () => {
+    await withRunner(async (runner) => {
       await append([event(0, 0), event(1, 5, 'click')]);
       expect((await runner.run()).mode).toBe('full');
       expect((await runner.run()).mode).toBe('noop');
@@ -397,14 +406,11 @@ describe('resident runner (metrics run --every)', () => {
       // Past MAX_INDEX_FILES the fingerprint files were merged into one, which the runner kept.
       expect((await indexManifest()).json['id-files'].length).toBeLessThanOrEqual(8);
       expect((await metricRows(catalog)).some((row) => row.includes('c-9'))).toBe(false);
-    } finally {
-      runner.close();
-    }
+    });
   });
 
   it('a run that fails in DuckDB (an unreadable data file) is followed by a good run once the file is back', async () => {
-    const runner = new MetricsRunner({ catalog, allowedLatenessMs: 0 });
-    try {
+    await withRunner(async (runner) => {
       await append([event(1, 0), event(2, 10)]);
       expect((await runner.run()).mode).toBe('full');
       await append([event(3, 20, 'click')]);
@@ -416,14 +422,11 @@ describe('resident runner (metrics run --every)', () => {
       writeFileSync(file, bytes);
       expect((await runner.run()).mode).toBe('incremental');
       expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
-    } finally {
-      runner.close();
-    }
+    });
   });
 
   it('keeps the parsed fingerprint files between runs (a one-shot run must read them)', async () => {
-    const runner = new MetricsRunner({ catalog, allowedLatenessMs: 0 });
-    try {
+    await withRunner(async (runner) => {
       await append([event(1, 0), event(2, 10)]);
       expect((await runner.run()).mode).toBe('full');
       // Take the index's fingerprint files away: a fresh process finds the index unusable, the runner does not need them.
@@ -433,9 +436,7 @@ describe('resident runner (metrics run --every)', () => {
       const r = await runner.run();
       expect(r.mode).toBe('incremental');
       expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
-    } finally {
-      runner.close();
-    }
+    });
   });
 });
 
