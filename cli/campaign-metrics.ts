@@ -161,7 +161,7 @@ function report(r: MetricsRunResult, json: boolean): void {
     process.stdout.write(`campaign_metrics is up to date (campaign_events snapshot ${r.sourceSnapshotId ?? 'none'}); nothing committed.\n`);
     return;
   }
-  process.stdout.write(`${r.mode}: recomputed ${r.windowsRecomputed} windows, wrote ${r.rowsWritten} rows in snapshot ${r.snapshotId} (current with campaign_events snapshot ${r.sourceSnapshotId}, watermark ${wm}) in ${r.seconds.toFixed(2)} s.\n`);
+  process.stdout.write(`${r.mode}: recomputed ${r.windowsRecomputed} windows${r.addedToKeptSums ? ' (the new rows added to the kept sums)' : ''}, wrote ${r.rowsWritten} rows in snapshot ${r.snapshotId} (current with campaign_events snapshot ${r.sourceSnapshotId}, watermark ${wm}) in ${r.seconds.toFixed(2)} s.\n`);
 }
 
 /** Runs `fn` every `everyMs` until SIGINT/SIGTERM; a run in progress finishes first. Errors are logged, not fatal. */

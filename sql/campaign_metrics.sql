@@ -2,9 +2,10 @@
 -- The definitions are the README's "Metric definitions"; this file is what `lakehouse metrics run` executes.
 --
 -- Input:  a table or view `campaign_events` with the campaign_events columns, and four variables.
--- Output: the temp table `campaign_metrics_result`, one row per window and grain, in the
---         campaign_metrics column order; and `duplicate_copies`, every copy of every repeated event_id
---         ranked (copy_rank > 1: the copies that do not count).
+-- Output: the view `campaign_metrics_result`, one row per window and grain, in the campaign_metrics column
+--         order, over `campaign_metrics_sums` (the counts and exact sums per window and grain); and
+--         `duplicate_copies`, every copy of every repeated event_id ranked (copy_rank > 1: the copies that
+--         do not count).
 --
 -- Run it by hand in the DuckDB CLI over a local warehouse:
 --   SET TimeZone = 'UTC';
@@ -40,7 +41,11 @@ SELECT * FROM campaign_events WHERE hash(event_id) NOT IN (SELECT h FROM repeate
 UNION ALL BY NAME
 SELECT * EXCLUDE (copy_rank) FROM duplicate_copies WHERE copy_rank = 1;
 
-CREATE OR REPLACE TEMP TABLE campaign_metrics_result AS
+-- Revenue and cost are summed exactly: each amount counts to 12 decimal places (DECIMAL(38,12)), the sum is
+-- integer arithmetic, and only the total is rounded to a double. A window's sums therefore do not depend on
+-- the order DuckDB's threads add its rows in, and the sums of a window's parts add up to exactly the sum of
+-- the whole: what lets a resident metrics runner add new events to a window without reading it again.
+CREATE OR REPLACE TEMP TABLE campaign_metrics_sums AS
 WITH windowed AS (
     -- Windows are aligned to the UTC epoch: window_start = floor(event_time / size) * size, in microseconds.
     SELECT
@@ -48,20 +53,21 @@ WITH windowed AS (
                                               * (getvariable('window_seconds')::BIGINT * 1000000)) AS window_start,
         * EXCLUDE (processed_at)
     FROM unique_events
-),
-grouped AS (
-    SELECT
-        window_start,
-        -- campaign_id plus the selected dimensions form the grain.
-        COLUMNS(c -> c = 'campaign_id' OR list_contains(getvariable('dimensions'), c)),
-        count(*) FILTER (WHERE event_type = 'impression') AS impressions,
-        count(*) FILTER (WHERE event_type = 'click') AS clicks,
-        count(*) FILTER (WHERE event_type = 'conversion') AS conversions,
-        coalesce(kahan_sum(revenue), 0)::DOUBLE AS revenue,
-        coalesce(kahan_sum(cost), 0)::DOUBLE AS spend
-    FROM windowed
-    GROUP BY ALL
 )
+SELECT
+    window_start,
+    -- campaign_id plus the selected dimensions form the grain.
+    COLUMNS(c -> c = 'campaign_id' OR list_contains(getvariable('dimensions'), c)),
+    count(*) FILTER (WHERE event_type = 'impression') AS impressions,
+    count(*) FILTER (WHERE event_type = 'click') AS clicks,
+    count(*) FILTER (WHERE event_type = 'conversion') AS conversions,
+    coalesce(sum(revenue::DECIMAL(38, 12)), 0)::DECIMAL(38, 12) AS revenue,
+    coalesce(sum(cost::DECIMAL(38, 12)), 0)::DECIMAL(38, 12) AS spend
+FROM windowed
+GROUP BY ALL;
+
+-- The rows of campaign_metrics from a table of sums like campaign_metrics_sums.
+CREATE OR REPLACE TEMP MACRO campaign_metrics_rows(sums) AS TABLE
 SELECT
     window_start,
     window_start + to_seconds(getvariable('window_seconds')) AS window_end,
@@ -69,13 +75,16 @@ SELECT
     impressions,
     clicks,
     conversions,
-    revenue,
-    spend,
+    revenue::DOUBLE AS revenue,
+    spend::DOUBLE AS spend,
     CASE WHEN impressions = 0 THEN NULL ELSE 100 * clicks::DOUBLE / impressions END AS ctr_percent,
     CASE WHEN clicks = 0 THEN NULL ELSE 100 * conversions::DOUBLE / clicks END AS cvr_percent,
-    CASE WHEN clicks = 0 THEN NULL ELSE spend / clicks END AS cpc,
-    CASE WHEN conversions = 0 THEN NULL ELSE spend / conversions END AS cpa,
-    CASE WHEN spend = 0 THEN NULL ELSE revenue / spend END AS roas,
+    CASE WHEN clicks = 0 THEN NULL ELSE spend::DOUBLE / clicks END AS cpc,
+    CASE WHEN conversions = 0 THEN NULL ELSE spend::DOUBLE / conversions END AS cpa,
+    CASE WHEN spend = 0 THEN NULL ELSE revenue::DOUBLE / spend::DOUBLE END AS roas,
     window_start + to_seconds(getvariable('window_seconds')) <= getvariable('watermark') AS complete,
     getvariable('processed_at')::TIMESTAMPTZ AS processed_at
-FROM grouped;
+FROM query_table(sums);
+
+-- A view: the job reads it once, in order, a chunk at a time.
+CREATE OR REPLACE TEMP VIEW campaign_metrics_result AS SELECT * FROM campaign_metrics_rows(campaign_metrics_sums);
