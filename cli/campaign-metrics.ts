@@ -51,8 +51,10 @@ and replaces them in one overwrite. Compactions cause no work; a run with nothin
 
 With --every the process stays up and keeps between runs what never changes: DuckDB, the event_id
 index's parsed fingerprint files and the events table's parsed manifests (immutable files, kept by
-path). It still reads the catalog, the metrics snapshot and the index manifest anew every run, so another
-writer (a one-shot run, a rebuild, maintenance) is seen at the next run.
+path), and every window's counts and exact sums. So its runs read only the new rows and add their sums to
+their windows'; its first run (and the first after another writer) computes every window once. It still
+reads the catalog, the metrics snapshot and the index manifest anew every run, so another writer (a
+one-shot run, a rebuild, maintenance) is seen at the next run.
 
 Examples:
   $ lakehouse metrics run
