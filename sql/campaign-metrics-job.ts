@@ -279,8 +279,10 @@ async function runOnce(opts: MetricsJobOptions, range: { fromMs: number; toMs: n
     }
     if (mode === 'full') index = null;
 
-    // A runner's kept sums serve this run when they are those of the metrics snapshot it starts from.
-    const sumsValid = resident?.sums != null && resident.sums.tableUuid === metrics.metadata.tableUuid && resident.sums.snapshotId === metricsBase;
+    // A runner's kept sums serve this run when they are those of the metrics snapshot it starts from, or of
+    // an ancestor that only compactions (maintenance: same rows, new files) followed.
+    const sumsValid = resident?.sums != null && resident.sums.tableUuid === metrics.metadata.tableUuid
+      && (snapshotsBetween(metrics.metadata, resident.sums.snapshotId, metricsBase)?.every((s) => s.summary.operation === 'replace') ?? false);
     if (resident && !sumsValid && resident.sums) {
       resident.sums = null;
       await db.run(`DROP TABLE IF EXISTS ${RESIDENT_SUMS}`);

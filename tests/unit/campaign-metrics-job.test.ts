@@ -501,6 +501,29 @@ describe('event index clean-up by lakehouse maintain', () => {
   });
   const stepReport = (pass: Awaited<ReturnType<typeof maintainOnce>>, name: string) => pass.steps.find((s) => s.step === name)!;
 
+  it('a runner keeps its window sums across a maintenance pass that compacts campaign_metrics (same rows, new files)', async () => {
+    const runner = new MetricsRunner({ catalog, allowedLatenessMs: 0 });
+    try {
+      await append([event(0, 0), event(1, 1)]);
+      expect((await runner.run()).mode).toBe('full');
+      for (let i = 2; i < 5; i++) {
+        await append([event(i, i * 3), event(i - 1, i, 'click')]);
+        expect((await runner.run()).addedToKeptSums).toBe(true);
+      }
+      const pass = await maintainMetrics();
+      expect(stepReport(pass, 'compact').outcome).toBe('ok');
+      const ops = (await catalog.loadTable(METRICS)).metadata.snapshots.map((s) => s.summary.operation);
+      expect(ops[ops.length - 1]).toBe('replace');
+      await append([event(9, 30), event(8, 31, 'click')]);
+      const r = await runner.run();
+      expect(r.mode).toBe('incremental');
+      expect(r.addedToKeptSums).toBe(true);
+      expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
+    } finally {
+      runner.close();
+    }
+  });
+
   it('deletes the index files no kept snapshot uses once old enough, keeps the rest, and the next run is still incremental and right', async () => {
     await append([event(0, 0), event(1, 1)]);
     expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('full');
@@ -538,6 +561,7 @@ describe('event index clean-up by lakehouse maintain', () => {
 
     // The index the current snapshot points at is whole: the next run is incremental and equal to a full one.
     await append([event(9, 30), event(8, 31, 'click')]);
+    // (A runner keeps its sums across the maintenance pass: the case after this test.)
     expect((await runMetrics({ catalog, allowedLatenessMs: 0 })).mode).toBe('incremental');
     expect(await metricRows(catalog)).toEqual(await fullRun('full_check'));
   });
