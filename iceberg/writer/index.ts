@@ -11,6 +11,7 @@
  *   rolling-file-writer.ts  starts a new file at write.target-file-size-bytes, by estimated size
  *   parquet-file-writer.ts  one file: buffers batches, collects statistics, encodes + uploads on close
  *   parquet-writer.ts       Arrow -> Parquet bytes (parquet-wasm); column-stats.ts the file metrics
+ *   parquet-encode-pool.ts  the encoding on a second thread (parquet-encode.mjs, the same code inline)
  *
  * The ingest hot path: the event buffer keeps one set of growing columns per day x event_type as it
  * fills, and a flush hands the rows over grouped by partition. The fan-out still computes each row's
@@ -18,7 +19,8 @@
  * writes a partition that arrives as one long run as a slice of the batch, so nothing is copied between
  * the buffer and Parquet (a table partitioned otherwise gets its rows copied per partition, as before).
  * Statistics stay per file (the rolling layer decides where files end), collected in one pass over
- * each partition's contiguous rows. Parquet encoding is what is left: half of a flush's CPU.
+ * each partition's contiguous rows. Parquet encoding is what is left, half of a flush's CPU: it runs on
+ * its own thread, so the next records are read and decoded meanwhile.
  */
 export * from './parquet-writer.ts';
 export * from './column-stats.ts';

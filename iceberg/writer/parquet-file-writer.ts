@@ -4,7 +4,7 @@ import type { FileIO } from '../io/file-io.ts';
 import type { Schema } from '../spec/schema.ts';
 import { ColumnStatsCollector, type ColumnMetricsMode } from './column-stats.ts';
 import type { FileWriter, WrittenFile } from './file-writer.ts';
-import { type ParquetWriteOptions, writeParquetBytes } from './parquet-writer.ts';
+import { type ParquetWriteOptions, encodeParquetBytes } from './parquet-writer.ts';
 
 export interface ParquetFileWriterOptions {
   io: FileIO;
@@ -52,8 +52,8 @@ export class ParquetFileWriter implements FileWriter<WrittenFile> {
   /** Encodes and uploads the file; nothing (no empty file) when no row was written. */
   async close(): Promise<WrittenFile[]> {
     if (this.rows === 0) return [];
-    const bytes = writeParquetBytes(this.batches, this.schema!, this.opts.parquet);
-    this.batches.length = 0;
+    const batches = this.batches.splice(0);
+    const bytes = await encodeParquetBytes(batches, this.schema!, this.opts.parquet);
     try {
       await this.opts.io.write(this.location, bytes);
     } catch (e) {

@@ -1,9 +1,10 @@
 import * as arrow from 'apache-arrow';
-import * as pw from 'parquet-wasm';
 import { ARROW_EXTENSION_NAME_KEY, ARROW_UUID_EXTENSION, arrowFieldId } from '../arrow/arrow-schema.ts';
 import { LakehouseError, errorMessage } from '../../core/errors.ts';
 import { PARQUET_COMPRESSION, PARQUET_COMPRESSION_DEFAULT } from '../spec/table-properties.ts';
 import { plainColumns } from './dictionary-choice.ts';
+import { CODECS, type EncodeProps, type ParquetCodecName, encodeIpc } from './parquet-encode.mjs';
+import { encodeParquetIpc } from './parquet-encode-pool.ts';
 
 /**
  * Arrow batches -> one Parquet file in memory, through parquet-wasm (arrow-rs). The Arrow fields'
@@ -13,7 +14,7 @@ import { plainColumns } from './dictionary-choice.ts';
  */
 
 /** Iceberg `write.parquet.compression-codec` values (Java names, lower case). */
-export type ParquetCompression = 'zstd' | 'snappy' | 'gzip' | 'lz4' | 'lz4_raw' | 'brotli' | 'uncompressed';
+export type ParquetCompression = ParquetCodecName;
 
 export interface ParquetWriteOptions {
   /** Default zstd, the Iceberg default (parquet-wasm's own default is none). */
@@ -31,16 +32,6 @@ export const PARQUET_ROW_GROUP_LIMIT_DEFAULT = 1_048_576;
 export const PARQUET_ROW_GROUP_SIZE_BYTES = 'write.parquet.row-group-size-bytes';
 export const PARQUET_ROW_GROUP_SIZE_BYTES_DEFAULT = 128 * 1024 * 1024;
 
-const CODECS: Record<ParquetCompression, pw.Compression> = {
-  zstd: pw.Compression.ZSTD,
-  snappy: pw.Compression.SNAPPY,
-  gzip: pw.Compression.GZIP,
-  lz4: pw.Compression.LZ4,
-  lz4_raw: pw.Compression.LZ4_RAW,
-  brotli: pw.Compression.BROTLI,
-  uncompressed: pw.Compression.UNCOMPRESSED,
-};
-
 /** Reads `write.parquet.compression-codec`; "none" is accepted for uncompressed as Java's config does. */
 export function parquetCompression(properties: Record<string, string> = {}): ParquetCompression {
   const raw = (properties[PARQUET_COMPRESSION] ?? PARQUET_COMPRESSION_DEFAULT).trim().toLowerCase();
@@ -51,26 +42,46 @@ export function parquetCompression(properties: Record<string, string> = {}): Par
   return name as ParquetCompression;
 }
 
+/** Encodes on the calling thread. */
 export function writeParquetBytes(batches: arrow.RecordBatch[], arrowSchema: arrow.Schema, opts: ParquetWriteOptions = {}): Uint8Array {
+  const { ipc, props } = prepare(batches, arrowSchema, opts);
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeIpc(ipc, props);
+  } catch (e) {
+    throw encodeFailed(e);
+  }
+  return finish(bytes, arrowSchema);
+}
+
+/** The same, encoded on the Parquet encoding thread (parquet-encode-pool.ts) while this one goes on. */
+export async function encodeParquetBytes(batches: arrow.RecordBatch[], arrowSchema: arrow.Schema, opts: ParquetWriteOptions = {}): Promise<Uint8Array> {
+  const { ipc, props } = prepare(batches, arrowSchema, opts);
+  let bytes: Uint8Array;
+  try {
+    bytes = await encodeParquetIpc(ipc, props);
+  } catch (e) {
+    throw encodeFailed(e);
+  }
+  return finish(bytes, arrowSchema);
+}
+
+function prepare(batches: arrow.RecordBatch[], arrowSchema: arrow.Schema, opts: ParquetWriteOptions): { ipc: Uint8Array; props: EncodeProps } {
   const compression = opts.compression ?? 'zstd';
-  const codec = CODECS[compression];
-  if (codec === undefined) {
+  if (CODECS[compression] === undefined) {
     throw new LakehouseError('INVALID_ARGUMENT', `Unknown Parquet compression "${compression}"; use one of ${Object.keys(CODECS).join(', ')}.`);
   }
   // Batches are relabelled with the given schema so field ids come from it, not from whoever built them.
   const table = new arrow.Table(arrowSchema, batches.map((b) => new arrow.RecordBatch(arrowSchema, b.data)));
-  const ipc = arrow.tableToIPC(table, 'stream');
-  let props = new pw.WriterPropertiesBuilder().setCompression(codec).setCreatedBy('lakehouse (parquet-wasm / arrow-rs)');
-  if (opts.rowGroupSize !== undefined) props = props.setMaxRowGroupSize(opts.rowGroupSize);
-  if (opts.rowGroupBytes !== undefined) props = props.setMaxRowGroupBytes(opts.rowGroupBytes);
-  for (const name of plainColumns(batches, arrowSchema)) props = props.setColumnDictionaryEnabled(name, false);
-  let bytes: Uint8Array;
-  try {
-    // writeParquet takes ownership of both wasm objects, so nothing is left to free.
-    bytes = pw.writeParquet(pw.Table.fromIPCStream(ipc), props.build());
-  } catch (e) {
-    throw new LakehouseError('IO_ERROR', `Encoding Parquet with parquet-wasm failed: ${errorMessage(e)}.`, { cause: e });
-  }
+  const props: EncodeProps = { compression, rowGroupSize: opts.rowGroupSize, rowGroupBytes: opts.rowGroupBytes, plainColumns: plainColumns(batches, arrowSchema) };
+  return { ipc: arrow.tableToIPC(table, 'stream'), props };
+}
+
+function encodeFailed(e: unknown): LakehouseError {
+  return new LakehouseError('IO_ERROR', `Encoding Parquet with parquet-wasm failed: ${errorMessage(e)}.`, { cause: e });
+}
+
+function finish(bytes: Uint8Array, arrowSchema: arrow.Schema): Uint8Array {
   const uuids = uuidFieldIds(arrowSchema.fields);
   return uuids.size === 0 ? bytes : annotateUuidColumns(bytes, uuids);
 }
