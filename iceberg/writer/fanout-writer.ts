@@ -10,6 +10,9 @@ import type { Schema } from '../spec/schema.ts';
 import { type NestedField, type PrimitiveType, type Value, isPrimitive } from '../spec/types.ts';
 import type { FileWriter } from './file-writer.ts';
 
+/** Partition files encoded and written at once when a fan-out closes. */
+const CLOSE_CONCURRENCY = 4;
+
 /**
  * Routes each row to the writer of its partition (iceberg-rust `FanoutWriter`): the partition tuple of
  * every row is computed from the spec's source columns and transforms (only where a row's source values
@@ -93,10 +96,30 @@ export class FanoutWriter implements FileWriter {
     }
   }
 
+  /**
+   * Closes the partitions' writers CLOSE_CONCURRENCY at a time, so that the encoding thread always has the
+   * next file queued instead of waiting for the main thread to hand it over (one at a time, each hand-over
+   * waited behind whatever the main thread was decoding: a flush took as long as filling the next buffer).
+   * Every close settles before an error is thrown, so the caller's clean-up never races a write.
+   */
   async close(): Promise<DataFile[]> {
-    const out: DataFile[] = [];
-    for (const w of this.writers.values()) out.push(...(await w.close()));
-    return out;
+    const writers = [...this.writers.values()];
+    const results: DataFile[][] = new Array(writers.length);
+    let next = 0;
+    let failure: { error: unknown } | null = null;
+    const worker = async () => {
+      while (next < writers.length) {
+        const i = next++;
+        try {
+          results[i] = await writers[i]!.close();
+        } catch (e) {
+          failure ??= { error: e };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CLOSE_CONCURRENCY, writers.length) }, worker));
+    if (failure) throw (failure as { error: unknown }).error;
+    return results.flat();
   }
 }
 
