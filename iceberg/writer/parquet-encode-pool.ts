@@ -10,23 +10,30 @@ import { ENCODER_ROLE, type EncodeProps, encodeIpc } from './parquet-encode.mjs'
  *
  * One thread, started on first use, requests in order. It does not keep the process alive while idle.
  * `LAKEHOUSE_PARQUET_THREADS=0` (or a single core) encodes on the calling thread instead; so does every
- * call after the thread could not be started. A thread that dies fails the requests it held (the file
- * writes fail and are retried like any I/O error) and is started again by the next request.
+ * call once the thread could not start (it says it is ready only after loading parquet-wasm). A thread
+ * that dies later fails the files it held (their write fails, as on an I/O error) and is started again by
+ * the next request.
  */
 
 type Pending = { resolve: (bytes: Uint8Array) => void; reject: (e: Error) => void };
 
-class EncodePool {
-  private worker: Worker | null = null;
+export class EncodePool {
+  /** The thread starting or started; null before the first request and after a thread died. */
+  private worker: Promise<Worker | null> | null = null;
+  /** The started thread. */
+  private live: Worker | null = null;
   private unavailable = false;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
+  /** `threads` 0: every request is encoded inline. */
   constructor(private readonly threads: number) {}
 
-  encode(ipc: Uint8Array, props: EncodeProps): Promise<Uint8Array> {
-    const worker = this.threads > 0 && !this.unavailable ? this.start() : null;
-    if (!worker) return Promise.resolve().then(() => encodeIpc(ipc, props));
+  async encode(ipc: Uint8Array, props: EncodeProps): Promise<Uint8Array> {
+    const worker = this.threads > 0 && !this.unavailable ? await (this.worker ??= this.start()) : null;
+    if (!worker) return encodeIpc(ipc, props);
+    // It died while this request waited for it: the next one is started.
+    if (worker !== this.live) return this.encode(ipc, props);
     const id = this.nextId++;
     // The IPC bytes move to the thread: a view of a larger buffer is copied out first.
     const own = ipc.byteOffset === 0 && ipc.byteLength === ipc.buffer.byteLength ? ipc : ipc.slice();
@@ -37,36 +44,60 @@ class EncodePool {
     });
   }
 
-  private start(): Worker | null {
-    if (this.worker) return this.worker;
-    try {
-      const w = new Worker(new URL('./parquet-encode.mjs', import.meta.url), { workerData: { role: ENCODER_ROLE } });
-      w.unref();
-      w.on('message', (m: { id: number; bytes?: ArrayBuffer; error?: string }) => {
-        const p = this.pending.get(m.id);
+  /** A ready thread, or null (for good) when it cannot start. */
+  private start(): Promise<Worker | null> {
+    return new Promise((resolve) => {
+      let w: Worker;
+      try {
+        w = new Worker(new URL('./parquet-encode.mjs', import.meta.url), { workerData: { role: ENCODER_ROLE } });
+      } catch {
+        this.unavailable = true;
+        resolve(null);
+        return;
+      }
+      let ready = false;
+      w.on('message', (m: { ready?: boolean; id?: number; bytes?: ArrayBuffer; error?: string }) => {
+        if (m.ready) {
+          ready = true;
+          this.live = w;
+          w.unref();
+          resolve(w);
+          return;
+        }
+        const p = this.pending.get(m.id!);
         if (!p) return;
-        this.settled(m.id);
+        this.settled(m.id!);
         if (m.bytes) p.resolve(new Uint8Array(m.bytes));
         else p.reject(new Error(m.error ?? 'no result'));
       });
       const fail = (e: Error) => {
-        if (this.worker !== w) return;
+        if (!ready) {
+          // It never started (parquet-wasm did not load there, say): encode inline from now on.
+          this.unavailable = true;
+          resolve(null);
+          return;
+        }
+        if (this.live !== w) return;
+        this.live = null;
         this.worker = null;
         for (const [id, p] of [...this.pending]) { this.settled(id); p.reject(e); }
       };
       w.on('error', (e) => fail(e));
       w.on('exit', (code) => fail(new Error(`the Parquet encoding thread exited (code ${code})`)));
-      this.worker = w;
-      return w;
-    } catch {
-      this.unavailable = true;
-      return null;
-    }
+    });
+  }
+
+  /** Ends the thread (tests; the process's own thread never needs it). */
+  async close(): Promise<void> {
+    const w = this.live;
+    this.live = null;
+    this.worker = null;
+    await w?.terminate();
   }
 
   private settled(id: number): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0) this.live?.unref();
   }
 }
 

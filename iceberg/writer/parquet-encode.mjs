@@ -39,4 +39,6 @@ if (parentPort && workerData?.role === ENCODER_ROLE) {
       parentPort.postMessage({ id: req.id, error: e instanceof Error ? e.message : String(e) });
     }
   });
+  // Loaded (parquet-wasm included): requests may come.
+  parentPort.postMessage({ ready: true });
 }
