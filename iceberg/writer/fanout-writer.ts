@@ -8,6 +8,7 @@ import { type PartitionSpec, isUnpartitioned } from '../spec/partition-spec.ts';
 import { transformFunction } from '../spec/partition-transforms.ts';
 import type { Schema } from '../spec/schema.ts';
 import { type NestedField, type PrimitiveType, type Value, isPrimitive } from '../spec/types.ts';
+import { mapLimit } from '../scan/table-scan.ts';
 import type { FileWriter } from './file-writer.ts';
 
 /** Partition files encoded and written at once when a fan-out closes. */
@@ -103,21 +104,11 @@ export class FanoutWriter implements FileWriter {
    * Every close settles before an error is thrown, so the caller's clean-up never races a write.
    */
   async close(): Promise<DataFile[]> {
-    const writers = [...this.writers.values()];
-    const results: DataFile[][] = new Array(writers.length);
-    let next = 0;
     let failure: { error: unknown } | null = null;
-    const worker = async () => {
-      while (next < writers.length) {
-        const i = next++;
-        try {
-          results[i] = await writers[i]!.close();
-        } catch (e) {
-          failure ??= { error: e };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CLOSE_CONCURRENCY, writers.length) }, worker));
+    const results = await mapLimit([...this.writers.values()], CLOSE_CONCURRENCY, (w) => w.close().catch((e: unknown) => {
+      failure ??= { error: e };
+      return [];
+    }));
     if (failure) throw (failure as { error: unknown }).error;
     return results.flat();
   }
